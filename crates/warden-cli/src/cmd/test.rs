@@ -1,0 +1,83 @@
+//! `warden test`: run policy test files; `--junit` for CI systems.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use warden_core::testspec::{check, TestFile};
+use warden_engine::{Engine, Prepared};
+
+use crate::project::Project;
+use crate::CliError;
+
+struct Outcome {
+    file: String,
+    name: String,
+    failures: Vec<String>,
+}
+
+/// Runs the command.
+pub fn run(path: &Path, junit: Option<&Path>) -> Result<(), CliError> {
+    let project = Project::open(path)?;
+    let (compiled, _) = super::compile_project(&project)?;
+    let engine = Engine::new(Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?);
+    if project.tests.is_empty() {
+        return Err(CliError::usage("no test files (tests/*.yaml) in the project").hint("add tests: each has an `input` and an `expect`"));
+    }
+    let mut results = Vec::new();
+    for (file, text) in &project.tests {
+        let doc = warden_core::source::Document::parse(file, text).map_err(|d| CliError::diagnostics(vec![d]))?;
+        let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| CliError::usage(format!("{file}: not a test file: {e}")).hint("see `warden schema --kind tests`"))?;
+        for (case, input) in tf.tests.iter().zip(tf.inputs()) {
+            let failures = match engine.decide(&input) {
+                Ok(d) => check(&case.expect, &d),
+                Err(e) => vec![format!("could not decide: {e}")],
+            };
+            results.push(Outcome { file: file.clone(), name: case.name.clone(), failures });
+        }
+    }
+    let failed = results.iter().filter(|r| !r.failures.is_empty()).count();
+    for r in &results {
+        if r.failures.is_empty() {
+            println!("ok   {} :: {}", r.file, r.name);
+        } else {
+            println!("FAIL {} :: {}", r.file, r.name);
+            for f in &r.failures {
+                println!("       {f}");
+            }
+        }
+    }
+    println!("{} passed, {} failed", results.len() - failed, failed);
+    if let Some(p) = junit {
+        std::fs::write(p, junit_xml(&results)).map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
+    }
+    if failed > 0 {
+        return Err(CliError::failure(format!("{failed} test(s) failed")));
+    }
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn junit_xml(results: &[Outcome]) -> String {
+    let failed = results.iter().filter(|r| !r.failures.is_empty()).count();
+    let mut x = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"{}\" failures=\"{failed}\">\n", results.len());
+    let mut files: Vec<&str> = results.iter().map(|r| r.file.as_str()).collect();
+    files.dedup();
+    for f in files {
+        let cases: Vec<&Outcome> = results.iter().filter(|r| r.file == f).collect();
+        let fails = cases.iter().filter(|r| !r.failures.is_empty()).count();
+        let _ = writeln!(x, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">", esc(f), cases.len());
+        for c in cases {
+            if c.failures.is_empty() {
+                let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"{}\"/>", esc(f), esc(&c.name));
+            } else {
+                let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"{}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", esc(f), esc(&c.name), esc(&c.failures[0]), esc(&c.failures.join("\n")));
+            }
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}

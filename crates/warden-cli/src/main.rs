@@ -1,0 +1,143 @@
+//! `warden`: author, check, compile, test and evaluate agent policies.
+
+mod cmd;
+mod project;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use warden_core::Diagnostic;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Warden: a runtime policy gateway for AI agents' tool calls.
+#[derive(Parser)]
+#[command(name = "warden", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a policy project with examples and tests.
+    Init {
+        /// Directory to create (must be empty or absent).
+        #[arg(default_value = "warden-policies")]
+        dir: PathBuf,
+    },
+    /// Check policies and report every problem with file:line:column.
+    Validate {
+        /// Project directory or policy file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Print a JSON Schema (for editors and callers).
+    Schema {
+        /// Which schema.
+        #[arg(long, value_enum, default_value = "policy")]
+        kind: cmd::schema::Kind,
+    },
+    /// Compile policies into data.json plus the shared Rego library (an OPA bundle directory).
+    Compile {
+        /// Project directory or policy file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Output directory.
+        #[arg(short, long, default_value = "out")]
+        output: PathBuf,
+    },
+    /// Evaluate inputs against policies (or a raw Rego bundle directory).
+    Eval(cmd::eval::Args),
+    /// Run policy tests (tests/*.yaml).
+    Test {
+        /// Project directory.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Also write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+    /// Summarize in plain English what the policies allow, require approval for and forbid.
+    Explain {
+        /// Project directory or policy file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Write the Markdown here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// A failure with its exit code: 1 for policy or test failures, 2 for usage and input errors.
+#[derive(Debug)]
+pub struct CliError {
+    code: u8,
+    message: String,
+    hint: Option<String>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl CliError {
+    /// A usage or input error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError { code: 2, message: message.into(), hint: None, diagnostics: vec![] }
+    }
+
+    /// A policy or test failure (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError { code: 1, message: message.into(), hint: None, diagnostics: vec![] }
+    }
+
+    /// Policy diagnostics (exit 1).
+    pub fn diagnostics(diagnostics: Vec<Diagnostic>) -> Self {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        CliError {
+            code: 1,
+            message: format!("{errors} error(s) in the policies"),
+            hint: Some("fix the errors above, then run `warden validate` again".into()),
+            diagnostics,
+        }
+    }
+
+    /// Adds a hint saying what to do next.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Init { dir } => cmd::init::run(&dir),
+        Command::Validate { path } => cmd::validate::run(&path),
+        Command::Schema { kind } => cmd::schema::run(kind),
+        Command::Compile { path, output } => cmd::compile::run(&path, &output),
+        Command::Eval(args) => cmd::eval::run(&args),
+        Command::Test { path, junit } => cmd::test::run(&path, junit.as_deref()),
+        Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprint!("{}", d.render(None));
+            }
+            eprintln!("error: {}", e.message);
+            if let Some(h) = e.hint {
+                eprintln!("  hint: {h}");
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}

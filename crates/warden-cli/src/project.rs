@@ -1,0 +1,153 @@
+//! Finding and reading a policy project: `warden.yaml`, `policies/` (YAML and Rego), `tests/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use warden_core::{Compiled, Diagnostic, LoadedFile, RegoModule};
+
+use crate::CliError;
+
+/// `warden.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    /// Project name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Policy version reported in every decision.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Directory of policy files (default `policies`).
+    #[serde(default)]
+    pub policies: Option<String>,
+    /// Directory of test files (default `tests`).
+    #[serde(default)]
+    pub tests: Option<String>,
+}
+
+/// A policy project read from disk.
+pub struct Project {
+    /// Policy version.
+    pub version: String,
+    /// (display name, text) of each YAML policy file, sorted by name.
+    pub policies: Vec<(String, String)>,
+    /// Custom Rego modules.
+    pub rego: Vec<RegoModule>,
+    /// (display name, text) of each test file.
+    pub tests: Vec<(String, String)>,
+}
+
+impl Project {
+    /// Opens a project directory (with or without `warden.yaml`) or a single policy file.
+    pub fn open(path: &Path) -> Result<Project, CliError> {
+        if path.is_file() {
+            let text = read(path)?;
+            return Ok(Project { version: "unversioned".into(), policies: vec![(display(path), text)], rego: vec![], tests: vec![] });
+        }
+        if !path.is_dir() {
+            return Err(CliError::usage(format!("`{}` is neither a policy project directory nor a policy file", path.display())));
+        }
+        let manifest = path.join("warden.yaml");
+        let pf: ProjectFile = if manifest.is_file() {
+            let text = read(&manifest)?;
+            let loaded: Result<ProjectFile, _> = serde_json::from_value(
+                warden_core::source::Document::parse(&display(&manifest), &text).map_err(|d| CliError::diagnostics(vec![d]))?.value,
+            );
+            loaded.map_err(|e| CliError::usage(format!("{}: {e}", manifest.display())))?
+        } else {
+            ProjectFile::default()
+        };
+        let pdir = match &pf.policies {
+            Some(p) => path.join(p),
+            None if path.join("policies").is_dir() => path.join("policies"),
+            None => path.to_path_buf(),
+        };
+        let tdir = path.join(pf.tests.as_deref().unwrap_or("tests"));
+        let mut policies = Vec::new();
+        let mut rego = Vec::new();
+        for f in files(&pdir)? {
+            match f.extension().and_then(|e| e.to_str()) {
+                Some("yaml" | "yml") if f.file_name().is_some_and(|n| n != "warden.yaml") => policies.push((display(&f), read(&f)?)),
+                Some("rego") => rego.push(RegoModule { file: display(&f), text: read(&f)? }),
+                _ => {}
+            }
+        }
+        let tests = if tdir.is_dir() {
+            files(&tdir)?
+                .into_iter()
+                .filter(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .map(|f| Ok((display(&f), read(&f)?)))
+                .collect::<Result<_, CliError>>()?
+        } else {
+            vec![]
+        };
+        if policies.is_empty() {
+            return Err(CliError::usage(format!("no policy files (*.yaml) in `{}`", pdir.display())).hint("run `warden init DIR` to start a project"));
+        }
+        Ok(Project { version: pf.version.unwrap_or_else(|| "unversioned".into()), policies, rego, tests })
+    }
+
+    /// Loads and validates every policy file; all problems are returned together.
+    pub fn load(&self) -> Result<(Vec<LoadedFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let mut loaded = Vec::new();
+        let mut diags = Vec::new();
+        for (name, text) in &self.policies {
+            match warden_core::load(name, text) {
+                Ok(f) => loaded.push(f),
+                Err(d) => diags.extend(d),
+            }
+        }
+        if diags.iter().any(Diagnostic::is_error) {
+            Err(diags)
+        } else {
+            Ok((loaded, diags))
+        }
+    }
+
+    /// Loads and compiles; on failure, every diagnostic.
+    pub fn compile(&self) -> Result<(Compiled, Vec<LoadedFile>), Vec<Diagnostic>> {
+        let (loaded, _) = self.load()?;
+        let compiled = warden_core::compile(&loaded, &self.rego, &self.version)?;
+        Ok((compiled, loaded))
+    }
+
+    /// The source text of a file, for rendering diagnostics.
+    pub fn source_of(&self, file: &str) -> Option<&str> {
+        self.policies.iter().chain(self.tests.iter()).find(|(n, _)| n == file).map(|(_, t)| t.as_str())
+    }
+}
+
+/// Reads a whole file as UTF-8, with an error that names it.
+pub fn read(path: &Path) -> Result<String, CliError> {
+    let bytes = fs::read(path).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|_| CliError::usage(format!("`{}` is not UTF-8 text", path.display())))
+}
+
+/// Regular files below `dir`, recursively, sorted.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = fs::read_dir(&d).map_err(|e| CliError::usage(format!("cannot read directory `{}`: {e}", d.display())))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') && n != ".manifest") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A path as shown to users: relative paths stay relative.
+pub fn display(p: &Path) -> String {
+    let s = p.display().to_string();
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}

@@ -1,0 +1,838 @@
+# Warden shared policy library (Rego v1). Hand-written, versioned, shared by every compiled policy.
+#
+# Compiled YAML policies are data under data.warden (see docs/policy-language.md, "Compiled form").
+# Entry point: data.warden.main.decision. Everything is looked up by key (tenant, agent, tool,
+# action); nothing scans a list of tenants, agents or tools.
+#
+# Written for OPA and for regorus' RVM alike: no `with`, no partial object rules with constant
+# keys, only strings are sorted, and every ordering is explicit.
+package warden.main
+
+library_version := "1.0.0"
+
+builtin_priority := 1000000000
+
+# ---------------------------------------------------------------- lookups
+
+tenant_id := input.tenant
+
+agent_id := input.agent.id
+
+tool := input.action.tool
+
+act := input.action.type
+
+tenant := data.warden.tenants[tenant_id]
+
+agent := tenant.agents[agent_id]
+
+tenant_known if tenant
+
+agent_known if agent
+
+granted if agent.grants[tool][act]
+
+granted if agent.grants[tool]["*"]
+
+granted if tenant.grants[tool][act]
+
+granted if tenant.grants[tool]["*"]
+
+forbidden if agent.forbid[tool][act]
+
+forbidden if agent.forbid[tool]["*"]
+
+default action_class := "write"
+
+action_class := c if c := tenant.classes[tool][act]
+
+default fail_mode := "closed"
+
+fail_mode := "open" if {
+	action_class == "read"
+	tenant.fail_open_reads == true
+}
+
+# A rule, limit or override selects the current call when its tool/action selectors allow it.
+selected(x) if {
+	sel(x.tools, tool)
+	sel(x.actions, act)
+}
+
+sel(s, _) if s == null
+
+sel(s, v) if s[v]
+
+# ---------------------------------------------------------------- rules that apply
+
+rules[id] := r if {
+	some id, r in tenant.rules
+	selected(r)
+}
+
+rules[id] := r if some id, r in tenant.tool_rules[tool][act]
+
+rules[id] := r if some id, r in tenant.tool_rules[tool]["*"]
+
+rules[id] := r if {
+	some id, r in agent.rules
+	selected(r)
+}
+
+rules[id] := r if some id, r in agent.tool_rules[tool][act]
+
+rules[id] := r if some id, r in agent.tool_rules[tool]["*"]
+
+rules[id] := r if some id, r in tenant.scopes[input.agent.scope]
+
+# Rules whose `when` conditions hold. Only known agents get rules evaluated.
+applied[id] := r if {
+	agent_known
+	some id, r in rules
+	every c in r.when {
+		holds(c)
+	}
+}
+
+# ---------------------------------------------------------------- conditions
+
+# holds(c): condition c holds for the current input. Null counts as missing.
+holds(c) if {
+	not c.wild
+	object.get(input, c.path, null) == null
+	c.absent_ok
+}
+
+holds(c) if {
+	not c.wild
+	v := object.get(input, c.path, null)
+	v != null
+	check(c, v)
+}
+
+holds(c) if {
+	c.wild
+	object.get(input, c.prefix, null) == null
+	c.absent_ok
+}
+
+holds(c) if {
+	c.wild
+	arr := object.get(input, c.prefix, null)
+	is_array(arr)
+	every x in arr {
+		elem_holds(c, x)
+	}
+}
+
+elem_holds(c, x) if {
+	sub(x, c.suffix) == null
+	c.absent_ok
+}
+
+elem_holds(c, x) if {
+	v := sub(x, c.suffix)
+	v != null
+	check(c, v)
+}
+
+sub(x, s) := x if count(s) == 0
+
+sub(x, s) := object.get(x, s, null) if {
+	count(s) > 0
+	is_object(x)
+}
+
+sub(x, s) := null if {
+	count(s) > 0
+	not is_object(x)
+}
+
+check(c, v) if {
+	c.op == "equals"
+	v == c.value
+}
+
+check(c, v) if {
+	c.op == "not_equals"
+	v != c.value
+}
+
+check(c, v) if {
+	c.op == "in"
+	is_string(v)
+	c.value.strings[v]
+}
+
+check(c, v) if {
+	c.op == "in"
+	not is_string(v)
+	some x in c.value.others
+	x == v
+}
+
+check(c, v) if {
+	c.op == "not_in"
+	is_string(v)
+	not c.value.strings[v]
+}
+
+check(c, v) if {
+	c.op == "not_in"
+	not is_string(v)
+	not member_of(v, c.value.others)
+}
+
+check(c, v) if {
+	c.op == "min"
+	is_number(v)
+	v >= c.value
+}
+
+check(c, v) if {
+	c.op == "max"
+	is_number(v)
+	v <= c.value
+}
+
+check(c, v) if {
+	c.op == "matches"
+	is_string(v)
+	regex.match(c.value, v)
+}
+
+check(c, v) if {
+	c.op == "not_matches"
+	not text_matches(c.value, v)
+}
+
+check(c, v) if {
+	c.op == "min_length"
+	sized(v)
+	count(v) >= c.value
+}
+
+check(c, v) if {
+	c.op == "max_length"
+	sized(v)
+	count(v) <= c.value
+}
+
+check(c, v) if {
+	c.op == "domains"
+	host_allowed(c.value, v)
+}
+
+check(c, v) if {
+	c.op == "path_prefixes"
+	safe_path(v)
+	some p in c.value
+	startswith(v, p)
+}
+
+check(c, v) if {
+	c.op == "deny_path_prefixes"
+	safe_path(v)
+	not prefixed(c.value, v)
+}
+
+check(c, v) if {
+	c.op == "contains"
+	is_array(v)
+	member_of(c.value, v)
+}
+
+check(c, v) if {
+	c.op == "subset_of"
+	is_array(v)
+	every x in v {
+		member_of(x, c.value)
+	}
+}
+
+check(c, v) if {
+	c.op == "subset_of_path"
+	is_array(v)
+	other := object.get(input, c.value, [])
+	is_array(other)
+	every x in v {
+		member_of(x, other)
+	}
+}
+
+check(c, v) if {
+	c.op == "type"
+	type_ok(c.value, v)
+}
+
+check(c, v) if {
+	c.op == "within"
+	is_string(v)
+	in_window(c.value, v)
+}
+
+member_of(x, arr) if {
+	some y in arr
+	y == x
+}
+
+sized(v) if is_string(v)
+
+sized(v) if is_array(v)
+
+prefixed(ps, v) if {
+	some p in ps
+	startswith(v, p)
+}
+
+# text_matches(re, v): v is a string matching re, or a collection with a string leaf matching re.
+text_matches(re, v) if {
+	is_string(v)
+	regex.match(re, v)
+}
+
+text_matches(re, v) if {
+	not is_string(v)
+	walk(v, [_, leaf])
+	is_string(leaf)
+	regex.match(re, leaf)
+}
+
+type_ok(t, _) if t == "any"
+
+type_ok(t, v) if {
+	t == "string"
+	is_string(v)
+}
+
+type_ok(t, v) if {
+	t == "number"
+	is_number(v)
+}
+
+type_ok(t, v) if {
+	t == "integer"
+	is_number(v)
+	v == round(v)
+}
+
+type_ok(t, v) if {
+	t == "boolean"
+	is_boolean(v)
+}
+
+type_ok(t, v) if {
+	t == "object"
+	is_object(v)
+}
+
+type_ok(t, v) if {
+	t == "array"
+	is_array(v)
+}
+
+# A file path with no NUL and no `..` segment.
+safe_path(v) if {
+	is_string(v)
+	not contains(v, "\u0000")
+	not regex.match(`(^|[/\\])\.\.([/\\]|$)`, v)
+}
+
+# host_allowed(ds, v): v is a URL or a host whose host is a key of ds or lies under one.
+host_allowed(ds, v) if {
+	h := host_of(v)
+	h != ""
+	labels := split(h, ".")
+	n := count(labels)
+	some i in numbers.range(0, n - 1)
+	ds[concat(".", array.slice(labels, i, n))]
+}
+
+host_of(v) := lower(trim_right(m[0][1], ".")) if {
+	is_string(v)
+	not regex.match(`[\s\\]`, v)
+	m := regex.find_all_string_submatch_n(`^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^@/?#]*@)?([^:/?#\[\]]*)`, v, 1)
+	count(m) == 1
+}
+
+host_of(v) := lower(trim_right(v, ".")) if {
+	is_string(v)
+	regex.match(`^[A-Za-z0-9.\-]+$`, v)
+}
+
+# in_window(w, ts): RFC 3339 time ts falls in weekly window w {days, start, end, tz}.
+in_window(w, ts) if {
+	ns := time.parse_rfc3339_ns(ts)
+	day_ok(w.days, time.weekday([ns, w.tz]))
+	clock := time.clock([ns, w.tz])
+	minute_ok(w, (clock[0] * 60) + clock[1])
+}
+
+day_ok(days, _) if days == null
+
+day_ok(days, d) if days[d]
+
+minute_ok(w, m) if {
+	w.start <= w.end
+	m >= w.start
+	m < w.end
+}
+
+minute_ok(w, m) if {
+	w.start > w.end
+	m >= w.start
+}
+
+minute_ok(w, m) if {
+	w.start > w.end
+	m < w.end
+}
+
+# ---------------------------------------------------------------- violations
+#
+# raw[key] := {"vio", "mode", "priority"}. The key sorts violations most severe first:
+# "<rank>|<rule>|<reason>", rank 0 deny, 1 rate_limited, 2 approval_needed, 3 sanitize.
+
+raw[k] := x if {
+	k := "0|warden/unknown_tenant|unknown_tenant"
+	not tenant_known
+	x := builtin(
+		"warden/unknown_tenant", "unknown_tenant",
+		concat("", ["tenant '", tenant_label, "' has no policies"]),
+		"Check the tenant id, or add a policy file for this tenant.",
+	)
+}
+
+raw[k] := x if {
+	k := "0|warden/unknown_agent|unknown_agent"
+	tenant_known
+	not agent_known
+	x := builtin(
+		"warden/unknown_agent", "unknown_agent",
+		concat("", ["agent '", agent_label, "' is not known to tenant '", tenant_id, "'"]),
+		"Register the agent in a policy file before it calls tools.",
+	)
+}
+
+raw[k] := x if {
+	k := "0|warden/tool_not_allowed|tool_not_allowed"
+	agent_known
+	not granted
+	x := builtin(
+		"warden/tool_not_allowed", "tool_not_allowed",
+		concat("", ["agent '", agent_id, "' may not call '", tool_label, "' action '", action_label, "'"]),
+		"Ask the policy owners to grant this tool and action to the agent.",
+	)
+}
+
+raw[k] := x if {
+	k := "0|warden/tool_not_allowed|tool_forbidden"
+	agent_known
+	granted
+	forbidden
+	x := builtin(
+		"warden/tool_not_allowed", "tool_forbidden",
+		concat("", ["agent '", agent_id, "' is forbidden to call '", tool, "' action '", act, "'"]),
+		"This action is explicitly forbidden for this agent.",
+	)
+}
+
+raw[k] := x if {
+	some id, r in applied
+	r.kind == "check"
+	some c in r.require
+	not holds(c)
+	k := r.key
+	x := {"vio": r.vio, "mode": r.mode, "priority": r.priority}
+}
+
+raw[k] := x if {
+	some id, r in applied
+	r.kind == "redact"
+	redacting_rules[id]
+	k := r.key
+	x := {"vio": r.vio, "mode": r.mode, "priority": r.priority}
+}
+
+# Data classes: the user must be authorized for every class the call carries, and each class may be
+# restricted to regions, tools and models.
+raw[k] := x if {
+	agent_known
+	some dc in input.action.data_classes_referenced
+	not member_of(dc, object.get(input, ["user", "data_classifications_authorized"], []))
+	k := concat("", ["0|warden/data_class|data_class_unauthorized_for_user|", dc])
+	x := builtin(
+		"warden/data_class", "data_class_unauthorized_for_user",
+		concat("", ["the user is not authorized for data class '", dc, "'"]),
+		"Request elevated data access for this data class.",
+	)
+}
+
+raw[k] := x if {
+	agent_known
+	some dc in input.action.data_classes_referenced
+	allowed := tenant.data_classes[dc].regions
+	allowed != null
+	not allowed[object.get(input, ["environment", "region"], "")]
+	k := concat("", ["0|warden/data_class|data_class_region_not_allowed|", dc])
+	x := builtin(
+		"warden/data_class", "data_class_region_not_allowed",
+		concat("", ["data class '", dc, "' may not be processed in region '", to_text(object.get(input, ["environment", "region"], "")), "'"]),
+		"Route the call to a region approved for this data class.",
+	)
+}
+
+raw[k] := x if {
+	agent_known
+	some dc in input.action.data_classes_referenced
+	allowed := tenant.data_classes[dc].tools
+	allowed != null
+	not allowed[tool]
+	k := concat("", ["0|warden/data_class|data_class_tool_not_allowed|", dc])
+	x := builtin(
+		"warden/data_class", "data_class_tool_not_allowed",
+		concat("", ["data class '", dc, "' may not be sent to tool '", tool, "'"]),
+		"Use a tool approved for this data class.",
+	)
+}
+
+raw[k] := x if {
+	agent_known
+	some dc in input.action.data_classes_referenced
+	allowed := tenant.data_classes[dc].models
+	allowed != null
+	not allowed[object.get(input, ["action", "args", "model"], "")]
+	k := concat("", ["0|warden/data_class|data_class_model_not_allowed|", dc])
+	x := builtin(
+		"warden/data_class", "data_class_model_not_allowed",
+		concat("", ["data class '", dc, "' may not be sent to model '", to_text(object.get(input, ["action", "args", "model"], "")), "'"]),
+		"Use a model approved for this data class.",
+	)
+}
+
+# Stateful limits: over the limit with this call's cost.
+raw[k] := x if {
+	some id, l in limits
+	used(l) + cost(l) > l.max
+	k := l.key
+	x := {"vio": l.vio, "mode": l.mode, "priority": l.priority}
+}
+
+raw[k] := x if {
+	some id, l in limits
+	l.kind == "budget"
+	not valid_amount(object.get(input, l.path, null))
+	k := concat("", ["0|", l.id, "|budget_argument_invalid"])
+	x := builtin(
+		l.id, "budget_argument_invalid",
+		concat("", ["budget '", l.id, "' needs a non-negative number at ", l.label]),
+		"Pass the amount as a non-negative number.",
+	)
+}
+
+# Bring-your-own Rego: packages under data.warden.custom contribute `violations`, a set of objects
+# {reason, message?, remediation?, outcome?: "deny"|"approval_needed", rule?}.
+raw[k] := x if {
+	agent_known
+	some name
+	some cv in data.warden.custom[name].violations
+	outcome := custom_outcome(cv)
+	rule := object.get(cv, "rule", concat("", ["custom/", name]))
+	k := concat("", [rank[outcome], "|", rule, "|", cv.reason])
+	x := {
+		"vio": {
+			"rule": rule,
+			"reason": cv.reason,
+			"outcome": outcome,
+			"message": object.get(cv, "message", cv.reason),
+			"remediation": object.get(cv, "remediation", null),
+		},
+		"mode": "enforce",
+		"priority": 0,
+	}
+}
+
+custom_outcome(cv) := o if {
+	o := object.get(cv, "outcome", "deny")
+	o in {"deny", "approval_needed"}
+}
+
+rank := {"deny": "0", "rate_limited": "1", "approval_needed": "2", "sanitize": "3"}
+
+builtin(rule, reason, message, remediation) := {
+	"vio": {"rule": rule, "reason": reason, "outcome": "deny", "message": message, "remediation": remediation},
+	"mode": "enforce",
+	"priority": builtin_priority,
+}
+
+tenant_label := to_text(object.get(input, "tenant", null))
+
+agent_label := to_text(object.get(input, ["agent", "id"], null))
+
+tool_label := to_text(object.get(input, ["action", "tool"], null))
+
+action_label := to_text(object.get(input, ["action", "type"], null))
+
+to_text(x) := x if is_string(x)
+
+to_text(x) := json.marshal(x) if not is_string(x)
+
+# ---------------------------------------------------------------- overrides
+
+overrides[oid] := o if {
+	agent_known
+	some who in [agent_id, "*"]
+	some oid, o in tenant.overrides[who]
+	selected(o)
+	not expired(o)
+	every c in o.when {
+		holds(c)
+	}
+}
+
+expired(o) if {
+	o.expires_ns != null
+	time.parse_rfc3339_ns(input.environment.time) >= o.expires_ns
+}
+
+expired(o) if {
+	o.expires_ns != null
+	not is_string(input.environment.time)
+}
+
+# waivers[k]: ids of the overrides that waive violation k, sorted.
+waivers[k] := ws if {
+	some k, x in raw
+	x.mode == "enforce"
+	ws := [oid |
+		some oid in sort(object.keys(overrides))
+		o := overrides[oid]
+		o.priority > x.priority
+		waives(o, x.vio)
+	]
+	count(ws) > 0
+}
+
+waives(o, v) if o.waive[v.reason]
+
+waives(o, v) if o.waive[v.rule]
+
+# ---------------------------------------------------------------- limits
+
+limits[id] := l if {
+	agent_known
+	some id, l in tenant.limits
+	selected(l)
+}
+
+limits[id] := l if {
+	agent_known
+	some id, l in tenant.tool_limits[tool][act]
+}
+
+limits[id] := l if {
+	agent_known
+	some id, l in tenant.tool_limits[tool]["*"]
+}
+
+limits[id] := l if {
+	some id, l in agent.limits
+	selected(l)
+}
+
+limits[id] := l if some id, l in agent.tool_limits[tool][act]
+
+limits[id] := l if some id, l in agent.tool_limits[tool]["*"]
+
+limit_key(l) := concat("|", [l.id, agent_id]) if l.per == "agent"
+
+limit_key(l) := concat("|", [l.id, agent_id, tool]) if l.per == "agent_tool"
+
+limit_key(l) := l.id if l.per == "tenant"
+
+used(l) := object.get(input, ["state", "usage", limit_key(l)], 0)
+
+cost(l) := 1 if l.kind == "rate"
+
+cost(l) := c if {
+	l.kind == "budget"
+	c := object.get(input, l.path, null)
+	valid_amount(c)
+}
+
+cost(l) := 0 if {
+	l.kind == "budget"
+	not valid_amount(object.get(input, l.path, null))
+}
+
+valid_amount(c) if {
+	is_number(c)
+	c >= 0
+}
+
+consume := [entry |
+	some id in sort(object.keys(limits))
+	l := limits[id]
+	entry := {
+		"key": limit_key(l),
+		"limit": l.id,
+		"kind": l.kind,
+		"cost": cost(l),
+		"max": l.max,
+		"window_seconds": l.window_seconds,
+		"used": used(l),
+		"shadow": l.mode == "shadow",
+	}
+]
+
+remaining := [r |
+	some e in consume
+	not e.shadow
+	r := max([0, (e.max - e.used) - e.cost])
+]
+
+default rate_limit_remaining := null
+
+rate_limit_remaining := min(remaining) if count(remaining) > 0
+
+# ---------------------------------------------------------------- redactions
+
+# scan: [rule id, JSON pointer, value] for every present value a redact rule looks at.
+scan contains [id, t.pointer, v] if {
+	some id, r in applied
+	r.kind == "redact"
+	some t in r.redact.targets
+	not t.wild
+	v := object.get(input, t.path, null)
+	v != null
+}
+
+scan contains [id, ptr, v] if {
+	some id, r in applied
+	r.kind == "redact"
+	some t in r.redact.targets
+	t.wild
+	arr := object.get(input, t.prefix, null)
+	is_array(arr)
+	some i, x in arr
+	v := sub(x, t.suffix)
+	v != null
+	ptr := concat("", [t.pointer_prefix, "/", format_int(i, 10), t.pointer_suffix])
+}
+
+found[k] := red if {
+	some [id, ptr, v] in scan
+	r := applied[id]
+	some p in r.redact.patterns
+	text_matches(p.regex, v)
+	k := concat("|", [ptr, p.name, id])
+	red := {"path": ptr, "name": p.name, "pattern": p.applied, "replacement": p.replacement, "rule": id}
+}
+
+found[k] := red if {
+	some [id, ptr, _] in scan
+	r := applied[id]
+	count(r.redact.patterns) == 0
+	k := concat("|", [ptr, "field", id])
+	red := {"path": ptr, "name": "field", "pattern": null, "replacement": r.redact.field_replacement, "rule": id}
+}
+
+redacting_rules contains red.rule if some _, red in found
+
+# ---------------------------------------------------------------- the decision
+
+enforced_keys := [k |
+	some k in sort(object.keys(raw))
+	raw[k].mode == "enforce"
+	not waivers[k]
+]
+
+violations := [raw[k].vio | some k in enforced_keys]
+
+shadow_violations := [raw[k].vio |
+	some k in sort(object.keys(raw))
+	raw[k].mode == "shadow"
+]
+
+waived := [{"rule": raw[k].vio.rule, "reason": raw[k].vio.reason, "by": ws[0]} |
+	some k in sort(object.keys(waivers))
+	ws := waivers[k]
+]
+
+enforced_rules := {v.rule | some v in violations}
+
+redactions := [found[k] |
+	some k in sort(object.keys(found))
+	enforced_rules[found[k].rule]
+]
+
+default outcome := "allow"
+
+outcome := violations[0].outcome if count(violations) > 0
+
+allow := outcome in {"allow", "sanitize"}
+
+reasons := sort({v.reason | some v in violations})
+
+remediations := [t |
+	some v in violations
+	t := v.remediation
+	t != null
+]
+
+default remediation := null
+
+remediation := remediations[0] if count(remediations) > 0
+
+would_deny if {
+	some v in shadow_violations
+	v.outcome != "sanitize"
+}
+
+default would_deny := false
+
+matched_rules := sort(array.concat([id | some id, _ in applied], [id | some id, _ in limits]))
+
+audit_required := true if outcome != "allow"
+
+audit_required := true if {
+	outcome == "allow"
+	action_class == "write"
+}
+
+audit_required := true if {
+	outcome == "allow"
+	action_class != "write"
+	would_deny
+}
+
+default audit_required := false
+
+default appeal_path := null
+
+appeal_path := tenant.appeal_path if outcome != "allow"
+
+meta := object.get(data.warden, "meta", {})
+
+decision := {
+	"allow": allow,
+	"outcome": outcome,
+	"reasons": reasons,
+	"remediation": remediation,
+	"violations": violations,
+	"waived": waived,
+	"redactions": redactions,
+	"consume": consume,
+	"would_deny": would_deny,
+	"shadow_violations": shadow_violations,
+	"fail_mode": fail_mode,
+	"metadata": {
+		"policy_version": object.get(meta, "policy_version", "unversioned"),
+		"bundle_revision": object.get(meta, "revision", ""),
+		"library_version": library_version,
+		"matched_rules": matched_rules,
+		"rate_limit_remaining": rate_limit_remaining,
+		"audit_required": audit_required,
+		"appeal_path": appeal_path,
+	},
+}

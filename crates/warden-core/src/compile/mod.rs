@@ -1,0 +1,272 @@
+//! The compiler: YAML policy files → `data.json` for the shared Rego library.
+//!
+//! Every file is validated against the language schema, then all files are merged per tenant into
+//! data keyed by tenant → agent → tool → action, so the library finds what applies to a call by key.
+//! Output is deterministic: maps are sorted and nothing depends on file order except diagnostics.
+
+mod cond;
+mod lint;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::diag::Diagnostic;
+use crate::model::{ActionClass, Category, FailMode, PolicyFile};
+use crate::schema::validate_document;
+use crate::source::Document;
+
+
+/// The shared Rego library, `data.warden.main`.
+pub const LIBRARY: &str = include_str!("../../rego/warden/main.rego");
+/// The shared library's unit tests (`opa test` style).
+pub const LIBRARY_TESTS: &str = include_str!("../../rego/warden/main_test.rego");
+/// Version of the shared library; bumped on any change to its meaning.
+pub const LIBRARY_VERSION: &str = "1.0.0";
+/// The query that returns a compiled policy's decision.
+pub const DECISION_QUERY: &str = "data.warden.main.decision";
+
+/// A policy file that parsed and matches the language schema.
+#[derive(Debug, Clone)]
+pub struct LoadedFile {
+    /// The document with its spans.
+    pub doc: Document,
+    /// The typed policy.
+    pub policy: PolicyFile,
+}
+
+/// Parses and schema-checks one policy file, reporting every problem at once.
+pub fn load(file: &str, text: &str) -> Result<LoadedFile, Vec<Diagnostic>> {
+    let doc = Document::parse(file, text).map_err(|d| vec![d])?;
+    let mut diags = validate_document(&doc);
+    if doc.value.get("warden").and_then(Value::as_u64).is_some_and(|v| v != 1) {
+        diags.push(
+            Diagnostic::error("unsupported-version", file, doc.span_at("/warden"), "unsupported language version")
+                .with_hint("this Warden reads `warden: 1`"),
+        );
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    match serde_json::from_value::<PolicyFile>(doc.value.clone()) {
+        Ok(policy) => Ok(LoadedFile { doc, policy }),
+        Err(e) => Err(vec![Diagnostic::error("invalid-policy", file, doc.span_at(""), e.to_string())]),
+    }
+}
+
+/// A raw Rego module contributed beside the YAML (bring-your-own Rego).
+#[derive(Debug, Clone)]
+pub struct RegoModule {
+    /// File name, used as the module's path in the output.
+    pub file: String,
+    /// Source text.
+    pub text: String,
+}
+
+/// What the compiler produces.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// Contents of `data.json` (everything under `data`).
+    pub data: Value,
+    /// Rego modules of the output: (path, text), the shared library first.
+    pub modules: Vec<(String, String)>,
+    /// Content hash of everything the decision depends on.
+    pub revision: String,
+    /// Warnings (errors make `compile` fail).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// `data.json` as written to disk: pretty, sorted, ending in a newline.
+    pub fn data_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.data).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// Compiles loaded files plus custom Rego into OPA data and modules.
+pub fn compile(
+    files: &[LoadedFile],
+    custom: &[RegoModule],
+    policy_version: &str,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut state = rules::State::default();
+    for (i, f) in files.iter().enumerate() {
+        rules::add_catalog(&mut state, i, f, &mut diags);
+    }
+    for (i, f) in files.iter().enumerate() {
+        rules::add_file(&mut state, i, f, &mut diags);
+    }
+    lint::lint(&state, files, &mut diags);
+    for m in custom {
+        if !m.text.lines().any(|l| l.trim_start().starts_with("package warden.custom.")) {
+            diags.push(
+                Diagnostic::error("custom-rego-package", &m.file, Default::default(), "custom Rego must be in a package under `warden.custom`")
+                    .with_hint("start the module with `package warden.custom.<name>` and define `violations contains v if {...}`"),
+            );
+        }
+    }
+    diags.sort_by(|a, b| (a.file.as_str(), a.span.offset).cmp(&(b.file.as_str(), b.span.offset)));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let tenants = state.into_json();
+    let mut modules = vec![("warden/main.rego".to_string(), LIBRARY.to_string())];
+    let mut names = BTreeSet::new();
+    for m in custom {
+        let base = m.file.rsplit('/').next().unwrap_or(&m.file).to_string();
+        let mut name = format!("custom/{base}");
+        let mut n = 1;
+        while !names.insert(name.clone()) {
+            n += 1;
+            name = format!("custom/{n}-{base}");
+        }
+        modules.push((name, m.text.clone()));
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(&tenants).unwrap_or_default());
+    for (path, text) in &modules {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+    }
+    hasher.update(policy_version.as_bytes());
+    let revision = hex::encode(&hasher.finalize()[..8]);
+    let data = json!({
+        "warden": {
+            "meta": {
+                "policy_version": policy_version,
+                "revision": revision,
+                "library_version": LIBRARY_VERSION,
+            },
+            "tenants": tenants,
+        }
+    });
+    Ok(Compiled { data, modules, revision, warnings: diags })
+}
+
+/// Tenant-level settings merged across files.
+#[derive(Debug, Default)]
+pub(crate) struct TenantOut {
+    pub appeal_path: Option<(String, Origin)>,
+    pub fail_open_reads: Option<(bool, Origin)>,
+    pub catalog: BTreeMap<String, BTreeMap<String, (crate::model::ActionDecl, Origin)>>,
+    pub grants: BTreeMap<String, BTreeSet<String>>,
+    pub rules: Map<String, Value>,
+    pub tool_rules: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+    pub limits: Map<String, Value>,
+    pub tool_limits: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+    pub scopes: BTreeMap<String, Map<String, Value>>,
+    pub data_classes: BTreeMap<String, (Value, Origin)>,
+    pub overrides: BTreeMap<String, Map<String, Value>>,
+    pub agents: BTreeMap<String, AgentOut>,
+}
+
+/// One agent merged across files.
+#[derive(Debug, Default)]
+pub(crate) struct AgentOut {
+    pub grants: BTreeMap<String, BTreeSet<String>>,
+    pub forbid: BTreeMap<String, BTreeSet<String>>,
+    pub rules: Map<String, Value>,
+    pub tool_rules: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+    pub limits: Map<String, Value>,
+    pub tool_limits: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+}
+
+/// Where something was declared: file index and JSON pointer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub file: usize,
+    pub pointer: String,
+}
+
+fn set_map(m: &BTreeMap<String, BTreeSet<String>>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, s)| (k.clone(), Value::Object(s.iter().map(|a| (a.clone(), json!(true))).collect())))
+            .collect(),
+    )
+}
+
+fn nested(m: &BTreeMap<String, BTreeMap<String, Map<String, Value>>>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(t, acts)| {
+                (t.clone(), Value::Object(acts.iter().map(|(a, r)| (a.clone(), Value::Object(r.clone()))).collect()))
+            })
+            .collect(),
+    )
+}
+
+impl rules::State {
+    fn into_json(self) -> Value {
+        let mut out = Map::new();
+        for (tid, t) in self.tenants {
+            let classes: Map<String, Value> = t
+                .catalog
+                .iter()
+                .map(|(tool, acts)| {
+                    let m: Map<String, Value> = acts
+                        .iter()
+                        .map(|(a, (d, _))| {
+                            let c = if d.class == ActionClass::Read { "read" } else { "write" };
+                            (a.clone(), json!(c))
+                        })
+                        .collect();
+                    (tool.clone(), Value::Object(m))
+                })
+                .collect();
+            let agents: Map<String, Value> = t
+                .agents
+                .iter()
+                .map(|(aid, a)| {
+                    (
+                        aid.clone(),
+                        json!({
+                            "grants": set_map(&a.grants),
+                            "forbid": set_map(&a.forbid),
+                            "rules": a.rules,
+                            "tool_rules": nested(&a.tool_rules),
+                            "limits": a.limits,
+                            "tool_limits": nested(&a.tool_limits),
+                        }),
+                    )
+                })
+                .collect();
+            let overrides: Map<String, Value> =
+                t.overrides.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()))).collect();
+            out.insert(
+                tid,
+                json!({
+                    "appeal_path": t.appeal_path.map(|(p, _)| p),
+                    "fail_open_reads": t.fail_open_reads.map(|(b, _)| b).unwrap_or(false),
+                    "classes": classes,
+                    "grants": set_map(&t.grants),
+                    "rules": t.rules,
+                    "tool_rules": nested(&t.tool_rules),
+                    "limits": t.limits,
+                    "tool_limits": nested(&t.tool_limits),
+                    "scopes": t.scopes.into_iter().map(|(k, v)| (k, Value::Object(v))).collect::<Map<_, _>>(),
+                    "data_classes": t.data_classes.into_iter().map(|(k, (v, _))| (k, v)).collect::<Map<_, _>>(),
+                    "overrides": overrides,
+                    "agents": agents,
+                }),
+            );
+        }
+        Value::Object(out)
+    }
+}
+
+/// Whether a category may hold overrides.
+pub(crate) fn may_override(c: Category) -> bool {
+    c == Category::Override
+}
+
+/// Whether a fail mode is open.
+pub(crate) fn is_open(m: FailMode) -> bool {
+    m == FailMode::Open
+}

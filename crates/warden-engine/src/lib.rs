@@ -1,0 +1,174 @@
+//! Warden's decision engine.
+//!
+//! Policies (Warden's compiled output or any OPA-style set of Rego modules plus data) are parsed and
+//! compiled once into a [`Prepared`] policy set: regorus RVM bytecode for each query, with the
+//! interpreter kept as a fallback for queries the RVM compiler cannot take. An [`Engine`] holds the
+//! active set behind an atomic pointer: readers never block, a swap is one store, and requests in
+//! flight finish on the set they started with. Each thread keeps its own VM per engine and reloads
+//! it only when the generation changes.
+
+mod prepared;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use regorus::rvm::vm::RegoVM;
+use regorus::Value;
+use warden_core::contract::{Decision, DecisionInput};
+
+pub use prepared::{Prepared, Source};
+
+/// Most RVM instructions one evaluation may execute before it is stopped.
+pub const MAX_INSTRUCTIONS: usize = 5_000_000;
+
+/// Errors from preparing or evaluating policies.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The Rego or data could not be loaded.
+    #[error("cannot load policies: {0}")]
+    Load(String),
+    /// The input does not follow the decision contract.
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// Evaluation failed.
+    #[error("evaluation failed: {0}")]
+    Eval(String),
+    /// The policy produced something that is not a decision.
+    #[error("policy returned no decision for `{0}` (is the query right?)")]
+    Undefined(String),
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A hot-swappable, thread-safe evaluator.
+pub struct Engine {
+    id: u64,
+    active: ArcSwap<Prepared>,
+}
+
+struct VmSlot {
+    generation: u64,
+    query: String,
+    vm: RegoVM,
+}
+
+thread_local! {
+    static VMS: RefCell<HashMap<(u64, String), VmSlot>> = RefCell::new(HashMap::new());
+}
+
+impl Engine {
+    /// An engine serving `prepared`.
+    pub fn new(prepared: Prepared) -> Self {
+        Engine { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), active: ArcSwap::from_pointee(prepared) }
+    }
+
+    /// The active policy set.
+    pub fn current(&self) -> Arc<Prepared> {
+        self.active.load_full()
+    }
+
+    /// Atomically replaces the active policy set; evaluations in flight finish on the old one.
+    pub fn swap(&self, prepared: Prepared) -> Arc<Prepared> {
+        self.active.swap(Arc::new(prepared))
+    }
+
+    /// Evaluates `query` against `input` and returns its value (`Value::Undefined` when undefined).
+    pub fn eval(&self, query: &str, input: Value) -> Result<Value, EngineError> {
+        let prepared = self.active.load();
+        match prepared.program(query) {
+            Some(program) => VMS.with(|cell| {
+                let mut map = cell.borrow_mut();
+                let slot = map.entry((self.id, query.to_string())).or_insert_with(|| VmSlot {
+                    generation: 0,
+                    query: query.to_string(),
+                    vm: RegoVM::new(),
+                });
+                if slot.generation != prepared.generation() {
+                    slot.vm.load_program(program);
+                    slot.vm.set_max_instructions(MAX_INSTRUCTIONS);
+                    slot.vm.set_data(prepared.data().clone()).map_err(|e| EngineError::Load(e.to_string()))?;
+                    slot.generation = prepared.generation();
+                }
+                slot.vm.set_input(input);
+                let out = slot.vm.execute().map_err(|e| EngineError::Eval(format!("{}: {e}", slot.query)));
+                // Do not keep the input alive between calls.
+                slot.vm.set_input(Value::Null);
+                out
+            }),
+            None => prepared.interpret(query, input),
+        }
+    }
+
+    /// Decides one call: validates the input against the contract, fills `environment.time` when
+    /// absent, evaluates the compiled policies and returns the structured decision.
+    pub fn decide(&self, input: &serde_json::Value) -> Result<Decision, EngineError> {
+        let value = decision_input(input)?;
+        let out = self.eval(warden_core::DECISION_QUERY, value)?;
+        decision_from_value(&out)
+    }
+}
+
+/// Checks `input` against the decision contract and converts it for evaluation, filling
+/// `environment.time` with the current time when the caller did not send one.
+pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
+    if let Err(e) = <DecisionInput as serde::Deserialize>::deserialize(input) {
+        return Err(EngineError::Input(e.to_string()));
+    }
+    let has_time = input.pointer("/environment/time").is_some_and(|t| !t.is_null());
+    if has_time {
+        return Ok(Value::from(input.clone()));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut filled = input.clone();
+    if let Some(obj) = filled.as_object_mut() {
+        let env = obj.entry("environment").or_insert_with(|| serde_json::json!({}));
+        if let Some(env) = env.as_object_mut() {
+            env.insert("time".into(), serde_json::Value::String(rfc3339_utc(now)));
+        }
+    }
+    Ok(Value::from(filled))
+}
+
+/// Converts the library's decision value into the typed decision.
+pub fn decision_from_value(v: &Value) -> Result<Decision, EngineError> {
+    if *v == Value::Undefined {
+        return Err(EngineError::Undefined(warden_core::DECISION_QUERY.into()));
+    }
+    let json = serde_json::to_value(v).map_err(|e| EngineError::Eval(e.to_string()))?;
+    serde_json::from_value(json).map_err(|e| EngineError::Eval(format!("malformed decision: {e}")))
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC (`2026-11-23T14:05:09Z`).
+pub fn rfc3339_utc(secs: u64) -> String {
+    // Civil-from-days (Howard Hinnant's algorithm); avoids a date crate for one format.
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_795_442_709), "2026-11-23T13:25:09Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,134 @@
+//! A policy set parsed and compiled once: Rego modules plus data, with RVM bytecode per query.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::Program;
+use regorus::Value;
+
+use crate::EngineError;
+
+/// One Rego module.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path used in error messages.
+    pub path: String,
+    /// Rego text.
+    pub text: String,
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Result of compiling one query to RVM bytecode.
+#[derive(Clone)]
+enum Compiled {
+    Rvm(Arc<Program>),
+    /// The RVM compiler could not take this query; the interpreter evaluates it.
+    Interpreter(String),
+}
+
+/// Modules and data, parsed and checked once, shared by every evaluation.
+pub struct Prepared {
+    generation: u64,
+    engine: regorus::Engine,
+    data: Value,
+    programs: RwLock<HashMap<String, Compiled>>,
+    revision: String,
+}
+
+impl Prepared {
+    /// Parses `modules`, loads `data` and compiles each of `queries` to RVM bytecode up front.
+    pub fn new(modules: &[Source], data: Value, queries: &[&str], revision: &str) -> Result<Self, EngineError> {
+        let mut engine = regorus::Engine::new();
+        for m in modules {
+            engine.add_policy(m.path.clone(), m.text.clone()).map_err(|e| EngineError::Load(e.to_string()))?;
+        }
+        engine.add_data(data.clone()).map_err(|e| EngineError::Load(e.to_string()))?;
+        let prepared = Prepared {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            engine,
+            data,
+            programs: RwLock::new(HashMap::new()),
+            revision: revision.to_string(),
+        };
+        for q in queries {
+            prepared.compile(q);
+        }
+        Ok(prepared)
+    }
+
+    /// Prepares Warden's compiled output for `data.warden.main.decision`.
+    pub fn from_compiled(c: &warden_core::Compiled) -> Result<Self, EngineError> {
+        let modules: Vec<Source> =
+            c.modules.iter().map(|(p, t)| Source { path: p.clone(), text: t.clone() }).collect();
+        Self::new(&modules, Value::from(c.data.clone()), &[warden_core::DECISION_QUERY], &c.revision)
+    }
+
+    /// Unique, increasing id of this set; VMs reload when it changes.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Revision of the policies (bundle revision or content hash).
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// The data document.
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    /// Why `query` runs on the interpreter instead of the RVM, if it does.
+    pub fn rvm_unavailable(&self, query: &str) -> Option<String> {
+        match self.compile(query) {
+            Compiled::Rvm(_) => None,
+            Compiled::Interpreter(why) => Some(why),
+        }
+    }
+
+    /// The RVM program for `query`, compiled on first use; `None` means use the interpreter.
+    pub fn program(&self, query: &str) -> Option<Arc<Program>> {
+        match self.compile(query) {
+            Compiled::Rvm(p) => Some(p),
+            Compiled::Interpreter(_) => None,
+        }
+    }
+
+    fn compile(&self, query: &str) -> Compiled {
+        if let Some(c) = self.programs.read().ok().and_then(|m| m.get(query).cloned()) {
+            return c;
+        }
+        let compiled = self.compile_rvm(query).map_or_else(Compiled::Interpreter, Compiled::Rvm);
+        if let Ok(mut m) = self.programs.write() {
+            m.insert(query.to_string(), compiled.clone());
+        }
+        compiled
+    }
+
+    fn compile_rvm(&self, query: &str) -> Result<Arc<Program>, String> {
+        let mut engine = self.engine.clone();
+        let policy = engine.compile_with_entrypoint(&query.into()).map_err(|e| e.to_string())?;
+        let program = Compiler::compile_from_policy(&policy, &[query]).map_err(|e| e.to_string())?;
+        // Make sure the data fits the program before it is used for real.
+        let mut vm = regorus::rvm::vm::RegoVM::new();
+        vm.load_program(program.clone());
+        vm.set_data(self.data.clone()).map_err(|e| e.to_string())?;
+        Ok(program)
+    }
+
+    /// Evaluates `query` with the interpreter: any query OPA accepts, including packages and data.
+    pub fn interpret(&self, query: &str, input: Value) -> Result<Value, EngineError> {
+        let mut engine = self.engine.clone();
+        engine.set_input(input);
+        let results = engine.eval_query(query.to_string(), false).map_err(|e| EngineError::Eval(e.to_string()))?;
+        Ok(results
+            .result
+            .into_iter()
+            .next()
+            .and_then(|r| r.expressions.into_iter().next())
+            .map_or(Value::Undefined, |e| e.value))
+    }
+}
