@@ -285,17 +285,47 @@ prefixed(ps, v) if {
 	startswith(v, p)
 }
 
-# text_matches(re, v): v is a string matching re, or a collection with a string leaf matching re.
+# text_matches(re, v): v is a string matching re, or a collection with a string matching re within
+# five levels. Collections nested deeper count as matching (fail closed): they cannot be scanned.
 text_matches(re, v) if {
 	is_string(v)
 	regex.match(re, v)
 }
 
 text_matches(re, v) if {
-	not is_string(v)
-	walk(v, [_, leaf])
-	is_string(leaf)
-	regex.match(re, leaf)
+	coll(v)
+	some s in nested_strings(v)
+	regex.match(re, s)
+}
+
+text_matches(_, v) if {
+	coll(v)
+	too_deep(v)
+}
+
+coll(x) if is_object(x)
+
+coll(x) if is_array(x)
+
+nested_strings(v) := (((l1 | l2) | l3) | l4) | l5 if {
+	l1 := {x | some x in v; is_string(x)}
+	l2 := {x | some a in v; coll(a); some x in a; is_string(x)}
+	l3 := {x | some a in v; coll(a); some b in a; coll(b); some x in b; is_string(x)}
+	l4 := {x | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some x in c; is_string(x)}
+	l5 := {x | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some d in c; coll(d); some x in d; is_string(x)}
+}
+
+too_deep(v) if {
+	some a in v
+	coll(a)
+	some b in a
+	coll(b)
+	some c in b
+	coll(c)
+	some d in c
+	coll(d)
+	some e in d
+	coll(e)
 }
 
 type_ok(t, _) if t == "any"
@@ -531,17 +561,16 @@ raw[k] := x if {
 }
 
 # Bring-your-own Rego: packages under data.warden.custom contribute `violations`, a set of objects
-# {reason, message?, remediation?, outcome?: "deny"|"approval_needed", rule?}.
+# {reason, message?, remediation?, outcome?: "deny"|"approval_needed", rule?}. The compiler generates
+# data.warden.custom_all to list them (the RVM cannot iterate over packages).
 raw[k] := x if {
 	agent_known
-	some name
-	some cv in data.warden.custom[name].violations
+	some cv in data.warden.custom_all.violations
 	outcome := custom_outcome(cv)
-	rule := object.get(cv, "rule", concat("", ["custom/", name]))
-	k := concat("", [rank[outcome], "|", rule, "|", cv.reason])
+	k := concat("", [rank[outcome], "|", cv.rule, "|", cv.reason])
 	x := {
 		"vio": {
-			"rule": rule,
+			"rule": cv.rule,
 			"reason": cv.reason,
 			"outcome": outcome,
 			"message": object.get(cv, "message", cv.reason),
@@ -812,7 +841,9 @@ default appeal_path := null
 
 appeal_path := tenant.appeal_path if outcome != "allow"
 
-meta := object.get(data.warden, "meta", {})
+default meta := {}
+
+meta := data.warden.meta
 
 decision := {
 	"allow": allow,
