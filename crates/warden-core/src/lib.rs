@@ -10,6 +10,7 @@ pub mod diag;
 pub mod explain;
 pub mod model;
 pub mod paths;
+pub mod redact;
 pub mod schema;
 pub mod source;
 pub mod testspec;

@@ -86,21 +86,17 @@ pub fn validate_document(doc: &Document) -> Vec<Diagnostic> {
                 format!("missing required key {property}{}", context_of(&pointer)),
             )
             .with_hint(format!("add {property}: ... here")),
-            ValidationErrorKind::Enum { options } => {
-                let opts: Vec<&str> =
-                    options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-                let got = pointer_value(&doc.value, &pointer);
-                let d = Diagnostic::error(
-                    "invalid-value",
-                    &doc.file,
-                    doc.span_at(&pointer),
-                    format!("{} is not one of: {}", short(&got), opts.join(", ")),
-                );
-                match got.as_str().and_then(|g| did_you_mean(g, opts.iter().copied())) {
-                    Some(s) => d.with_hint(format!("did you mean `{s}`?")),
-                    None => d,
+            ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+                // `Option<Enum>` is `anyOf [enum, null]`: report the enum branch, not the union.
+                let mut allowed = Vec::new();
+                collect_allowed(context, &mut allowed);
+                if allowed.is_empty() {
+                    Diagnostic::error("schema", &doc.file, doc.span_at(&pointer), err.to_string())
+                } else {
+                    enum_diag(doc, &pointer, &Value::Array(allowed))
                 }
             }
+            ValidationErrorKind::Enum { options } => enum_diag(doc, &pointer, options),
             ValidationErrorKind::Type { .. } => Diagnostic::error(
                 "wrong-type",
                 &doc.file,
@@ -114,6 +110,33 @@ pub fn validate_document(doc: &Document) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// The constant values a union of enums/consts admits, from the nested errors of its branches.
+fn collect_allowed(context: &[Vec<jsonschema::ValidationError<'static>>], out: &mut Vec<Value>) {
+    for e in context.iter().flatten() {
+        match e.kind() {
+            ValidationErrorKind::Enum { options } => out.extend(options.as_array().cloned().unwrap_or_default()),
+            ValidationErrorKind::Constant { expected_value } => out.push((**expected_value).clone()),
+            ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => collect_allowed(context, out),
+            _ => {}
+        }
+    }
+}
+
+fn enum_diag(doc: &Document, pointer: &str, options: &Value) -> Diagnostic {
+    let opts: Vec<&str> = options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let got = pointer_value(&doc.value, pointer);
+    let d = Diagnostic::error(
+        "invalid-value",
+        &doc.file,
+        doc.span_at(pointer),
+        format!("{} is not one of: {}", short(&got), opts.join(", ")),
+    );
+    match got.as_str().and_then(|g| did_you_mean(g, opts.iter().copied())) {
+        Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+        None => d,
+    }
 }
 
 fn context_of(pointer: &str) -> String {

@@ -1,0 +1,163 @@
+//! The validator reports every problem at once, each at its file:line:column with a hint.
+
+use warden_core::{compile, load, Diagnostic};
+
+const CATALOG: &str = "warden: 1
+tenant: acme
+tools:
+  stripe-payments:
+    actions:
+      create_payment:
+        args: { amount: number, currency: string }
+";
+
+fn diagnostics(files: &[(&str, &str)]) -> Vec<Diagnostic> {
+    let mut loaded = Vec::new();
+    let mut diags = Vec::new();
+    for (name, text) in files {
+        match load(name, text) {
+            Ok(f) => loaded.push(f),
+            Err(d) => diags.extend(d),
+        }
+    }
+    if diags.is_empty() {
+        match compile(&loaded, &[], "t") {
+            Ok(c) => diags.extend(c.warnings),
+            Err(d) => diags.extend(d),
+        }
+    }
+    diags
+}
+
+fn find<'a>(diags: &'a [Diagnostic], code: &str) -> &'a Diagnostic {
+    diags.iter().find(|d| d.code == code).unwrap_or_else(|| panic!("no `{code}` in {diags:#?}"))
+}
+
+#[test]
+fn schema_problems_are_all_reported_with_positions_and_hints() {
+    let text = "warden: 1
+tenant: acme
+agents:
+  finance-agent:
+    tols: {}
+    owner_team: 5
+    rules:
+      - id: r1
+        reason: x
+        on_violation: approve
+";
+    let d = diagnostics(&[("p.yaml", text)]);
+    let unknown = find(&d, "unknown-key");
+    assert_eq!((unknown.span.line, unknown.span.column), (5, 5));
+    assert_eq!(unknown.hint.as_deref(), Some("did you mean `tools`?"));
+    let ty = find(&d, "wrong-type");
+    assert_eq!(ty.span.line, 6);
+    let bad = find(&d, "invalid-value");
+    assert_eq!(bad.span.line, 10);
+    assert_eq!(bad.hint.as_deref(), Some("did you mean `approval_needed`?"));
+    assert!(d.len() >= 3, "all problems at once: {d:#?}");
+}
+
+#[test]
+fn semantic_problems_are_all_reported() {
+    let text = r#"warden: 1
+tenant: acme
+agents:
+  finance-agent:
+    tools:
+      stripe-payments:
+        create_paymnt: {}
+        create_payment:
+          rules:
+            - id: amount
+              require:
+                args.amout: { max: 5000 }
+              reason: too_much
+            - id: range
+              require:
+                args.amount: { min: 10, max: 5 }
+              reason: bad_range
+            - id: pattern
+              require:
+                args.currency: { matches: "US(D" }
+              reason: bad_regex
+            - id: hours
+              require:
+                environment.time: { within: { hours: "09:00-18:00", timezone: America/New_Yrok } }
+              reason: off_hours
+            - id: amount
+              require:
+                args.currency: { in: [USD] }
+              reason: dup
+            - id: typed
+              require:
+                args.currency: { max: 3 }
+              reason: typed
+            - id: usd
+              require:
+                args.currency: { equals: USD }
+              reason: usd_only
+            - id: eur
+              require:
+                args.currency: { equals: EUR }
+              reason: eur_only
+            - id: Bad
+              require:
+                args.amount: { max: 1 }
+              reason: Not-Snake
+"#;
+    let d = diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", text)]);
+    let action = find(&d, "never-matches");
+    assert!(d.iter().any(|x| x.code == "never-matches" && x.hint.as_deref() == Some("did you mean `create_payment`?")), "{action:?}");
+    assert!(d.iter().any(|x| x.code == "never-matches" && x.hint.as_deref() == Some("did you mean `args.amount`?")));
+    assert!(d.iter().any(|x| x.code == "never-matches" && x.message.contains("`max` can never hold")));
+    assert_eq!(find(&d, "min-above-max").span.line, 16);
+    assert!(find(&d, "invalid-regex").message.contains("US(D"));
+    assert_eq!(find(&d, "invalid-timezone").hint.as_deref(), Some("did you mean `America/New_York`?"));
+    let dup = find(&d, "duplicate-id");
+    assert_eq!(dup.span.line, 26);
+    assert!(find(&d, "conflicting-rules").message.contains("args.currency"));
+    assert!(find(&d, "invalid-reason").hint.as_deref().unwrap().contains("not_snake"));
+    assert!(d.iter().filter(|x| x.is_error()).count() >= 9, "{d:#?}");
+}
+
+#[test]
+fn a_valid_policy_compiles_without_diagnostics() {
+    let text = "warden: 1
+tenant: acme
+agents:
+  finance-agent:
+    tools:
+      stripe-payments:
+        create_payment:
+          rules:
+            - id: amount
+              require: { args.amount: { max: 5000 } }
+              reason: amount_exceeds_limit
+";
+    assert_eq!(diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", text)]), vec![]);
+}
+
+#[test]
+fn overrides_outside_their_category_and_write_fail_open_are_errors() {
+    let text = "warden: 1
+tenant: acme
+defaults:
+  fail_mode: { read: open, write: open }
+overrides:
+  - id: x
+    justification: because
+    agents: ['*']
+    waive: [nothing_like_this]
+";
+    let d = diagnostics(&[("p.yaml", text)]);
+    find(&d, "write-fail-open");
+    find(&d, "override-outside-category");
+}
+
+#[test]
+fn yaml_errors_name_the_position() {
+    let d = diagnostics(&[("p.yaml", "warden: 1\ntenant: acme\nagents:\n  a: [\n")]);
+    assert_eq!(d[0].code, "yaml-syntax");
+    assert!(d[0].span.line >= 4);
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Creates /work/main/.venv (gitignored) with real OPA (Go, via opa-golib-python-bindings).
+# Idempotent: a no-op when the pinned version is already installed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+PKG=opa-golib-python-bindings
+VER=0.4.4   # embeds OPA v1.20.2 (strict builtin errors on)
+
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$PKG') != '$VER')" 2>/dev/null; then
+  # The wheel declares Requires-Python >=3.14 but works on 3.11 (ctypes + a Go c-shared library).
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --ignore-requires-python "$PKG==$VER"
+fi
