@@ -52,6 +52,9 @@ pub struct TestCase {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// The input must be rejected with an error containing this text (no decision is made).
+    #[serde(default)]
+    pub error: Option<String>,
     /// The outcome.
     #[serde(default)]
     pub outcome: Option<Outcome>,
@@ -84,12 +87,17 @@ pub struct Expect {
     pub waived: Option<Vec<String>>,
 }
 
-/// Deep-merges `over` onto `base`: objects merge key by key, anything else replaces.
+/// Deep-merges `over` onto `base`: objects merge key by key, `null` removes a key, anything else
+/// replaces.
 pub fn merge(base: &Value, over: &Value) -> Value {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             let mut out = b.clone();
             for (k, v) in o {
+                if v.is_null() {
+                    out.remove(k);
+                    continue;
+                }
                 let merged = match out.get(k) {
                     Some(existing) => merge(existing, v),
                     None => v.clone(),
@@ -108,6 +116,18 @@ impl TestFile {
     pub fn inputs(&self) -> Vec<Value> {
         let base = self.defaults.as_ref().map(|d| d.input.clone()).unwrap_or(Value::Null);
         self.tests.iter().map(|t| merge(&base, &t.input)).collect()
+    }
+}
+
+/// Checks the result of deciding a test input (a decision, or the error that rejected the input)
+/// against expectations; returns one line per mismatch.
+pub fn check_result(expect: &Expect, result: Result<&Decision, &str>) -> Vec<String> {
+    match (result, &expect.error) {
+        (Ok(d), None) => check(expect, d),
+        (Ok(d), Some(want)) => vec![format!("expected the input to be rejected ({want:?}), got outcome {}", d.outcome.as_str())],
+        (Err(e), Some(want)) if e.contains(want.as_str()) => vec![],
+        (Err(e), Some(want)) => vec![format!("expected an error containing {want:?}, got {e:?}")],
+        (Err(e), None) => vec![format!("could not decide: {e}")],
     }
 }
 

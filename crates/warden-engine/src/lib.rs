@@ -117,9 +117,17 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
     if let Err(e) = <DecisionInput as serde::Deserialize>::deserialize(input) {
         return Err(EngineError::Input(e.to_string()));
     }
-    let has_time = input.pointer("/environment/time").is_some_and(|t| !t.is_null());
-    if has_time {
-        return Ok(Value::from(input.clone()));
+    match input.pointer("/environment/time") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(t)) => {
+            if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                return Err(EngineError::Input(format!(
+                    "environment.time: `{t}` is not an RFC 3339 time (e.g. 2026-11-23T15:00:00Z)"
+                )));
+            }
+            return Ok(Value::from(input.clone()));
+        }
+        Some(_) => return Err(EngineError::Input("environment.time: expected an RFC 3339 string".into())),
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -146,19 +154,10 @@ pub fn decision_from_value(v: &Value) -> Result<Decision, EngineError> {
 
 /// Formats seconds since the epoch as RFC 3339 UTC (`2026-11-23T14:05:09Z`).
 pub fn rfc3339_utc(secs: u64) -> String {
-    // Civil-from-days (Howard Hinnant's algorithm); avoids a date crate for one format.
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
@@ -168,7 +167,7 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_795_442_709), "2026-11-23T13:25:09Z");
+        assert_eq!(rfc3339_utc(1_795_442_709), "2026-11-23T14:05:09Z");
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

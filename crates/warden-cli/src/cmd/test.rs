@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use warden_core::testspec::{check, TestFile};
+use warden_core::testspec::{check_result, TestFile};
 use warden_engine::{Engine, Prepared};
 
 use crate::project::Project;
@@ -28,10 +28,8 @@ pub fn run(path: &Path, junit: Option<&Path>) -> Result<(), CliError> {
         let doc = warden_core::source::Document::parse(file, text).map_err(|d| CliError::diagnostics(vec![d]))?;
         let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| CliError::usage(format!("{file}: not a test file: {e}")).hint("see `warden schema --kind tests`"))?;
         for (case, input) in tf.tests.iter().zip(tf.inputs()) {
-            let failures = match engine.decide(&input) {
-                Ok(d) => check(&case.expect, &d),
-                Err(e) => vec![format!("could not decide: {e}")],
-            };
+            let result = engine.decide(&input).map_err(|e| e.to_string());
+            let failures = check_result(&case.expect, result.as_ref().map_err(String::as_str));
             results.push(Outcome { file: file.clone(), name: case.name.clone(), failures });
         }
     }

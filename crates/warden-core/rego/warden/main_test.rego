@@ -1,0 +1,123 @@
+# Unit tests of the shared library (opa test style). Run by `cargo test` (regorus) and by the
+# differential suite (real OPA).
+package warden.main_test
+
+import data.warden.main
+
+tenants := {"t": {
+	"appeal_path": "https://appeal",
+	"fail_open_reads": true,
+	"classes": {"fs": {"read": "read"}},
+	"grants": {"search": {"*": true}},
+	"rules": {},
+	"tool_rules": {},
+	"limits": {},
+	"tool_limits": {},
+	"scopes": {},
+	"data_classes": {"phi": {"regions": {"us": true}, "tools": null, "models": null}},
+	"overrides": {},
+	"agents": {"a": {
+		"grants": {"fs": {"read": true}, "mail": {"send": true}},
+		"forbid": {"search": {"*": true}},
+		"rules": {},
+		"tool_rules": {"fs": {"read": {"t/a/fs/read/p": {
+			"id": "t/a/fs/read/p", "kind": "check", "key": "0|t/a/fs/read/p|bad_path",
+			"vio": {"rule": "t/a/fs/read/p", "reason": "bad_path", "outcome": "deny", "message": "m", "remediation": null},
+			"mode": "enforce", "priority": 0, "tools": null, "actions": null, "when": [], "redact": null,
+			"require": [{"wild": false, "path": ["action", "args", "path"], "op": "path_prefixes", "value": ["/srv/"], "absent_ok": false, "label": "args.path"}],
+		}}}, "mail": {"send": {"t/a/mail/send/d": {
+			"id": "t/a/mail/send/d", "kind": "check", "key": "0|t/a/mail/send/d|bad_domain",
+			"vio": {"rule": "t/a/mail/send/d", "reason": "bad_domain", "outcome": "deny", "message": "m", "remediation": null},
+			"mode": "shadow", "priority": 0, "tools": null, "actions": null, "when": [], "redact": null,
+			"require": [{"wild": true, "prefix": ["action", "args", "to"], "suffix": [], "op": "domains", "value": {"ok.com": true}, "absent_ok": false, "label": "args.to[*]"}],
+		}}}},
+		"limits": {"t/a/*/*/l": {
+			"id": "t/a/*/*/l", "kind": "rate", "per": "agent", "max": 2, "window_seconds": 60, "path": null, "label": null,
+			"key": "1|t/a/*/*/l|rate_limit_exceeded", "mode": "enforce", "priority": 0, "tools": {"mail": true}, "actions": null,
+			"vio": {"rule": "t/a/*/*/l", "reason": "rate_limit_exceeded", "outcome": "rate_limited", "message": "m", "remediation": "wait"},
+		}},
+		"tool_limits": {},
+	}},
+}}
+
+call(tool, type, args) := {"tenant": "t", "agent": {"id": "a"}, "action": {"tool": tool, "type": type, "args": args}, "environment": {"time": "2026-11-23T10:00:00Z", "region": "us"}}
+
+test_unknown_tenant_is_denied if {
+	d := main.decision with input as {"tenant": "x", "agent": {"id": "a"}, "action": {"tool": "fs", "type": "read"}} with data.warden.tenants as tenants
+	d.outcome == "deny"
+	d.reasons == ["unknown_tenant"]
+}
+
+test_missing_agent_id_is_denied if {
+	d := main.decision with input as {"tenant": "t", "action": {"tool": "fs", "type": "read"}} with data.warden.tenants as tenants
+	d.reasons == ["unknown_agent"]
+}
+
+test_path_prefix_allows_and_denies if {
+	ok := main.decision with input as call("fs", "read", {"path": "/srv/a.txt"}) with data.warden.tenants as tenants
+	ok.outcome == "allow"
+	ok.fail_mode == "open"
+	bad := main.decision with input as call("fs", "read", {"path": "/srv/../etc/passwd"}) with data.warden.tenants as tenants
+	bad.reasons == ["bad_path"]
+	missing := main.decision with input as call("fs", "read", {}) with data.warden.tenants as tenants
+	missing.outcome == "deny"
+}
+
+test_forbid_narrows_tenant_grant if {
+	d := main.decision with input as call("search", "query", {}) with data.warden.tenants as tenants
+	d.reasons == ["tool_forbidden"]
+}
+
+test_shadow_rule_reports_would_deny if {
+	d := main.decision with input as call("mail", "send", {"to": ["x@ok.com", "https://evil.com/"]}) with data.warden.tenants as tenants
+	d.outcome == "allow"
+	d.would_deny == true
+	d.shadow_violations[0].reason == "bad_domain"
+}
+
+test_subdomains_pass_lookalikes_fail if {
+	main.host_allowed({"ok.com": true}, "https://api.ok.com/v1")
+	main.host_allowed({"ok.com": true}, "ok.com")
+	not main.host_allowed({"ok.com": true}, "https://ok.com.evil.com/")
+	not main.host_allowed({"ok.com": true}, "https://notok.com/")
+	not main.host_allowed({"ok.com": true}, "https://ok.com@evil.com/")
+	not main.host_allowed({"ok.com": true}, "https://ok.com\\@evil.com/")
+}
+
+test_rate_limit_counts_state if {
+	inp := object.union(call("mail", "send", {"to": ["x@ok.com"]}), {"state": {"usage": {"t/a/*/*/l|a": 1}}})
+	ok := main.decision with input as inp with data.warden.tenants as tenants
+	ok.outcome == "allow"
+	ok.metadata.rate_limit_remaining == 0
+	ok.consume[0].key == "t/a/*/*/l|a"
+	full := main.decision with input as object.union(inp, {"state": {"usage": {"t/a/*/*/l|a": 2}}}) with data.warden.tenants as tenants
+	full.outcome == "rate_limited"
+}
+
+test_data_class_needs_authorized_user_and_region if {
+	inp := object.union(call("fs", "read", {"path": "/srv/x"}), {"action": {"data_classes_referenced": ["phi"]}})
+	d := main.decision with input as inp with data.warden.tenants as tenants
+	d.reasons == ["data_class_unauthorized_for_user"]
+	ok := main.decision with input as object.union(inp, {"user": {"data_classifications_authorized": ["phi"]}}) with data.warden.tenants as tenants
+	ok.outcome == "allow"
+	eu := main.decision with input as object.union(inp, {"user": {"data_classifications_authorized": ["phi"]}, "environment": {"region": "eu"}}) with data.warden.tenants as tenants
+	eu.reasons == ["data_class_region_not_allowed"]
+}
+
+test_time_windows if {
+	w := {"days": {"Monday": true}, "start": 540, "end": 1080, "tz": "America/New_York"}
+	main.in_window(w, "2026-11-23T14:00:00Z")
+	not main.in_window(w, "2026-11-23T13:59:00Z")
+	not main.in_window(w, "2026-11-23T23:00:00Z")
+	not main.in_window(w, "2026-11-24T15:00:00Z")
+	overnight := {"days": null, "start": 1320, "end": 360, "tz": "UTC"}
+	main.in_window(overnight, "2026-11-24T23:30:00Z")
+	main.in_window(overnight, "2026-11-24T05:59:00Z")
+	not main.in_window(overnight, "2026-11-24T12:00:00Z")
+}
+
+test_text_matches_nested_and_too_deep if {
+	main.text_matches("[0-9]{3}-[0-9]{2}", {"a": [{"b": "ssn 123-45-6789"}]})
+	not main.text_matches("[0-9]{3}-[0-9]{2}", {"a": [{"b": "clean"}]})
+	main.text_matches("never", [[[[[["deep"]]]]]])
+}

@@ -6,6 +6,7 @@
 
 mod cond;
 mod lint;
+mod plan;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::diag::Diagnostic;
-use crate::model::{ActionClass, Category, FailMode, PolicyFile};
+use crate::model::{Category, FailMode, PolicyFile};
 use crate::schema::validate_document;
 use crate::source::Document;
 
@@ -24,7 +25,7 @@ pub const LIBRARY: &str = include_str!("../../rego/warden/main.rego");
 /// The shared library's unit tests (`opa test` style).
 pub const LIBRARY_TESTS: &str = include_str!("../../rego/warden/main_test.rego");
 /// Version of the shared library; bumped on any change to its meaning.
-pub const LIBRARY_VERSION: &str = "1.0.0";
+pub const LIBRARY_VERSION: &str = "1.1.0";
 /// The query that returns a compiled policy's decision.
 pub const DECISION_QUERY: &str = "data.warden.main.decision";
 
@@ -118,7 +119,7 @@ pub fn compile(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let tenants = state.into_json();
+    let mut tenants = state.into_json();
     let mut modules = vec![("warden/main.rego".to_string(), LIBRARY.to_string())];
     let mut names = BTreeSet::new();
     for m in custom {
@@ -143,16 +144,13 @@ pub fn compile(
     }
     hasher.update(policy_version.as_bytes());
     let revision = hex::encode(&hasher.finalize()[..8]);
-    let data = json!({
-        "warden": {
-            "meta": {
-                "policy_version": policy_version,
-                "revision": revision,
-                "library_version": LIBRARY_VERSION,
-            },
-            "tenants": tenants,
-        }
+    let meta = json!({
+        "policy_version": policy_version,
+        "revision": revision,
+        "library_version": LIBRARY_VERSION,
     });
+    plan::add_allow_decisions(&mut tenants, &meta, packages.is_empty());
+    let data = json!({"warden": {"meta": meta, "tenants": tenants}});
     Ok(Compiled { data, modules, revision, warnings: diags })
 }
 
@@ -211,80 +209,9 @@ pub(crate) struct Origin {
     pub pointer: String,
 }
 
-fn set_map(m: &BTreeMap<String, BTreeSet<String>>) -> Value {
-    Value::Object(
-        m.iter()
-            .map(|(k, s)| (k.clone(), Value::Object(s.iter().map(|a| (a.clone(), json!(true))).collect())))
-            .collect(),
-    )
-}
-
-fn nested(m: &BTreeMap<String, BTreeMap<String, Map<String, Value>>>) -> Value {
-    Value::Object(
-        m.iter()
-            .map(|(t, acts)| {
-                (t.clone(), Value::Object(acts.iter().map(|(a, r)| (a.clone(), Value::Object(r.clone()))).collect()))
-            })
-            .collect(),
-    )
-}
-
 impl rules::State {
     fn into_json(self) -> Value {
-        let mut out = Map::new();
-        for (tid, t) in self.tenants {
-            let classes: Map<String, Value> = t
-                .catalog
-                .iter()
-                .map(|(tool, acts)| {
-                    let m: Map<String, Value> = acts
-                        .iter()
-                        .map(|(a, (d, _))| {
-                            let c = if d.class == ActionClass::Read { "read" } else { "write" };
-                            (a.clone(), json!(c))
-                        })
-                        .collect();
-                    (tool.clone(), Value::Object(m))
-                })
-                .collect();
-            let agents: Map<String, Value> = t
-                .agents
-                .iter()
-                .map(|(aid, a)| {
-                    (
-                        aid.clone(),
-                        json!({
-                            "grants": set_map(&a.grants),
-                            "forbid": set_map(&a.forbid),
-                            "rules": a.rules,
-                            "tool_rules": nested(&a.tool_rules),
-                            "limits": a.limits,
-                            "tool_limits": nested(&a.tool_limits),
-                        }),
-                    )
-                })
-                .collect();
-            let overrides: Map<String, Value> =
-                t.overrides.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()))).collect();
-            out.insert(
-                tid,
-                json!({
-                    "appeal_path": t.appeal_path.map(|(p, _)| p),
-                    "fail_open_reads": t.fail_open_reads.map(|(b, _)| b).unwrap_or(false),
-                    "classes": classes,
-                    "grants": set_map(&t.grants),
-                    "rules": t.rules,
-                    "tool_rules": nested(&t.tool_rules),
-                    "limits": t.limits,
-                    "tool_limits": nested(&t.tool_limits),
-                    "scopes": t.scopes.into_iter().map(|(k, v)| (k, Value::Object(v))).collect::<Map<_, _>>(),
-                    "data_classes": t.data_classes.into_iter().map(|(k, (v, _))| (k, v)).collect::<Map<_, _>>(),
-                    "overrides": overrides,
-                    "agents": agents,
-                }),
-            );
-        }
-        Value::Object(out)
+        Value::Object(self.tenants.iter().map(|(tid, t)| (tid.clone(), plan::tenant_json(t))).collect())
     }
 }
 

@@ -1,0 +1,360 @@
+//! Plans: for every (agent, tool, action) a call can reach, one object holding everything that
+//! depends only on those four keys, resolved at compile time.
+//!
+//! Tenant defaults, agent-wide rules, tool selectors, action selectors and overrides are all known
+//! before any call arrives, so the compiler merges them here. The library then does one lookup
+//! (`tenants[t].agents[a].plans[tool][action]`, falling back to `[tool]["*"]`) and checks the
+//! common condition ops inline, grouped by op; the evaluator never scans rules that cannot apply.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::{AgentOut, TenantOut};
+use crate::model::ActionClass;
+
+/// Ops the library checks inline from a plan's per-op lists; every other op (and every `[*]` path)
+/// goes through the generic `holds` path.
+const FAST_OPS: &[(&str, &str)] = &[
+    ("max", "max"),
+    ("min", "min"),
+    ("equals", "equals"),
+    ("matches", "matches"),
+    ("in", "one_of"),
+    ("not_in", "not_in"),
+];
+
+fn sel_matches(sel: &Value, v: &str) -> bool {
+    match sel {
+        Value::Object(m) => m.contains_key(v),
+        _ => true,
+    }
+}
+
+/// Whether a rule/limit/override with `tools`/`actions` selectors covers (tool, action); for the
+/// `*` plan (actions not otherwise planned) only rules without an action selector apply.
+fn selects(x: &Value, tool: &str, action: &str) -> bool {
+    let actions = x.get("actions").unwrap_or(&Value::Null);
+    sel_matches(x.get("tools").unwrap_or(&Value::Null), tool)
+        && if action == "*" { actions.is_null() } else { sel_matches(actions, action) }
+}
+
+fn nested_get<'a>(m: &'a BTreeMap<String, BTreeMap<String, Map<String, Value>>>, tool: &str, action: &str) -> impl Iterator<Item = &'a Value> {
+    m.get(tool).and_then(|a| a.get(action)).into_iter().flat_map(|r| r.values())
+}
+
+/// Every (tool, action) key the agent may need a plan for.
+fn plan_keys(t: &TenantOut, a: &AgentOut) -> BTreeSet<(String, String)> {
+    let mut keys = BTreeSet::new();
+    let mut add_all = |m: &BTreeMap<String, BTreeSet<String>>| {
+        for (tool, acts) in m {
+            for act in acts {
+                keys.insert((tool.clone(), act.clone()));
+            }
+        }
+    };
+    add_all(&t.grants);
+    add_all(&a.grants);
+    add_all(&a.forbid);
+    // A `*` grant reaches every declared action and every action a rule names.
+    let star_tools: BTreeSet<String> = keys.iter().filter(|(_, act)| act == "*").map(|(tool, _)| tool.clone()).collect();
+    for tool in star_tools {
+        if let Some(acts) = t.catalog.get(&tool) {
+            for act in acts.keys() {
+                keys.insert((tool.clone(), act.clone()));
+            }
+        }
+        for m in [&t.tool_rules, &a.tool_rules, &t.tool_limits, &a.tool_limits] {
+            if let Some(acts) = m.get(&tool) {
+                for act in acts.keys() {
+                    keys.insert((tool.clone(), act.clone()));
+                }
+            }
+        }
+        for r in t.rules.values().chain(a.rules.values()).chain(t.limits.values()).chain(a.limits.values()) {
+            if let Some(Value::Object(acts)) = r.get("actions") {
+                for act in acts.keys() {
+                    keys.insert((tool.clone(), act.clone()));
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn granted(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
+    let has = |m: &BTreeMap<String, BTreeSet<String>>| m.get(tool).is_some_and(|s| s.contains(action) || s.contains("*"));
+    has(&t.grants) || has(&a.grants)
+}
+
+fn forbidden(a: &AgentOut, tool: &str, action: &str) -> bool {
+    a.forbid.get(tool).is_some_and(|s| s.contains(action) || s.contains("*"))
+}
+
+/// Builds one plan.
+fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Value {
+    if forbidden(a, tool, action) {
+        return json!({"forbidden": true});
+    }
+    let class = t.catalog.get(tool).and_then(|m| m.get(action)).map(|(d, _)| d.class).unwrap_or_default();
+    let mut rules: Vec<&Value> = Vec::new();
+    rules.extend(nested_get(&t.tool_rules, tool, action));
+    rules.extend(nested_get(&a.tool_rules, tool, action));
+    if action != "*" {
+        rules.extend(nested_get(&t.tool_rules, tool, "*"));
+        rules.extend(nested_get(&a.tool_rules, tool, "*"));
+    }
+    rules.extend(t.rules.values().chain(a.rules.values()).filter(|r| selects(r, tool, action)));
+    let mut limits: Vec<&Value> = Vec::new();
+    limits.extend(nested_get(&t.tool_limits, tool, action));
+    limits.extend(nested_get(&a.tool_limits, tool, action));
+    if action != "*" {
+        limits.extend(nested_get(&t.tool_limits, tool, "*"));
+        limits.extend(nested_get(&a.tool_limits, tool, "*"));
+    }
+    limits.extend(t.limits.values().chain(a.limits.values()).filter(|l| selects(l, tool, action)));
+    limits.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
+
+    let mut out = Map::new();
+    out.insert("class".into(), json!(if class == ActionClass::Read { "read" } else { "write" }));
+    if class == ActionClass::Read && t.fail_open_reads.as_ref().is_some_and(|(b, _)| *b) {
+        out.insert("fail_open".into(), json!(true));
+    }
+    let mut info = Map::new();
+    let mut when = Map::new();
+    let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut present: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
+    let mut redact = Vec::new();
+    let mut matched = BTreeSet::new();
+    for r in &rules {
+        let id = r["id"].as_str().unwrap_or_default().to_string();
+        matched.insert(id.clone());
+        info.insert(id.clone(), rule_info(r));
+        if r["when"].as_array().is_some_and(|w| !w.is_empty()) {
+            when.insert(id.clone(), r["when"].clone());
+        }
+        if r["kind"] == "redact" {
+            let mut rd = r["redact"].clone();
+            rd["rule"] = json!(id);
+            redact.push(rd);
+            continue;
+        }
+        for c in r["require"].as_array().into_iter().flatten() {
+            let mut c = c.clone();
+            c["rule"] = json!(id);
+            let op = c["op"].as_str().unwrap_or_default().to_string();
+            let fast = FAST_OPS.iter().find(|(o, _)| *o == op).map(|(_, key)| *key);
+            match (fast, c["wild"].as_bool().unwrap_or(false)) {
+                (Some(key), false) => {
+                    if !c["absent_ok"].as_bool().unwrap_or(false) {
+                        let slot = present.entry(c["path"].to_string()).or_insert_with(|| (c["path"].clone(), BTreeSet::new()));
+                        slot.1.insert(id.clone());
+                    }
+                    let mut entry = json!({"path": c["path"], "value": c["value"], "rule": id});
+                    if key == "one_of" || key == "not_in" {
+                        entry["value"] = c["value"].clone();
+                    }
+                    lists.entry(key).or_default().push(entry);
+                }
+                _ => lists.entry("generic").or_default().push(c),
+            }
+        }
+    }
+    for l in &limits {
+        matched.insert(l["id"].as_str().unwrap_or_default().to_string());
+    }
+    let fast = if when.is_empty() && redact.is_empty() && limits.is_empty() && !lists.contains_key("generic") {
+        fast_constraints(&lists, &present)
+    } else {
+        None
+    };
+    out.insert("rules".into(), Value::Object(info));
+    out.insert("matched".into(), json!(matched));
+    if !when.is_empty() {
+        out.insert("when".into(), Value::Object(when));
+    }
+    if !present.is_empty() {
+        let p: Vec<Value> = present.into_values().map(|(path, rs)| json!({"path": path, "rules": rs})).collect();
+        out.insert("present".into(), json!(p));
+    }
+    for (k, v) in lists {
+        out.insert(k.into(), json!(v));
+    }
+    if !redact.is_empty() {
+        out.insert("redact".into(), json!(redact));
+    }
+    if !limits.is_empty() {
+        let ls: Vec<Value> = limits.iter().map(|l| limit_entry(l)).collect();
+        out.insert("limits".into(), json!(ls));
+    }
+    let mut overrides = Map::new();
+    for who in [aid, "*"] {
+        for (oid, o) in t.overrides.get(who).into_iter().flatten() {
+            if selects(o, tool, action) {
+                overrides.insert(oid.clone(), o.clone());
+            }
+        }
+    }
+    match fast {
+        Some(f) if overrides.is_empty() && t.scopes.is_empty() => {
+            out.insert("fast".into(), f);
+        }
+        _ => {}
+    }
+    if !overrides.is_empty() {
+        out.insert("overrides".into(), Value::Object(overrides));
+    }
+    Value::Object(out)
+}
+
+/// Merged constraints for the fast path: when a call satisfies them, no rule of the plan fails,
+/// so the decision is the plan's precomputed allow decision. `None` when the plan has a
+/// condition the fast path cannot express (the full path then decides every call).
+fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<String, (Value, BTreeSet<String>)>) -> Option<Value> {
+    let mut num: BTreeMap<String, (Value, f64, f64)> = BTreeMap::new();
+    let mut strs: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
+    let mut res = Vec::new();
+    for (op, conds) in lists {
+        for c in conds {
+            let key = c["path"].to_string();
+            if !present.contains_key(&key) {
+                return None; // optional condition: not expressible as a required fast check
+            }
+            match *op {
+                "max" | "min" => {
+                    let v = c["value"].as_f64()?;
+                    let e = num.entry(key).or_insert((c["path"].clone(), f64::MIN, f64::MAX));
+                    if *op == "max" {
+                        e.2 = e.2.min(v);
+                    } else {
+                        e.1 = e.1.max(v);
+                    }
+                }
+                "one_of" | "equals" => {
+                    let allowed: BTreeSet<String> = if *op == "equals" {
+                        [c["value"].as_str()?.to_string()].into()
+                    } else {
+                        if c["value"]["others"].as_array().is_some_and(|o| !o.is_empty()) {
+                            return None;
+                        }
+                        c["value"]["strings"].as_object()?.keys().cloned().collect()
+                    };
+                    let e = strs.entry(key).or_insert_with(|| (c["path"].clone(), allowed.clone()));
+                    e.1 = e.1.intersection(&allowed).cloned().collect();
+                }
+                "matches" => res.push(json!({"path": c["path"], "re": c["value"]})),
+                _ => return None,
+            }
+        }
+    }
+    // A required path with only presence checks (none here) would need its own list; every present
+    // entry comes from one of the ops above, so nothing is lost.
+    let num: Vec<Value> = num.into_values().map(|(p, lo, hi)| json!({"path": p, "lo": lo, "hi": hi})).collect();
+    let strs: Vec<Value> = strs
+        .into_values()
+        .map(|(p, allowed)| json!({"path": p, "allowed": allowed.into_iter().map(|a| (a, json!(true))).collect::<Map<_, _>>()}))
+        .collect();
+    Some(json!({"num": num, "in": strs, "re": res}))
+}
+
+/// Adds each fast plan's precomputed allow decision (it needs the final revision), or removes the
+/// fast path everywhere when custom Rego may add violations the compiler cannot see.
+pub(crate) fn add_allow_decisions(tenants: &mut Value, meta: &Value, enabled: bool) {
+    let Some(ts) = tenants.as_object_mut() else { return };
+    for t in ts.values_mut() {
+        let Some(agents) = t.get_mut("agents").and_then(Value::as_object_mut) else { continue };
+        for a in agents.values_mut() {
+            let Some(plans) = a.get_mut("plans").and_then(Value::as_object_mut) else { continue };
+            for acts in plans.values_mut() {
+                let Some(acts) = acts.as_object_mut() else { continue };
+                for p in acts.values_mut() {
+                    if !enabled {
+                        if let Some(o) = p.as_object_mut() {
+                            o.remove("fast");
+                        }
+                        continue;
+                    }
+                    if p.get("fast").is_none() {
+                        continue;
+                    }
+                    let write = p["class"] != "read";
+                    let d = json!({
+                        "allow": true,
+                        "outcome": "allow",
+                        "reasons": [],
+                        "remediation": null,
+                        "violations": [],
+                        "waived": [],
+                        "redactions": [],
+                        "consume": [],
+                        "would_deny": false,
+                        "shadow_violations": [],
+                        "fail_mode": if p.get("fail_open").is_some() { "open" } else { "closed" },
+                        "metadata": {
+                            "policy_version": meta["policy_version"],
+                            "bundle_revision": meta["revision"],
+                            "library_version": meta["library_version"],
+                            "matched_rules": p["matched"],
+                            "rate_limit_remaining": null,
+                            "audit_required": write,
+                            "appeal_path": null,
+                        },
+                    });
+                    p["fast"]["allow"] = d;
+                }
+            }
+        }
+    }
+}
+
+/// What a plan keeps of a rule: its sort key and its violation.
+fn rule_info(r: &Value) -> Value {
+    json!({"key": r["key"], "x": {"vio": r["vio"], "mode": r["mode"], "priority": r["priority"]}})
+}
+
+fn limit_entry(l: &Value) -> Value {
+    json!({
+        "id": l["id"], "kind": l["kind"], "per": l["per"], "max": l["max"],
+        "window_seconds": l["window_seconds"], "path": l["path"], "label": l["label"],
+        "key": l["key"], "shadow": l["mode"] == "shadow",
+        "x": {"vio": l["vio"], "mode": l["mode"], "priority": l["priority"]},
+    })
+}
+
+/// A scope's workflow rules, checked through the generic path.
+fn scope_plan(rules: &Map<String, Value>) -> Value {
+    let mut info = Map::new();
+    let mut generic = Vec::new();
+    for (id, r) in rules {
+        info.insert(id.clone(), rule_info(r));
+        for c in r["require"].as_array().into_iter().flatten() {
+            let mut c = c.clone();
+            c["rule"] = json!(id);
+            generic.push(c);
+        }
+    }
+    json!({"rules": info, "generic": generic})
+}
+
+/// The tenant's compiled data: plans per agent, scopes, data classes, settings.
+pub(crate) fn tenant_json(t: &TenantOut) -> Value {
+    let mut agents = Map::new();
+    for (aid, a) in &t.agents {
+        let mut plans: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        for (tool, action) in plan_keys(t, a) {
+            if !granted(t, a, &tool, &action) && !forbidden(a, &tool, &action) {
+                continue;
+            }
+            plans.entry(tool.clone()).or_default().insert(action.clone(), plan(t, aid, a, &tool, &action));
+        }
+        let plans: Map<String, Value> = plans.into_iter().map(|(k, v)| (k, Value::Object(v))).collect();
+        agents.insert(aid.clone(), json!({"plans": plans}));
+    }
+    let scopes: Map<String, Value> = t.scopes.iter().map(|(k, v)| (k.clone(), scope_plan(v))).collect();
+    json!({
+        "appeal_path": t.appeal_path.as_ref().map(|(p, _)| p.clone()),
+        "data_classes": t.data_classes.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect::<Map<_, _>>(),
+        "scopes": scopes,
+        "agents": agents,
+    })
+}
