@@ -140,14 +140,15 @@ def line_diffs(opa, warden, notes):
     return [("", f"opa_{so}_warden_{sw}")]
 
 
-def covered(rule, item, raw_input):
+def covered(rule, item, raw_input, opa_line, warden_line):
     path, kind = item
     if "kinds" in rule and kind not in rule["kinds"]:
         return False
     if "paths" in rule and not any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in rule["paths"]):
         return False
-    if "input_contains" in rule and not any(s in raw_input for s in rule["input_contains"]):
-        return False
+    for key, text in (("input_contains", raw_input), ("opa_contains", opa_line), ("warden_contains", warden_line)):
+        if key in rule and not any(s in text for s in rule[key]):
+            return False
     return True
 
 
@@ -168,7 +169,8 @@ def compare_case(case, args, known):
         print(f"FAIL {name}: opa_eval failed ({rc}): {err}")
         return False
     opa_rate = rate(err)
-    opa = [loads(x) for x in read_lines(opa_out)]
+    opa_lines = read_lines(opa_out)
+    opa = [loads(x) for x in opa_lines]
     if args.opa_only:
         counts = {s: sum(1 for o in opa if status(o) == s) for s in ("result", "undefined", "error")}
         print(f"ok   {name}: {n} inputs; OPA {counts['result']} result, {counts['undefined']} undefined, "
@@ -190,6 +192,7 @@ def compare_case(case, args, known):
     rules = known.get(name, []) + known.get("*", [])
     used = [0] * len(rules)
     differ, unexplained, notes, kinds = [], [], [], {}
+    flips = {"fail-open": 0, "fail-closed": 0}  # Warden allows where OPA denies / the reverse
     for i, (o, wl) in enumerate(zip(opa, wlines)):
         try:
             w = loads(wl)
@@ -201,16 +204,25 @@ def compare_case(case, args, known):
         if not items:
             continue
         differ.append(i)
+        ra, rw = o.get("result"), w.get("result")
+        if isinstance(ra, dict) and isinstance(rw, dict) and isinstance(ra.get("allow"), bool) \
+                and isinstance(rw.get("allow"), bool) and ra["allow"] != rw["allow"]:
+            flips["fail-open" if rw["allow"] else "fail-closed"] += 1
         for _, k in items:
             kinds[k] = kinds.get(k, 0) + 1
-        # A line is covered when one rule (within its max_diffs budget) covers all its items,
-        # or failing that, each item is covered by some rule.
-        hit = [j for j, r in enumerate(rules) if all(covered(r, it, raw_inputs[i]) for it in items)
-               and used[j] < r.get("max_diffs", float("inf"))]
-        if hit:
-            used[hit[0]] += 1
+        # A line is covered when every one of its differences is covered by some rule that still has
+        # budget (max_diffs counts the lines a rule helped cover).
+        live = [j for j, r in enumerate(rules) if used[j] < r.get("max_diffs", float("inf"))]
+        chosen = set()
+        for it in items:
+            j = next((j for j in live if covered(rules[j], it, raw_inputs[i], opa_lines[i], wl)), None)
+            if j is None:
+                unexplained.append((i, o, w, items))
+                break
+            chosen.add(j)
         else:
-            unexplained.append((i, o, w, items))
+            for j in chosen:
+                used[j] += 1
 
     ok = not unexplained
     rates = f"OPA {opa_rate or 0:.0f}/s, Warden {warden_rate or 0:.0f}/s"
@@ -218,6 +230,9 @@ def compare_case(case, args, known):
     print(f"{'ok  ' if ok else 'FAIL'} {name}: {n} inputs, {n - len(differ)} agree, {len(differ)} differ"
           f" ({len(differ) - len(unexplained)} known, {len(unexplained)} unexplained)"
           f"{'; ' + kind_s if kind_s else ''}{f'; {len(notes)} int/float-only' if notes else ''}; {rates}")
+    if any(flips.values()):
+        print(f"     allow differs: {flips['fail-open']} fail-open (Warden allows, OPA denies), "
+              f"{flips['fail-closed']} fail-closed (Warden denies, OPA allows)")
     if notes and args.verbose:
         print(f"     numerically equal but written differently at: {sorted(set(notes))[:8]}")
     # Group unexplained differences by signature (kind + path with indices elided); one example each.

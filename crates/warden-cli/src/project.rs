@@ -12,7 +12,7 @@ use crate::CliError;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
-    /// Project name.
+    /// Project name (shown by `warden explain`).
     #[serde(default)]
     pub name: Option<String>,
     /// Policy version reported in every decision.
@@ -28,6 +28,8 @@ pub struct ProjectFile {
 
 /// A policy project read from disk.
 pub struct Project {
+    /// Project name.
+    pub name: String,
     /// Policy version.
     pub version: String,
     /// (display name, text) of each YAML policy file, sorted by name.
@@ -43,7 +45,7 @@ impl Project {
     pub fn open(path: &Path) -> Result<Project, CliError> {
         if path.is_file() {
             let text = read(path)?;
-            return Ok(Project { version: "unversioned".into(), policies: vec![(display(path), text)], rego: vec![], tests: vec![] });
+            return Ok(Project { name: display(path), version: "unversioned".into(), policies: vec![(display(path), text)], rego: vec![], tests: vec![] });
         }
         if !path.is_dir() {
             return Err(CliError::usage(format!("`{}` is neither a policy project directory nor a policy file", path.display())));
@@ -67,6 +69,9 @@ impl Project {
         let mut policies = Vec::new();
         let mut rego = Vec::new();
         for f in files(&pdir)? {
+            if pdir == path && f.starts_with(&tdir) {
+                continue;
+            }
             match f.extension().and_then(|e| e.to_str()) {
                 Some("yaml" | "yml") if f.file_name().is_some_and(|n| n != "warden.yaml") => policies.push((display(&f), read(&f)?)),
                 Some("rego") => rego.push(RegoModule { file: display(&f), text: read(&f)? }),
@@ -85,7 +90,8 @@ impl Project {
         if policies.is_empty() {
             return Err(CliError::usage(format!("no policy files (*.yaml) in `{}`", pdir.display())).hint("run `warden init DIR` to start a project"));
         }
-        Ok(Project { version: pf.version.unwrap_or_else(|| "unversioned".into()), policies, rego, tests })
+        let name = pf.name.clone().unwrap_or_else(|| display(path));
+        Ok(Project { name, version: pf.version.unwrap_or_else(|| "unversioned".into()), policies, rego, tests })
     }
 
     /// Loads and validates every policy file; all problems are returned together.

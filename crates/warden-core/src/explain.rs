@@ -106,7 +106,7 @@ fn rule_text(r: &Rule) -> String {
         ViolationOutcome::Deny => "otherwise the call is **denied**",
         ViolationOutcome::ApprovalNeeded => "otherwise a person must **approve** the call",
     };
-    let msg = r.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default();
+    let msg = r.message.as_ref().map(|m| format!(" — {}", m.trim_end_matches('.'))).unwrap_or_default();
     format!("{when}Requires that {req}; {consequence} (`{}`){msg}.{shadow}", r.reason)
 }
 
@@ -152,12 +152,12 @@ fn action_block(out: &mut String, tool: &str, action: &str, ap: &ActionPolicy) {
 }
 
 /// The Markdown summary of every tenant, agent and tool in `files`.
-pub fn markdown(files: &[LoadedFile], version: &str) -> String {
+pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
     let mut tenants: BTreeMap<&str, Vec<&LoadedFile>> = BTreeMap::new();
     for f in files {
         tenants.entry(f.policy.tenant.as_str()).or_default().push(f);
     }
-    let mut out = format!("# What the agent policies allow\n\nPolicy version {version}. Anything not listed here is **denied**: unknown tenants, unknown agents and tools or actions not granted to an agent.\n");
+    let mut out = format!("# What the `{project}` agent policies allow\n\nPolicy version {version}. Anything not listed here is **denied**: unknown tenants, unknown agents and tools or actions not granted to an agent.\n");
     for (tenant, fs) in tenants {
         let _ = writeln!(out, "\n## Tenant `{tenant}`\n");
         for f in &fs {

@@ -111,6 +111,12 @@ impl Engine {
     }
 }
 
+/// Parses one Rego module on its own, so a syntax error names the file it is in.
+pub fn check_module(path: &str, text: &str) -> Result<(), String> {
+    let mut engine = regorus::Engine::new();
+    engine.add_policy(path.to_string(), text.to_string()).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Checks `input` against the decision contract and converts it for evaluation, filling
 /// `environment.time` with the current time when the caller did not send one.
 pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {

@@ -24,6 +24,19 @@ pub fn compile_project(project: &Project) -> Result<(warden_core::Compiled, Vec<
     match project.compile() {
         Ok((c, loaded)) => {
             report(project, &c.warnings);
+            let mut bad = 0;
+            for m in &project.rego {
+                if let Err(e) = warden_engine::check_module(&m.file, &m.text) {
+                    eprintln!("error[rego]: {}", e.trim());
+                    bad += 1;
+                }
+            }
+            if bad > 0 {
+                return Err(CliError::failure(format!("{bad} custom Rego module(s) do not parse")).hint("fix the Rego above; `opa check FILE` gives the same answer"));
+            }
+            if let Err(e) = warden_engine::Prepared::from_compiled(&c) {
+                return Err(CliError::failure(format!("the compiled policies do not load: {e}")).hint("a custom Rego module probably conflicts with the library; check its package and rule names"));
+            }
             Ok((c, loaded))
         }
         Err(diags) => {

@@ -13,8 +13,14 @@ pub fn run(path: &Path) -> Result<(), CliError> {
         Err(d) => d,
     };
     super::report(&project, &diags);
-    let errors = diags.iter().filter(|d| d.is_error()).count();
-    let warnings = diags.len() - errors;
+    let mut errors = diags.iter().filter(|d| d.is_error()).count();
+    for m in &project.rego {
+        if let Err(e) = warden_engine::check_module(&m.file, &m.text) {
+            eprintln!("error[rego]: {}", e.trim());
+            errors += 1;
+        }
+    }
+    let warnings = diags.iter().filter(|d| !d.is_error()).count();
     if errors > 0 {
         return Err(CliError::failure(format!("{errors} error(s), {warnings} warning(s) in {} policy file(s)", project.policies.len()))
             .hint("fix the errors above, then run `warden validate` again"));

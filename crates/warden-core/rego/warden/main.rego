@@ -645,13 +645,14 @@ raw[k] := x if {
 	some cv in data.warden.custom_all.violations
 	outcome := custom_outcome(cv)
 	reason := custom_reason(cv)
-	k := concat("", [rank[outcome], "|", cv.rule, "|", reason])
+	message := to_text(object.get(cv, "message", reason))
+	k := concat("", [rank[outcome], "|", cv.rule, "|", reason, "|", message])
 	x := {
 		"vio": {
 			"rule": cv.rule,
 			"reason": reason,
 			"outcome": outcome,
-			"message": to_text(object.get(cv, "message", reason)),
+			"message": message,
 			"remediation": object.get(cv, "remediation", null),
 		},
 		"mode": "enforce",
@@ -921,27 +922,82 @@ default meta := {}
 meta := data.warden.meta
 
 # The fast path: a call whose exact plan has merged fast constraints, and that satisfies them,
-# violates no rule, so its decision is the plan's precomputed allow decision. Everything else
-# takes the full path. Both give the same answer (tested on every example input).
-decision := d if {
+# violates no rule, so its decision is the plan's precomputed allow decision. The medium path
+# decides other calls of such simple plans from each rule's own constraints. Everything else
+# takes the full path. All three give the same answer (tested on every example input).
+decision := simple_decision(simple_plan)
+
+decision := full_decision if not simple_plan
+
+simple_plan := f if {
 	f := data.warden.tenants[input.tenant].agents[input.agent.id].plans[input.action.tool][input.action.type].fast
 	count(object.get(input.action, "data_classes_referenced", [])) == 0
-	every c in f.num {
+}
+
+simple_decision(f) := f.allow if {
+	passes(f)
+} else := d if {
+	bad := [r | some r in f.rules; not passes(r)]
+	vs := [f.vio[k] | some k in sort([r.key | some r in bad; not r.shadow])]
+	svs := [f.vio[k] | some k in sort([r.key | some r in bad; r.shadow])]
+	out := array.concat(vs, [{"outcome": "allow"}])[0].outcome
+	would := count(svs) > 0
+	allowed := count([1 | out == "allow"])
+	d := {
+		"allow": out == "allow",
+		"outcome": out,
+		"reasons": sort({v.reason | some v in vs}),
+		"remediation": array.concat([v.remediation | some v in vs; v.remediation != null], [null])[0],
+		"violations": vs,
+		"waived": [],
+		"redactions": [],
+		"consume": [],
+		"would_deny": would,
+		"shadow_violations": svs,
+		"fail_mode": f.allow.fail_mode,
+		"metadata": {
+			"policy_version": f.allow.metadata.policy_version,
+			"bundle_revision": f.allow.metadata.bundle_revision,
+			"library_version": f.allow.metadata.library_version,
+			"matched_rules": f.allow.metadata.matched_rules,
+			"rate_limit_remaining": null,
+			"audit_required": true in [out != "allow", f.allow.metadata.audit_required, would],
+			"appeal_path": [f.appeal_path, null][allowed],
+		},
+	}
+}
+
+# passes(f): the input satisfies fast constraints f (numbers in [lo, hi], strings in a set, regexes).
+# Each `every` sits alone at the end of its own function: regorus' RVM mis-evaluates statements
+# that follow an `every` over an empty collection (see docs/opa-compatibility.md).
+passes(f) if {
+	nums_ok(f.num)
+	ins_ok(f["in"])
+	res_ok(f.re)
+}
+
+nums_ok(cs) if {
+	every c in cs {
 		v := object.get(input, c.path, null)
 		is_number(v)
 		v >= c.lo
 		v <= c.hi
 	}
-	every c in f["in"] {
+}
+
+ins_ok(cs) if {
+	every c in cs {
 		c.allowed[object.get(input, c.path, null)]
 	}
-	every c in f.re {
+}
+
+res_ok(cs) if {
+	every c in cs {
 		v := object.get(input, c.path, null)
 		is_string(v)
 		regex.match(c.re, v)
 	}
-	d := f.allow
-} else := full_decision
+}
 
 full_decision := {
 	"allow": allow,

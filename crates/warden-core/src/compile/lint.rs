@@ -27,7 +27,22 @@ fn at(files: &[LoadedFile], info: &RuleInfo, code: &'static str, msg: String) ->
 fn overlap(a: &RuleInfo, b: &RuleInfo) -> bool {
     let same = |x: &Option<String>, y: &Option<String>| x.is_none() || y.is_none() || x == y;
     let action = |x: &RuleInfo| x.action.clone().filter(|a| a != "*");
-    a.tenant == b.tenant && same(&a.agent, &b.agent) && same(&a.tool, &b.tool) && same(&action(a), &action(b))
+    // The tools (actions) a rule can meet: its place, narrowed by its selector; None = any.
+    let reach = |place: Option<String>, sel: &Option<Vec<String>>| -> Option<BTreeSet<String>> {
+        match (place, sel) {
+            (Some(p), _) => Some([p].into()),
+            (None, Some(list)) => Some(list.iter().cloned().collect()),
+            (None, None) => None,
+        }
+    };
+    let meet = |x: Option<BTreeSet<String>>, y: Option<BTreeSet<String>>| match (x, y) {
+        (Some(x), Some(y)) => !x.is_disjoint(&y),
+        _ => true,
+    };
+    a.tenant == b.tenant
+        && same(&a.agent, &b.agent)
+        && meet(reach(a.tool.clone(), &a.rule.tools), reach(b.tool.clone(), &b.rule.tools))
+        && meet(reach(action(a), &a.rule.actions), reach(action(b), &b.rule.actions))
 }
 
 /// The values a condition admits, when that is a finite set.
@@ -56,15 +71,21 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
             if !overlap(a, b) {
                 continue;
             }
-            if a.rule.require == b.rule.require && a.rule.on_violation == b.rule.on_violation && a.tool == b.tool && a.action == b.action {
+            if a.rule.require == b.rule.require
+                && a.rule.on_violation.unwrap_or_default() == b.rule.on_violation.unwrap_or_default()
+                && a.tool == b.tool
+                && a.action == b.action
+                && a.rule.tools == b.rule.tools
+                && a.rule.actions == b.rule.actions
+            {
                 diags.push(
                     Diagnostic { severity: crate::diag::Severity::Warning, ..at(files, b, "duplicate-rule", format!("rule `{}` repeats rule `{}`", b.id, a.id)) }
                         .with_hint("remove one of them, or merge their reasons"),
                 );
                 continue;
             }
-            let deny_both = a.rule.on_violation == b.rule.on_violation || (a.rule.on_violation.is_none() && b.rule.on_violation.is_none());
-            if !deny_both {
+            let same_outcome = a.rule.on_violation.unwrap_or_default() == b.rule.on_violation.unwrap_or_default();
+            if !same_outcome {
                 continue;
             }
             for (path, ca) in &a.rule.require {

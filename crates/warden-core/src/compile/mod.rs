@@ -157,6 +157,7 @@ pub fn compile(
 /// The package name `X` of a module declaring `package warden.custom.X`.
 fn custom_package(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| l.starts_with("package "))?;
+    let line = line.split('#').next().unwrap_or(line);
     let name = line.strip_prefix("package warden.custom.")?.trim();
     let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     ok.then(|| name.to_string())
@@ -181,6 +182,7 @@ pub(crate) struct TenantOut {
     pub fail_open_reads: Option<(bool, Origin)>,
     pub catalog: BTreeMap<String, BTreeMap<String, (crate::model::ActionDecl, Origin)>>,
     pub grants: BTreeMap<String, BTreeSet<String>>,
+    pub forbid: BTreeMap<String, BTreeSet<String>>,
     pub rules: Map<String, Value>,
     pub tool_rules: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
     pub limits: Map<String, Value>,

@@ -54,6 +54,7 @@ fn plan_keys(t: &TenantOut, a: &AgentOut) -> BTreeSet<(String, String)> {
         }
     };
     add_all(&t.grants);
+    add_all(&t.forbid);
     add_all(&a.grants);
     add_all(&a.forbid);
     // A `*` grant reaches every declared action and every action a rule names.
@@ -87,13 +88,14 @@ fn granted(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
     has(&t.grants) || has(&a.grants)
 }
 
-fn forbidden(a: &AgentOut, tool: &str, action: &str) -> bool {
-    a.forbid.get(tool).is_some_and(|s| s.contains(action) || s.contains("*"))
+fn forbidden(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
+    let has = |m: &BTreeMap<String, BTreeSet<String>>| m.get(tool).is_some_and(|s| s.contains(action) || s.contains("*"));
+    has(&t.forbid) || has(&a.forbid)
 }
 
 /// Builds one plan.
 fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Value {
-    if forbidden(a, tool, action) {
+    if forbidden(t, a, tool, action) {
         return json!({"forbidden": true});
     }
     let class = t.catalog.get(tool).and_then(|m| m.get(action)).map(|(d, _)| d.class).unwrap_or_default();
@@ -164,7 +166,7 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
         matched.insert(l["id"].as_str().unwrap_or_default().to_string());
     }
     let fast = if when.is_empty() && redact.is_empty() && limits.is_empty() && !lists.contains_key("generic") {
-        fast_constraints(&lists, &present)
+        fast_constraints(&lists, &present).and_then(|merged| per_rule_fast(merged, &rules, &lists, &present, t))
     } else {
         None
     };
@@ -257,6 +259,36 @@ fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<Strin
     Some(json!({"num": num, "in": strs, "re": res}))
 }
 
+/// Adds to the merged fast constraints each rule's own constraints, sort key and violation, for
+/// the medium path (a simple plan whose fast check failed).
+fn per_rule_fast(
+    mut merged: Value,
+    rules: &[&Value],
+    lists: &BTreeMap<&str, Vec<Value>>,
+    present: &BTreeMap<String, (Value, BTreeSet<String>)>,
+    t: &TenantOut,
+) -> Option<Value> {
+    let mut per = Map::new();
+    let mut vio = Map::new();
+    for r in rules {
+        let id = r["id"].as_str()?;
+        let own: BTreeMap<&str, Vec<Value>> = lists
+            .iter()
+            .map(|(op, cs)| (*op, cs.iter().filter(|c| c["rule"] == id).cloned().collect::<Vec<_>>()))
+            .filter(|(_, cs)| !cs.is_empty())
+            .collect();
+        let mut c = fast_constraints(&own, present)?;
+        c["key"] = r["key"].clone();
+        c["shadow"] = json!(r["mode"] == "shadow");
+        vio.insert(r["key"].as_str()?.to_string(), r["vio"].clone());
+        per.insert(id.to_string(), c);
+    }
+    merged["rules"] = Value::Object(per);
+    merged["vio"] = Value::Object(vio);
+    merged["appeal_path"] = t.appeal_path.as_ref().map_or(Value::Null, |(p, _)| json!(p));
+    Some(merged)
+}
+
 /// Adds each fast plan's precomputed allow decision (it needs the final revision), or removes the
 /// fast path everywhere when custom Rego may add violations the compiler cannot see.
 pub(crate) fn add_allow_decisions(tenants: &mut Value, meta: &Value, enabled: bool) {
@@ -342,7 +374,7 @@ pub(crate) fn tenant_json(t: &TenantOut) -> Value {
     for (aid, a) in &t.agents {
         let mut plans: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
         for (tool, action) in plan_keys(t, a) {
-            if !granted(t, a, &tool, &action) && !forbidden(a, &tool, &action) {
+            if !granted(t, a, &tool, &action) && !forbidden(t, a, &tool, &action) {
                 continue;
             }
             plans.entry(tool.clone()).or_default().insert(action.clone(), plan(t, aid, a, &tool, &action));

@@ -214,7 +214,15 @@ impl Walk<'_, '_> {
                 );
             }
             let origin = self.origin("/defaults/fail_mode");
-            self.tenant().fail_open_reads = Some((is_open(fm.read), origin));
+            match &self.tenant().fail_open_reads {
+                Some((prev, _)) if *prev != is_open(fm.read) => self.sink.error(
+                    "conflicting-declaration",
+                    "/defaults/fail_mode/read",
+                    "the tenant's fail mode for reads is set differently in another file".into(),
+                    Some("declare `defaults.fail_mode` once per tenant".into()),
+                ),
+                _ => self.tenant().fail_open_reads = Some((is_open(fm.read), origin)),
+            }
         }
     }
 
@@ -246,7 +254,8 @@ impl Walk<'_, '_> {
             let t = self.tenant();
             match agent {
                 None => {
-                    t.grants.entry(tool.into()).or_default().insert(action.into());
+                    let target = if ap.forbid { &mut t.forbid } else { &mut t.grants };
+                    target.entry(tool.into()).or_default().insert(action.into());
                 }
                 Some(a) => {
                     let ag = t.agents.entry(a.clone()).or_default();
@@ -628,6 +637,11 @@ impl Walk<'_, '_> {
         if !self.claim(&id, &ptr) {
             return;
         }
+        let priority = o.priority.unwrap_or(10);
+        if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&priority) {
+            self.sink.error_at_value("invalid-priority", &format!("{ptr}/priority"), format!("priority must be within ±{MAX_PRIORITY}; built-in checks cannot be waived"), None);
+            return;
+        }
         let (when, _) = compile_conditions(&mut self.sink, &o.when, &format!("{ptr}/when"), &vec![]);
         let expires_ns = match &o.expires {
             None => Value::Null,
@@ -644,7 +658,7 @@ impl Walk<'_, '_> {
         }
         let value = json!({
             "id": id,
-            "priority": o.priority.unwrap_or(10),
+            "priority": priority,
             "tools": selector(&o.tools),
             "actions": selector(&o.actions),
             "waive": o.waive.iter().map(|w| (w.clone(), json!(true))).collect::<Map<_, _>>(),
