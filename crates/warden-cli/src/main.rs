@@ -59,6 +59,10 @@ enum Command {
         /// Also write a JUnit XML report here.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Also write every test's input, as evaluated (defaults merged, time filled), to this
+        /// JSON Lines file, e.g. to replay them through OPA.
+        #[arg(long)]
+        emit_inputs: Option<PathBuf>,
     },
     /// Summarize in plain English what the policies allow, require approval for and forbid.
     Explain {
@@ -124,7 +128,7 @@ fn main() -> ExitCode {
         Command::Schema { kind } => cmd::schema::run(kind),
         Command::Compile { path, output } => cmd::compile::run(&path, &output),
         Command::Eval(args) => cmd::eval::run(&args),
-        Command::Test { path, junit } => cmd::test::run(&path, junit.as_deref()),
+        Command::Test { path, junit, emit_inputs } => cmd::test::run(&path, junit.as_deref(), emit_inputs.as_deref()),
         Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
     };
     match result {

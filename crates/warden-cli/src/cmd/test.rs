@@ -16,7 +16,7 @@ struct Outcome {
 }
 
 /// Runs the command.
-pub fn run(path: &Path, junit: Option<&Path>) -> Result<(), CliError> {
+pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Result<(), CliError> {
     let project = Project::open(path)?;
     let (compiled, _) = super::compile_project(&project)?;
     let engine = Engine::new(Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?);
@@ -24,10 +24,17 @@ pub fn run(path: &Path, junit: Option<&Path>) -> Result<(), CliError> {
         return Err(CliError::usage("no test files (tests/*.yaml) in the project").hint("add tests: each has an `input` and an `expect`"));
     }
     let mut results = Vec::new();
+    let mut emitted = String::new();
     for (file, text) in &project.tests {
         let doc = warden_core::source::Document::parse(file, text).map_err(|d| CliError::diagnostics(vec![d]))?;
         let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| CliError::usage(format!("{file}: not a test file: {e}")).hint("see `warden schema --kind tests`"))?;
         for (case, input) in tf.tests.iter().zip(tf.inputs()) {
+            if case.expect.error.is_none() {
+                if let Ok(v) = warden_engine::decision_input(&input) {
+                    emitted.push_str(&serde_json::to_string(&v).unwrap_or_default());
+                    emitted.push('\n');
+                }
+            }
             let result = engine.decide(&input).map_err(|e| e.to_string());
             let failures = check_result(&case.expect, result.as_ref().map_err(String::as_str));
             results.push(Outcome { file: file.clone(), name: case.name.clone(), failures });
@@ -45,6 +52,9 @@ pub fn run(path: &Path, junit: Option<&Path>) -> Result<(), CliError> {
         }
     }
     println!("{} passed, {} failed", results.len() - failed, failed);
+    if let Some(p) = emit_inputs {
+        std::fs::write(p, emitted).map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
+    }
     if let Some(p) = junit {
         std::fs::write(p, junit_xml(&results)).map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
     }

@@ -4,40 +4,42 @@ package warden.main_test
 
 import data.warden.main
 
+path_rule := {"key": "0|t/a/fs/read/p|bad_path", "x": {
+	"vio": {"rule": "t/a/fs/read/p", "reason": "bad_path", "outcome": "deny", "message": "m", "remediation": null},
+	"mode": "enforce", "priority": 0,
+}}
+
+domain_rule := {"key": "0|t/a/mail/send/d|bad_domain", "x": {
+	"vio": {"rule": "t/a/mail/send/d", "reason": "bad_domain", "outcome": "deny", "message": "m", "remediation": null},
+	"mode": "shadow", "priority": 0,
+}}
+
+rate_limit := {
+	"id": "t/a/*/*/l", "kind": "rate", "per": "agent", "max": 2, "window_seconds": 60, "path": null, "label": null,
+	"key": "1|t/a/*/*/l|rate_limit_exceeded", "shadow": false,
+	"x": {"vio": {"rule": "t/a/*/*/l", "reason": "rate_limit_exceeded", "outcome": "rate_limited", "message": "m", "remediation": "wait"}, "mode": "enforce", "priority": 0},
+}
+
 tenants := {"t": {
 	"appeal_path": "https://appeal",
-	"fail_open_reads": true,
-	"classes": {"fs": {"read": "read"}},
-	"grants": {"search": {"*": true}},
-	"rules": {},
-	"tool_rules": {},
-	"limits": {},
-	"tool_limits": {},
 	"scopes": {},
 	"data_classes": {"phi": {"regions": {"us": true}, "tools": null, "models": null}},
-	"overrides": {},
-	"agents": {"a": {
-		"grants": {"fs": {"read": true}, "mail": {"send": true}},
-		"forbid": {"search": {"*": true}},
-		"rules": {},
-		"tool_rules": {"fs": {"read": {"t/a/fs/read/p": {
-			"id": "t/a/fs/read/p", "kind": "check", "key": "0|t/a/fs/read/p|bad_path",
-			"vio": {"rule": "t/a/fs/read/p", "reason": "bad_path", "outcome": "deny", "message": "m", "remediation": null},
-			"mode": "enforce", "priority": 0, "tools": null, "actions": null, "when": [], "redact": null,
-			"require": [{"wild": false, "path": ["action", "args", "path"], "op": "path_prefixes", "value": ["/srv/"], "absent_ok": false, "label": "args.path"}],
-		}}}, "mail": {"send": {"t/a/mail/send/d": {
-			"id": "t/a/mail/send/d", "kind": "check", "key": "0|t/a/mail/send/d|bad_domain",
-			"vio": {"rule": "t/a/mail/send/d", "reason": "bad_domain", "outcome": "deny", "message": "m", "remediation": null},
-			"mode": "shadow", "priority": 0, "tools": null, "actions": null, "when": [], "redact": null,
-			"require": [{"wild": true, "prefix": ["action", "args", "to"], "suffix": [], "op": "domains", "value": {"ok.com": true}, "absent_ok": false, "label": "args.to[*]"}],
-		}}}},
-		"limits": {"t/a/*/*/l": {
-			"id": "t/a/*/*/l", "kind": "rate", "per": "agent", "max": 2, "window_seconds": 60, "path": null, "label": null,
-			"key": "1|t/a/*/*/l|rate_limit_exceeded", "mode": "enforce", "priority": 0, "tools": {"mail": true}, "actions": null,
-			"vio": {"rule": "t/a/*/*/l", "reason": "rate_limit_exceeded", "outcome": "rate_limited", "message": "m", "remediation": "wait"},
+	"agents": {"a": {"plans": {
+		"fs": {"read": {
+			"class": "read", "fail_open": true,
+			"rules": {"t/a/fs/read/p": path_rule},
+			"matched": ["t/a/fs/read/p"],
+			"generic": [{"rule": "t/a/fs/read/p", "wild": false, "path": ["action", "args", "path"], "op": "path_prefixes", "value": ["/srv/"], "absent_ok": false, "label": "args.path"}],
 		}},
-		"tool_limits": {},
-	}},
+		"mail": {"send": {
+			"class": "write",
+			"rules": {"t/a/mail/send/d": domain_rule},
+			"matched": ["t/a/*/*/l", "t/a/mail/send/d"],
+			"generic": [{"rule": "t/a/mail/send/d", "wild": true, "prefix": ["action", "args", "to"], "suffix": [], "op": "domains", "value": {"ok.com": true}, "absent_ok": false, "label": "args.to[*]"}],
+			"limits": [rate_limit],
+		}},
+		"search": {"*": {"forbidden": true}},
+	}}},
 }}
 
 call(tool, type, args) := {"tenant": "t", "agent": {"id": "a"}, "action": {"tool": tool, "type": type, "args": args}, "environment": {"time": "2026-11-23T10:00:00Z", "region": "us"}}
