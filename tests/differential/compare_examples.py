@@ -60,7 +60,7 @@ def compare_example(warden, ex, tmp):
     run([warden, "compile", ex, "-o", bundle])
     run([warden, "test", ex, "--emit-inputs", inputs])
     theirs = opa(bundle, inputs, os.path.join(tmp, name, "opa.jsonl"))
-    p = run([warden, "eval", "--bundle", bundle, "--query", QUERY, "--inputs", inputs])
+    p = run([warden, "eval", "--bundle", bundle, "--query", QUERY, "--inputs", inputs, "--engine", "rvm"])
     ours = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     with open(inputs, encoding="utf-8") as f:
         ins = [l.strip() for l in f if l.strip()]

@@ -7,6 +7,7 @@
 //! flight finish on the set they started with. Each thread keeps its own VM per engine and reloads
 //! it only when the generation changes.
 
+mod builtins;
 mod prepared;
 
 use std::cell::RefCell;
@@ -19,7 +20,7 @@ use regorus::rvm::vm::RegoVM;
 use regorus::Value;
 use warden_core::contract::{Decision, DecisionInput};
 
-pub use prepared::{Prepared, Source};
+pub use prepared::{Evaluator, Prepared, Source};
 
 /// Most RVM instructions one evaluation may execute before it is stopped.
 pub const MAX_INSTRUCTIONS: usize = 5_000_000;
@@ -114,6 +115,7 @@ impl Engine {
 /// Parses one Rego module on its own, so a syntax error names the file it is in.
 pub fn check_module(path: &str, text: &str) -> Result<(), String> {
     let mut engine = regorus::Engine::new();
+    builtins::register(&mut engine).map_err(|e| e.to_string())?;
     engine.add_policy(path.to_string(), text.to_string()).map(|_| ()).map_err(|e| e.to_string())
 }
 

@@ -21,6 +21,17 @@ pub struct Source {
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
+/// Which regorus evaluator a policy set uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evaluator {
+    /// RVM bytecode where the query compiles, else the interpreter. Used for Warden's own
+    /// library, whose RVM results are tested against the interpreter and against OPA.
+    Rvm,
+    /// Always the tree-walking interpreter: slower, but closer to OPA on arbitrary Rego (the RVM
+    /// has known divergences; see docs/opa-compatibility.md). The default for raw bundles.
+    Interpreter,
+}
+
 /// Result of compiling one query to RVM bytecode.
 #[derive(Clone)]
 enum Compiled {
@@ -36,12 +47,25 @@ pub struct Prepared {
     data: Value,
     programs: RwLock<HashMap<String, Compiled>>,
     revision: String,
+    evaluator: Evaluator,
 }
 
 impl Prepared {
     /// Parses `modules`, loads `data` and compiles each of `queries` to RVM bytecode up front.
     pub fn new(modules: &[Source], data: Value, queries: &[&str], revision: &str) -> Result<Self, EngineError> {
+        Self::with_evaluator(modules, data, queries, revision, Evaluator::Rvm)
+    }
+
+    /// Like [`Prepared::new`], choosing the evaluator.
+    pub fn with_evaluator(
+        modules: &[Source],
+        data: Value,
+        queries: &[&str],
+        revision: &str,
+        evaluator: Evaluator,
+    ) -> Result<Self, EngineError> {
         let mut engine = regorus::Engine::new();
+        crate::builtins::register(&mut engine).map_err(|e| EngineError::Load(e.to_string()))?;
         for m in modules {
             engine.add_policy(m.path.clone(), m.text.clone()).map_err(|e| EngineError::Load(e.to_string()))?;
         }
@@ -52,6 +76,7 @@ impl Prepared {
             data,
             programs: RwLock::new(HashMap::new()),
             revision: revision.to_string(),
+            evaluator,
         };
         for q in queries {
             prepared.compile(q);
@@ -98,6 +123,9 @@ impl Prepared {
     }
 
     fn compile(&self, query: &str) -> Compiled {
+        if self.evaluator == Evaluator::Interpreter {
+            return Compiled::Interpreter("the interpreter was chosen for this policy set".into());
+        }
         if let Some(c) = self.programs.read().ok().and_then(|m| m.get(query).cloned()) {
             return c;
         }
@@ -123,6 +151,17 @@ impl Prepared {
     pub fn interpret(&self, query: &str, input: Value) -> Result<Value, EngineError> {
         let mut engine = self.engine.clone();
         engine.set_input(input);
+        // A rule path evaluates fastest with eval_rule; anything else (packages, data, expressions)
+        // goes through eval_query.
+        if let Some(rule) = query.strip_prefix("data.") {
+            if !rule.is_empty() && rule.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+                match engine.eval_rule(query.to_string()) {
+                    Ok(v) => return Ok(v),
+                    Err(e) if !e.to_string().contains("not a valid rule path") => return Err(EngineError::Eval(e.to_string())),
+                    Err(_) => {}
+                }
+            }
+        }
         let results = engine.eval_query(query.to_string(), false).map_err(|e| EngineError::Eval(e.to_string()))?;
         Ok(results
             .result

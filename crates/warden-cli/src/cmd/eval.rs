@@ -31,6 +31,19 @@ pub struct Args {
     /// Explain the decision: which rules applied, which held and which were violated.
     #[arg(long)]
     explain: bool,
+    /// Evaluator for --bundle: `interpreter` (default; closest to OPA) or `rvm` (faster bytecode;
+    /// see docs/opa-compatibility.md for where it differs).
+    #[arg(long, value_enum, default_value = "interpreter")]
+    engine: EngineKind,
+}
+
+/// The regorus evaluator for raw bundles.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum EngineKind {
+    /// Tree-walking interpreter.
+    Interpreter,
+    /// RVM bytecode.
+    Rvm,
 }
 
 /// Runs the command.
@@ -38,7 +51,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let (engine, query, raw) = match &args.bundle {
         Some(dir) => {
             let query = args.query.clone().unwrap_or_default();
-            (Engine::new(load_bundle_dir(dir, &query)?), query, true)
+            let evaluator = match args.engine {
+                EngineKind::Interpreter => warden_engine::Evaluator::Interpreter,
+                EngineKind::Rvm => warden_engine::Evaluator::Rvm,
+            };
+            (Engine::new(load_bundle_dir(dir, &query, evaluator)?), query, true)
         }
         None => {
             let project = Project::open(&args.path)?;
@@ -124,7 +141,7 @@ fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(),
 
 /// Loads an OPA-style bundle directory: every `.rego` file, and every `data.json` mounted at its
 /// directory's path.
-pub fn load_bundle_dir(dir: &Path, query: &str) -> Result<Prepared, CliError> {
+pub fn load_bundle_dir(dir: &Path, query: &str, evaluator: warden_engine::Evaluator) -> Result<Prepared, CliError> {
     let mut modules = Vec::new();
     let mut data = json!({});
     for f in project::files(dir)? {
@@ -146,7 +163,7 @@ pub fn load_bundle_dir(dir: &Path, query: &str) -> Result<Prepared, CliError> {
     if modules.is_empty() {
         return Err(CliError::usage(format!("no .rego files in `{}`", dir.display())));
     }
-    Prepared::new(&modules, regorus::Value::from(data), &[query], "").map_err(|e| CliError::usage(e.to_string()))
+    Prepared::with_evaluator(&modules, regorus::Value::from(data), &[query], "", evaluator).map_err(|e| CliError::usage(e.to_string()))
 }
 
 /// A human explanation of one decision.

@@ -706,7 +706,7 @@ expired(o) if {
 
 expired(o) if {
 	o.expires_ns != null
-	not rfc3339(input.environment.time)
+	not rfc3339(object.get(input, ["environment", "time"], ""))
 }
 
 # waivers[k]: ids of the overrides that waive violation k, sorted.
