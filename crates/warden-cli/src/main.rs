@@ -87,12 +87,22 @@ pub struct CliError {
 impl CliError {
     /// A usage or input error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        CliError { code: 2, message: message.into(), hint: None, diagnostics: vec![] }
+        CliError {
+            code: 2,
+            message: message.into(),
+            hint: None,
+            diagnostics: vec![],
+        }
     }
 
     /// A policy or test failure (exit 1).
     pub fn failure(message: impl Into<String>) -> Self {
-        CliError { code: 1, message: message.into(), hint: None, diagnostics: vec![] }
+        CliError {
+            code: 1,
+            message: message.into(),
+            hint: None,
+            diagnostics: vec![],
+        }
     }
 
     /// Policy diagnostics (exit 1).
@@ -128,7 +138,11 @@ fn main() -> ExitCode {
         Command::Schema { kind } => cmd::schema::run(kind),
         Command::Compile { path, output } => cmd::compile::run(&path, &output),
         Command::Eval(args) => cmd::eval::run(&args),
-        Command::Test { path, junit, emit_inputs } => cmd::test::run(&path, junit.as_deref(), emit_inputs.as_deref()),
+        Command::Test {
+            path,
+            junit,
+            emit_inputs,
+        } => cmd::test::run(&path, junit.as_deref(), emit_inputs.as_deref()),
         Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
     };
     match result {

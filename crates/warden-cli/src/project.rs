@@ -45,16 +45,27 @@ impl Project {
     pub fn open(path: &Path) -> Result<Project, CliError> {
         if path.is_file() {
             let text = read(path)?;
-            return Ok(Project { name: display(path), version: "unversioned".into(), policies: vec![(display(path), text)], rego: vec![], tests: vec![] });
+            return Ok(Project {
+                name: display(path),
+                version: "unversioned".into(),
+                policies: vec![(display(path), text)],
+                rego: vec![],
+                tests: vec![],
+            });
         }
         if !path.is_dir() {
-            return Err(CliError::usage(format!("`{}` is neither a policy project directory nor a policy file", path.display())));
+            return Err(CliError::usage(format!(
+                "`{}` is neither a policy project directory nor a policy file",
+                path.display()
+            )));
         }
         let manifest = path.join("warden.yaml");
         let pf: ProjectFile = if manifest.is_file() {
             let text = read(&manifest)?;
             let loaded: Result<ProjectFile, _> = serde_json::from_value(
-                warden_core::source::Document::parse(&display(&manifest), &text).map_err(|d| CliError::diagnostics(vec![d]))?.value,
+                warden_core::source::Document::parse(&display(&manifest), &text)
+                    .map_err(|d| CliError::diagnostics(vec![*d]))?
+                    .value,
             );
             loaded.map_err(|e| CliError::usage(format!("{}: {e}", manifest.display())))?
         } else {
@@ -73,8 +84,13 @@ impl Project {
                 continue;
             }
             match f.extension().and_then(|e| e.to_str()) {
-                Some("yaml" | "yml") if f.file_name().is_some_and(|n| n != "warden.yaml") => policies.push((display(&f), read(&f)?)),
-                Some("rego") => rego.push(RegoModule { file: display(&f), text: read(&f)? }),
+                Some("yaml" | "yml") if f.file_name().is_some_and(|n| n != "warden.yaml") => {
+                    policies.push((display(&f), read(&f)?))
+                }
+                Some("rego") => rego.push(RegoModule {
+                    file: display(&f),
+                    text: read(&f)?,
+                }),
                 _ => {}
             }
         }
@@ -88,10 +104,20 @@ impl Project {
             vec![]
         };
         if policies.is_empty() {
-            return Err(CliError::usage(format!("no policy files (*.yaml) in `{}`", pdir.display())).hint("run `warden init DIR` to start a project"));
+            return Err(CliError::usage(format!(
+                "no policy files (*.yaml) in `{}`",
+                pdir.display()
+            ))
+            .hint("run `warden init DIR` to start a project"));
         }
         let name = pf.name.clone().unwrap_or_else(|| display(path));
-        Ok(Project { name, version: pf.version.unwrap_or_else(|| "unversioned".into()), policies, rego, tests })
+        Ok(Project {
+            name,
+            version: pf.version.unwrap_or_else(|| "unversioned".into()),
+            policies,
+            rego,
+            tests,
+        })
     }
 
     /// Loads and validates every policy file; all problems are returned together.
@@ -120,14 +146,20 @@ impl Project {
 
     /// The source text of a file, for rendering diagnostics.
     pub fn source_of(&self, file: &str) -> Option<&str> {
-        self.policies.iter().chain(self.tests.iter()).find(|(n, _)| n == file).map(|(_, t)| t.as_str())
+        self.policies
+            .iter()
+            .chain(self.tests.iter())
+            .find(|(n, _)| n == file)
+            .map(|(_, t)| t.as_str())
     }
 }
 
 /// Reads a whole file as UTF-8, with an error that names it.
 pub fn read(path: &Path) -> Result<String, CliError> {
-    let bytes = fs::read(path).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| CliError::usage(format!("`{}` is not UTF-8 text", path.display())))
+    let bytes = fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::usage(format!("`{}` is not UTF-8 text", path.display())))
 }
 
 /// Regular files below `dir`, recursively, sorted.
@@ -135,10 +167,15 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = fs::read_dir(&d).map_err(|e| CliError::usage(format!("cannot read directory `{}`: {e}", d.display())))?;
+        let entries = fs::read_dir(&d).map_err(|e| {
+            CliError::usage(format!("cannot read directory `{}`: {e}", d.display()))
+        })?;
         for e in entries.flatten() {
             let p = e.path();
-            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') && n != ".manifest") {
+            if p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') && n != ".manifest")
+            {
                 continue;
             }
             if p.is_dir() {

@@ -9,7 +9,9 @@ use crate::compile::LoadedFile;
 use crate::model::{ActionPolicy, Condition, Limit, Mode, Rule, ViolationOutcome, WorkflowLimits};
 
 fn val(v: &Value) -> String {
-    v.as_str().map(|s| format!("`{s}`")).unwrap_or_else(|| format!("`{v}`"))
+    v.as_str()
+        .map(|s| format!("`{s}`"))
+        .unwrap_or_else(|| format!("`{v}`"))
 }
 
 fn list(vs: &[Value]) -> String {
@@ -17,7 +19,10 @@ fn list(vs: &[Value]) -> String {
 }
 
 fn strs(vs: &[String]) -> String {
-    vs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    vs.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One condition in words, e.g. "`args.amount` is at most 5000".
@@ -78,36 +83,78 @@ pub fn condition_text(path: &str, c: &Condition) -> String {
         parts.push(format!("is of type {}", format!("{t:?}").to_lowercase()));
     }
     if let Some(w) = &c.within {
-        let days = w.days.as_ref().map(|d| d.join(", ")).unwrap_or_else(|| "any day".into());
+        let days = w
+            .days
+            .as_ref()
+            .map(|d| d.join(", "))
+            .unwrap_or_else(|| "any day".into());
         let hours = w.hours.clone().unwrap_or_else(|| "any time".into());
-        parts.push(format!("falls on {days}, {hours} ({})", w.timezone.as_deref().unwrap_or("UTC")));
+        parts.push(format!(
+            "falls on {days}, {hours} ({})",
+            w.timezone.as_deref().unwrap_or("UTC")
+        ));
     }
     let optional = if c.optional { " (when present)" } else { "" };
     format!("`{path}` {}{optional}", parts.join(" and "))
 }
 
 fn rule_text(r: &Rule) -> String {
-    let shadow = if r.mode == Some(Mode::Shadow) { " *(shadow: reported, not enforced)*" } else { "" };
+    let shadow = if r.mode == Some(Mode::Shadow) {
+        " *(shadow: reported, not enforced)*"
+    } else {
+        ""
+    };
     let when = if r.when.is_empty() {
         String::new()
     } else {
-        format!("When {}: ", r.when.iter().map(|(p, c)| condition_text(p, c)).collect::<Vec<_>>().join(" and "))
+        format!(
+            "When {}: ",
+            r.when
+                .iter()
+                .map(|(p, c)| condition_text(p, c))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )
     };
     if let Some(red) = &r.redact {
-        let pats: Vec<String> = red.patterns.iter().map(|p| match p {
-            crate::model::PatternRef::Builtin(n) => n.clone(),
-            crate::model::PatternRef::Custom(c) => c.name.clone(),
-        }).collect();
-        let what = if pats.is_empty() { "the whole field".to_string() } else { pats.join(", ") };
-        return format!("{when}**Redacts** {what} in {} before the call goes out (`{}`).{shadow}", strs(&red.paths), r.reason);
+        let pats: Vec<String> = red
+            .patterns
+            .iter()
+            .map(|p| match p {
+                crate::model::PatternRef::Builtin(n) => n.clone(),
+                crate::model::PatternRef::Custom(c) => c.name.clone(),
+            })
+            .collect();
+        let what = if pats.is_empty() {
+            "the whole field".to_string()
+        } else {
+            pats.join(", ")
+        };
+        return format!(
+            "{when}**Redacts** {what} in {} before the call goes out (`{}`).{shadow}",
+            strs(&red.paths),
+            r.reason
+        );
     }
-    let req = r.require.iter().map(|(p, c)| condition_text(p, c)).collect::<Vec<_>>().join(", and ");
+    let req = r
+        .require
+        .iter()
+        .map(|(p, c)| condition_text(p, c))
+        .collect::<Vec<_>>()
+        .join(", and ");
     let consequence = match r.on_violation.unwrap_or_default() {
         ViolationOutcome::Deny => "otherwise the call is **denied**",
         ViolationOutcome::ApprovalNeeded => "otherwise a person must **approve** the call",
     };
-    let msg = r.message.as_ref().map(|m| format!(" — {}", m.trim_end_matches('.'))).unwrap_or_default();
-    format!("{when}Requires that {req}; {consequence} (`{}`){msg}.{shadow}", r.reason)
+    let msg = r
+        .message
+        .as_ref()
+        .map(|m| format!(" — {}", m.trim_end_matches('.')))
+        .unwrap_or_default();
+    format!(
+        "{when}Requires that {req}; {consequence} (`{}`){msg}.{shadow}",
+        r.reason
+    )
 }
 
 fn limit_text(l: &Limit) -> String {
@@ -117,8 +164,14 @@ fn limit_text(l: &Limit) -> String {
         crate::model::LimitScope::Tenant => "for the whole tenant",
     };
     match &l.budget {
-        None => format!("At most {} calls every {} {per}; further calls are **rate limited**.", l.max, l.window),
-        Some(p) => format!("At most a total of {} in `{p}` every {} {per}; further calls are **rate limited**.", l.max, l.window),
+        None => format!(
+            "At most {} calls every {} {per}; further calls are **rate limited**.",
+            l.max, l.window
+        ),
+        Some(p) => format!(
+            "At most a total of {} in `{p}` every {} {per}; further calls are **rate limited**.",
+            l.max, l.window
+        ),
     }
 }
 
@@ -137,7 +190,11 @@ fn workflow_text(w: &WorkflowLimits) -> Vec<String> {
 }
 
 fn action_block(out: &mut String, tool: &str, action: &str, ap: &ActionPolicy) {
-    let what = if action == "*" { format!("any action of `{tool}`") } else { format!("`{tool}` → `{action}`") };
+    let what = if action == "*" {
+        format!("any action of `{tool}`")
+    } else {
+        format!("`{tool}` → `{action}`")
+    };
     if ap.forbid {
         let _ = writeln!(out, "- **Forbidden:** {what}.");
         return;
@@ -162,11 +219,17 @@ pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
         let _ = writeln!(out, "\n## Tenant `{tenant}`\n");
         for f in &fs {
             if f.policy.mode == Mode::Shadow {
-                let _ = writeln!(out, "*`{}` is in shadow mode: its rules are reported, not enforced.*\n", f.doc.file);
+                let _ = writeln!(
+                    out,
+                    "*`{}` is in shadow mode: its rules are reported, not enforced.*\n",
+                    f.doc.file
+                );
             }
         }
         for f in &fs {
-            let Some(d) = &f.policy.defaults else { continue };
+            let Some(d) = &f.policy.defaults else {
+                continue;
+            };
             if !d.tools.is_empty() || !d.rules.is_empty() || !d.limits.is_empty() {
                 let _ = writeln!(out, "### Every agent ({})\n", f.doc.file);
                 for (tool, acts) in &d.tools {
@@ -183,14 +246,19 @@ pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
                 out.push('\n');
             }
         }
-        let mut agents: BTreeMap<&str, Vec<(&LoadedFile, &crate::model::AgentPolicy)>> = BTreeMap::new();
+        let mut agents: BTreeMap<&str, Vec<(&LoadedFile, &crate::model::AgentPolicy)>> =
+            BTreeMap::new();
         for f in &fs {
             for (a, p) in &f.policy.agents {
                 agents.entry(a.as_str()).or_default().push((f, p));
             }
         }
         for (agent, parts) in agents {
-            let team = parts.iter().find_map(|(_, p)| p.owner_team.clone()).map(|t| format!(" (team `{t}`)")).unwrap_or_default();
+            let team = parts
+                .iter()
+                .find_map(|(_, p)| p.owner_team.clone())
+                .map(|t| format!(" (team `{t}`)"))
+                .unwrap_or_default();
             let _ = writeln!(out, "### Agent `{agent}`{team}\n");
             for (_, p) in &parts {
                 for (tool, acts) in &p.tools {
@@ -212,7 +280,11 @@ pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
         }
         for f in &fs {
             for (scope, w) in &f.policy.scopes {
-                let _ = writeln!(out, "- Agents in scope `{scope}`: {}; beyond that calls are **denied**.", workflow_text(w).join(", "));
+                let _ = writeln!(
+                    out,
+                    "- Agents in scope `{scope}`: {}; beyond that calls are **denied**.",
+                    workflow_text(w).join(", ")
+                );
             }
             for (class, dc) in &f.policy.data_classes {
                 let mut where_ = Vec::new();
@@ -225,10 +297,26 @@ pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
                 if let Some(m) = &dc.models {
                     where_.push(format!("only to models {}", strs(m)));
                 }
-                let _ = writeln!(out, "- Data class `{class}` may be used only by users authorized for it{}{}.", if where_.is_empty() { "" } else { ", " }, where_.join(", "));
+                let _ = writeln!(
+                    out,
+                    "- Data class `{class}` may be used only by users authorized for it{}{}.",
+                    if where_.is_empty() { "" } else { ", " },
+                    where_.join(", ")
+                );
             }
             for o in &f.policy.overrides {
-                let _ = writeln!(out, "- **Exception `{}`** for {}: waives {} — {}{}.", o.id, strs(&o.agents), strs(&o.waive), o.justification, o.expires.as_ref().map(|e| format!(" (until {e})")).unwrap_or_default());
+                let _ = writeln!(
+                    out,
+                    "- **Exception `{}`** for {}: waives {} — {}{}.",
+                    o.id,
+                    strs(&o.agents),
+                    strs(&o.waive),
+                    o.justification,
+                    o.expires
+                        .as_ref()
+                        .map(|e| format!(" (until {e})"))
+                        .unwrap_or_default()
+                );
             }
         }
     }

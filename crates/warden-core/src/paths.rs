@@ -6,7 +6,15 @@ use serde_json::{json, Value};
 use crate::source::pointer_token;
 
 /// Top-level input fields a path may start with. `args` is short for `action.args`.
-pub const ROOTS: &[&str] = &["args", "action", "agent", "user", "context", "environment", "tenant"];
+pub const ROOTS: &[&str] = &[
+    "args",
+    "action",
+    "agent",
+    "user",
+    "context",
+    "environment",
+    "tenant",
+];
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +48,10 @@ pub struct PathError {
 impl InputPath {
     /// Parses a path such as `args.payload.body` or `args.recipients[*]`.
     pub fn parse(text: &str) -> Result<InputPath, PathError> {
-        let err = |m: String| PathError { message: m, hint: None };
+        let err = |m: String| PathError {
+            message: m,
+            hint: None,
+        };
         let mut segs = Vec::new();
         let mut chars = text.chars().peekable();
         let mut cur = String::new();
@@ -111,16 +122,23 @@ impl InputPath {
         if segs.iter().filter(|s| **s == Seg::Wild).count() > 1 {
             return Err(PathError {
                 message: format!("path `{text}` has more than one `[*]`"),
-                hint: Some("use one `[*]` per path; split nested checks into separate rules".into()),
+                hint: Some(
+                    "use one `[*]` per path; split nested checks into separate rules".into(),
+                ),
             });
         }
-        Ok(InputPath { text: text.to_string(), segs })
+        Ok(InputPath {
+            text: text.to_string(),
+            segs,
+        })
     }
 
     /// The argument name when the path is under `action.args`.
     pub fn arg_name(&self) -> Option<&str> {
         match self.segs.as_slice() {
-            [Seg::Key(a), Seg::Key(b), Seg::Key(name), ..] if a == "action" && b == "args" => Some(name),
+            [Seg::Key(a), Seg::Key(b), Seg::Key(name), ..] if a == "action" && b == "args" => {
+                Some(name)
+            }
             _ => None,
         }
     }
@@ -198,7 +216,10 @@ mod tests {
         );
         let q = InputPath::parse("args[\"odd.key\"].x").unwrap();
         assert_eq!(q.opa_path(), json!(["action", "args", "odd.key", "x"]));
-        assert!(InputPath::parse("context.turn_count").unwrap().arg_name().is_none());
+        assert!(InputPath::parse("context.turn_count")
+            .unwrap()
+            .arg_name()
+            .is_none());
     }
 
     #[test]

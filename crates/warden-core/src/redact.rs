@@ -20,7 +20,9 @@ pub enum RedactError {
 pub fn apply(input: &mut Value, redactions: &[Redaction]) -> Result<usize, RedactError> {
     let mut changed = 0;
     for r in redactions {
-        let Some(target) = input.pointer_mut(&r.path) else { continue };
+        let Some(target) = input.pointer_mut(&r.path) else {
+            continue;
+        };
         match &r.pattern {
             None => {
                 *target = Value::String(r.replacement.clone());
@@ -52,8 +54,14 @@ fn replace_strings(v: &mut Value, re: &regex::Regex, with: &str, depth: usize) -
                 0
             }
         }
-        Value::Array(a) => a.iter_mut().map(|x| replace_strings(x, re, with, depth + 1)).sum(),
-        Value::Object(o) => o.values_mut().map(|x| replace_strings(x, re, with, depth + 1)).sum(),
+        Value::Array(a) => a
+            .iter_mut()
+            .map(|x| replace_strings(x, re, with, depth + 1))
+            .sum(),
+        Value::Object(o) => o
+            .values_mut()
+            .map(|x| replace_strings(x, re, with, depth + 1))
+            .sum(),
         _ => 0,
     }
 }
@@ -64,21 +72,42 @@ mod tests {
     use serde_json::json;
 
     fn red(path: &str, pattern: Option<&str>, replacement: &str) -> Redaction {
-        Redaction { path: path.into(), name: "x".into(), pattern: pattern.map(str::to_string), replacement: replacement.into(), rule: "r".into() }
+        Redaction {
+            path: path.into(),
+            name: "x".into(),
+            pattern: pattern.map(str::to_string),
+            replacement: replacement.into(),
+            rule: "r".into(),
+        }
     }
 
     #[test]
     fn replaces_matches_and_whole_fields() {
         let mut input = json!({"action": {"args": {"body": "SSN 123-45-6789 and 987-65-4321", "meta": {"n": ["a 111-22-3333"]}, "secret": {"k": 1}}}});
-        let n = apply(&mut input, &[
-            red("/action/args/body", Some(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"), "[SSN]"),
-            red("/action/args/meta", Some(r"[0-9]{3}-[0-9]{2}-[0-9]{4}"), "$1[SSN]"),
-            red("/action/args/secret", None, "[REDACTED]"),
-            red("/action/args/missing", None, "[REDACTED]"),
-        ]).unwrap();
+        let n = apply(
+            &mut input,
+            &[
+                red(
+                    "/action/args/body",
+                    Some(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"),
+                    "[SSN]",
+                ),
+                red(
+                    "/action/args/meta",
+                    Some(r"[0-9]{3}-[0-9]{2}-[0-9]{4}"),
+                    "$1[SSN]",
+                ),
+                red("/action/args/secret", None, "[REDACTED]"),
+                red("/action/args/missing", None, "[REDACTED]"),
+            ],
+        )
+        .unwrap();
         assert_eq!(n, 3);
         assert_eq!(input["action"]["args"]["body"], "SSN [SSN] and [SSN]");
-        assert_eq!(input["action"]["args"]["meta"]["n"][0], "a $1[SSN]", "replacement is literal");
+        assert_eq!(
+            input["action"]["args"]["meta"]["n"][0], "a $1[SSN]",
+            "replacement is literal"
+        );
         assert_eq!(input["action"]["args"]["secret"], "[REDACTED]");
     }
 

@@ -16,23 +16,38 @@ use crate::source::Document;
 
 /// The JSON Schema of a policy file.
 pub fn policy_schema() -> Value {
-    with_id(schemars::schema_for!(PolicyFile), "policy.schema.json", "Warden policy file")
+    with_id(
+        schemars::schema_for!(PolicyFile),
+        "policy.schema.json",
+        "Warden policy file",
+    )
 }
 
 /// The JSON Schema of a decision input.
 pub fn input_schema() -> Value {
-    with_id(schemars::schema_for!(DecisionInput), "input.schema.json", "Warden decision input")
+    with_id(
+        schemars::schema_for!(DecisionInput),
+        "input.schema.json",
+        "Warden decision input",
+    )
 }
 
 /// The JSON Schema of a decision.
 pub fn decision_schema() -> Value {
-    with_id(schemars::schema_for!(Decision), "decision.schema.json", "Warden decision")
+    with_id(
+        schemars::schema_for!(Decision),
+        "decision.schema.json",
+        "Warden decision",
+    )
 }
 
 fn with_id(schema: schemars::Schema, file: &str, title: &str) -> Value {
     let mut v = schema.to_value();
     if let Some(obj) = v.as_object_mut() {
-        obj.insert("$id".into(), Value::String(format!("https://warden.dev/schemas/v1/{file}")));
+        obj.insert(
+            "$id".into(),
+            Value::String(format!("https://warden.dev/schemas/v1/{file}")),
+        );
         obj.insert("title".into(), Value::String(title.into()));
     }
     v
@@ -86,7 +101,8 @@ pub fn validate_document(doc: &Document) -> Vec<Diagnostic> {
                 format!("missing required key {property}{}", context_of(&pointer)),
             )
             .with_hint(format!("add {property}: ... here")),
-            ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } => {
                 // `Option<Enum>` is `anyOf [enum, null]`: report the enum branch, not the union.
                 let mut allowed = Vec::new();
                 collect_allowed(context, &mut allowed);
@@ -116,16 +132,24 @@ pub fn validate_document(doc: &Document) -> Vec<Diagnostic> {
 fn collect_allowed(context: &[Vec<jsonschema::ValidationError<'static>>], out: &mut Vec<Value>) {
     for e in context.iter().flatten() {
         match e.kind() {
-            ValidationErrorKind::Enum { options } => out.extend(options.as_array().cloned().unwrap_or_default()),
-            ValidationErrorKind::Constant { expected_value } => out.push((**expected_value).clone()),
-            ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => collect_allowed(context, out),
+            ValidationErrorKind::Enum { options } => {
+                out.extend(options.as_array().cloned().unwrap_or_default())
+            }
+            ValidationErrorKind::Constant { expected_value } => {
+                out.push((**expected_value).clone())
+            }
+            ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } => collect_allowed(context, out),
             _ => {}
         }
     }
 }
 
 fn enum_diag(doc: &Document, pointer: &str, options: &Value) -> Diagnostic {
-    let opts: Vec<&str> = options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let opts: Vec<&str> = options
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let got = pointer_value(&doc.value, pointer);
     let d = Diagnostic::error(
         "invalid-value",
@@ -133,7 +157,10 @@ fn enum_diag(doc: &Document, pointer: &str, options: &Value) -> Diagnostic {
         doc.span_at(pointer),
         format!("{} is not one of: {}", short(&got), opts.join(", ")),
     );
-    match got.as_str().and_then(|g| did_you_mean(g, opts.iter().copied())) {
+    match got
+        .as_str()
+        .and_then(|g| did_you_mean(g, opts.iter().copied()))
+    {
         Some(s) => d.with_hint(format!("did you mean `{s}`?")),
         None => d,
     }
@@ -143,7 +170,10 @@ fn context_of(pointer: &str) -> String {
     if pointer.is_empty() {
         " at the top level".into()
     } else {
-        format!(" in `{}`", pointer.trim_start_matches('/').replace('/', "."))
+        format!(
+            " in `{}`",
+            pointer.trim_start_matches('/').replace('/', ".")
+        )
     }
 }
 
@@ -183,11 +213,18 @@ fn sibling_properties(schema: &Value, doc: &Value, pointer: &str, bad: &str) -> 
         // Nothing to go by: offer every key the language has at any such place.
         fitting.into_iter().flatten().collect()
     } else {
-        fitting.into_iter().min_by_key(BTreeSet::len).unwrap_or_default()
+        fitting
+            .into_iter()
+            .min_by_key(BTreeSet::len)
+            .unwrap_or_default()
     }
 }
 
 /// The JSON Schema of a policy test file.
 pub fn tests_schema() -> Value {
-    with_id(schemars::schema_for!(crate::testspec::TestFile), "tests.schema.json", "Warden policy tests")
+    with_id(
+        schemars::schema_for!(crate::testspec::TestFile),
+        "tests.schema.json",
+        "Warden policy tests",
+    )
 }

@@ -40,26 +40,33 @@ pub struct NodeSpans {
 
 impl Document {
     /// Parses `text` (named `file`) as a single YAML document.
-    pub fn parse(file: &str, text: &str) -> Result<Document, Diagnostic> {
+    pub fn parse(file: &str, text: &str) -> Result<Document, Box<Diagnostic>> {
         if text.len() > MAX_FILE_BYTES {
-            return Err(Diagnostic::error(
-                "file-too-large",
-                file,
-                Span::default(),
-                format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", text.len()),
-            )
-            .with_hint("split the policy into several files"));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "file-too-large",
+                    file,
+                    Span::default(),
+                    format!(
+                        "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                        text.len()
+                    ),
+                )
+                .with_hint("split the policy into several files"),
+            ));
         }
         let index = CharIndex::new(text);
         let docs = MarkedYaml::load_from_str(text).map_err(|e| {
             let m = e.marker();
-            Diagnostic::error(
-                "yaml-syntax",
-                file,
-                index.span(m.index(), m.index() + 1),
-                format!("invalid YAML: {}", e.info()),
+            Box::new(
+                Diagnostic::error(
+                    "yaml-syntax",
+                    file,
+                    index.span(m.index(), m.index() + 1),
+                    format!("invalid YAML: {}", e.info()),
+                )
+                .with_hint("fix the YAML syntax at this position (indentation, quotes, colons)"),
             )
-            .with_hint("fix the YAML syntax at this position (indentation, quotes, colons)")
         })?;
         let mut doc = Document {
             file: file.to_string(),
@@ -71,16 +78,22 @@ impl Document {
             0 => return Ok(doc),
             1 => {}
             _ => {
-                return Err(Diagnostic::error(
-                    "yaml-multiple-documents",
-                    file,
-                    index.span_of(&docs[1]),
-                    "a policy file must hold exactly one YAML document",
-                )
-                .with_hint("move each document after `---` into its own file"))
+                return Err(Box::new(
+                    Diagnostic::error(
+                        "yaml-multiple-documents",
+                        file,
+                        index.span_of(&docs[1]),
+                        "a policy file must hold exactly one YAML document",
+                    )
+                    .with_hint("move each document after `---` into its own file"),
+                ))
             }
         }
-        let mut conv = Converter { file, index: &index, spans: &mut doc.spans };
+        let mut conv = Converter {
+            file,
+            index: &index,
+            spans: &mut doc.spans,
+        };
         doc.value = conv.convert(&docs[0], String::new(), None, 0)?;
         Ok(doc)
     }
@@ -94,7 +107,14 @@ impl Document {
             }
             match p.rfind('/') {
                 Some(i) => p.truncate(i),
-                None => return Span { line: 1, column: 1, offset: 0, len: 0 },
+                None => {
+                    return Span {
+                        line: 1,
+                        column: 1,
+                        offset: 0,
+                        len: 0,
+                    }
+                }
             }
         }
     }
@@ -126,17 +146,18 @@ impl Converter<'_> {
         pointer: String,
         key: Option<Span>,
         depth: usize,
-    ) -> Result<Value, Diagnostic> {
+    ) -> Result<Value, Box<Diagnostic>> {
         let span = self.index.span_of(node);
         if depth > MAX_DEPTH {
-            return Err(Diagnostic::error(
+            return Err(Box::new(Diagnostic::error(
                 "too-deep",
                 self.file,
                 span,
                 format!("nesting deeper than {MAX_DEPTH} levels"),
-            ));
+            )));
         }
-        self.spans.insert(pointer.clone(), NodeSpans { value: span, key });
+        self.spans
+            .insert(pointer.clone(), NodeSpans { value: span, key });
         let value = match &node.data {
             YamlData::Value(s) => scalar(s),
             YamlData::Sequence(items) => {
@@ -157,12 +178,12 @@ impl Converter<'_> {
                             other => other.to_string(),
                         },
                         _ => {
-                            return Err(Diagnostic::error(
+                            return Err(Box::new(Diagnostic::error(
                                 "yaml-complex-key",
                                 self.file,
                                 kspan,
                                 "mapping keys must be plain strings",
-                            ))
+                            )))
                         }
                     };
                     let child = format!("{pointer}/{}", pointer_token(&name));
@@ -174,12 +195,12 @@ impl Converter<'_> {
             YamlData::Tagged(_, inner) => return self.convert(inner, pointer, key, depth),
             YamlData::Representation(s, _, _) => Value::String(s.to_string()),
             YamlData::Alias(_) | YamlData::BadValue => {
-                return Err(Diagnostic::error(
+                return Err(Box::new(Diagnostic::error(
                     "yaml-bad-value",
                     self.file,
                     span,
                     "this value cannot be read (bad alias or tag)",
-                ))
+                )))
             }
         };
         Ok(value)
@@ -230,7 +251,12 @@ impl CharIndex {
         let last = self.bytes.len() - 1;
         let (s, e) = (start.min(last), end.min(last).max(start.min(last)));
         let (line, column) = self.pos[s];
-        Span { line, column, offset: self.bytes[s], len: self.bytes[e] - self.bytes[s] }
+        Span {
+            line,
+            column,
+            offset: self.bytes[s],
+            len: self.bytes[e] - self.bytes[s],
+        }
     }
 
     fn span_of(&self, node: &MarkedYaml<'_>) -> Span {
@@ -249,7 +275,10 @@ mod tests {
         let key = doc.key_span_at("/agents/finance-agent/alow");
         assert_eq!((key.line, key.column), (4, 5));
         assert_eq!(&text[key.offset..key.offset + key.len], "alow");
-        assert_eq!(doc.value["agents"]["finance-agent"]["alow"], Value::Bool(true));
+        assert_eq!(
+            doc.value["agents"]["finance-agent"]["alow"],
+            Value::Bool(true)
+        );
     }
 
     #[test]
@@ -280,6 +309,9 @@ mod tests {
         }
         assert!(Document::parse("bomb.yaml", &bomb).is_err());
         let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
-        assert_eq!(Document::parse("deep.yaml", &deep).unwrap_err().code, "too-deep");
+        assert_eq!(
+            Document::parse("deep.yaml", &deep).unwrap_err().code,
+            "too-deep"
+        );
     }
 }

@@ -114,7 +114,11 @@ pub fn merge(base: &Value, over: &Value) -> Value {
 impl TestFile {
     /// The full input of each test, defaults merged in.
     pub fn inputs(&self) -> Vec<Value> {
-        let base = self.defaults.as_ref().map(|d| d.input.clone()).unwrap_or(Value::Null);
+        let base = self
+            .defaults
+            .as_ref()
+            .map(|d| d.input.clone())
+            .unwrap_or(Value::Null);
         self.tests.iter().map(|t| merge(&base, &t.input)).collect()
     }
 }
@@ -124,7 +128,10 @@ impl TestFile {
 pub fn check_result(expect: &Expect, result: Result<&Decision, &str>) -> Vec<String> {
     match (result, &expect.error) {
         (Ok(d), None) => check(expect, d),
-        (Ok(d), Some(want)) => vec![format!("expected the input to be rejected ({want:?}), got outcome {}", d.outcome.as_str())],
+        (Ok(d), Some(want)) => vec![format!(
+            "expected the input to be rejected ({want:?}), got outcome {}",
+            d.outcome.as_str()
+        )],
         (Err(e), Some(want)) if e.contains(want.as_str()) => vec![],
         (Err(e), Some(want)) => vec![format!("expected an error containing {want:?}, got {e:?}")],
         (Err(e), None) => vec![format!("could not decide: {e}")],
@@ -136,7 +143,11 @@ pub fn check(expect: &Expect, d: &Decision) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(o) = expect.outcome {
         if o != d.outcome {
-            out.push(format!("outcome: expected {}, got {}", o.as_str(), d.outcome.as_str()));
+            out.push(format!(
+                "outcome: expected {}, got {}",
+                o.as_str(),
+                d.outcome.as_str()
+            ));
         }
     }
     if let Some(a) = expect.allow {
@@ -154,7 +165,10 @@ pub fn check(expect: &Expect, d: &Decision) -> Vec<String> {
     }
     if let Some(r) = &expect.reasons_include {
         for code in r.iter().filter(|c| !d.reasons.contains(c)) {
-            out.push(format!("reasons: expected to include {code:?}, got {:?}", d.reasons));
+            out.push(format!(
+                "reasons: expected to include {code:?}, got {:?}",
+                d.reasons
+            ));
         }
     }
     if let Some(w) = expect.would_deny {
@@ -168,7 +182,11 @@ pub fn check(expect: &Expect, d: &Decision) -> Vec<String> {
         }
     }
     if let Some(r) = &expect.redactions {
-        let mut got: Vec<String> = d.redactions.iter().map(|x| format!("{}: {}", x.path, x.name)).collect();
+        let mut got: Vec<String> = d
+            .redactions
+            .iter()
+            .map(|x| format!("{}: {}", x.path, x.name))
+            .collect();
         let mut want = r.clone();
         got.sort();
         want.sort();
@@ -178,12 +196,18 @@ pub fn check(expect: &Expect, d: &Decision) -> Vec<String> {
     }
     if let Some(m) = &expect.matched_rules_include {
         for id in m.iter().filter(|id| !d.metadata.matched_rules.contains(id)) {
-            out.push(format!("matched_rules: expected to include {id:?}, got {:?}", d.metadata.matched_rules));
+            out.push(format!(
+                "matched_rules: expected to include {id:?}, got {:?}",
+                d.metadata.matched_rules
+            ));
         }
     }
     if let Some(n) = expect.rate_limit_remaining {
         if d.metadata.rate_limit_remaining != Some(n) {
-            out.push(format!("rate_limit_remaining: expected {n}, got {:?}", d.metadata.rate_limit_remaining));
+            out.push(format!(
+                "rate_limit_remaining: expected {n}, got {:?}",
+                d.metadata.rate_limit_remaining
+            ));
         }
     }
     if let Some(w) = &expect.waived {

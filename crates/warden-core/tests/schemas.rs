@@ -22,7 +22,10 @@ fn committed_schemas_match_the_types() {
             std::fs::write(&path, &text).unwrap();
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(committed == text, "{file} is stale: run WARDEN_BLESS=1 cargo test -p warden-core --test schemas");
+        assert!(
+            committed == text,
+            "{file} is stale: run WARDEN_BLESS=1 cargo test -p warden-core --test schemas"
+        );
     }
 }
 

@@ -30,7 +30,10 @@ fn diagnostics(files: &[(&str, &str)]) -> Vec<Diagnostic> {
 }
 
 fn find<'a>(diags: &'a [Diagnostic], code: &str) -> &'a Diagnostic {
-    diags.iter().find(|d| d.code == code).unwrap_or_else(|| panic!("no `{code}` in {diags:#?}"))
+    diags
+        .iter()
+        .find(|d| d.code == code)
+        .unwrap_or_else(|| panic!("no `{code}` in {diags:#?}"))
 }
 
 #[test]
@@ -108,16 +111,34 @@ agents:
 "#;
     let d = diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", text)]);
     let action = find(&d, "never-matches");
-    assert!(d.iter().any(|x| x.code == "never-matches" && x.hint.as_deref() == Some("did you mean `create_payment`?")), "{action:?}");
-    assert!(d.iter().any(|x| x.code == "never-matches" && x.hint.as_deref() == Some("did you mean `args.amount`?")));
-    assert!(d.iter().any(|x| x.code == "never-matches" && x.message.contains("`max` can never hold")));
+    assert!(
+        d.iter().any(|x| x.code == "never-matches"
+            && x.hint.as_deref() == Some("did you mean `create_payment`?")),
+        "{action:?}"
+    );
+    assert!(d
+        .iter()
+        .any(|x| x.code == "never-matches"
+            && x.hint.as_deref() == Some("did you mean `args.amount`?")));
+    assert!(d
+        .iter()
+        .any(|x| x.code == "never-matches" && x.message.contains("`max` can never hold")));
     assert_eq!(find(&d, "min-above-max").span.line, 16);
     assert!(find(&d, "invalid-regex").message.contains("US(D"));
-    assert_eq!(find(&d, "invalid-timezone").hint.as_deref(), Some("did you mean `America/New_York`?"));
+    assert_eq!(
+        find(&d, "invalid-timezone").hint.as_deref(),
+        Some("did you mean `America/New_York`?")
+    );
     let dup = find(&d, "duplicate-id");
     assert_eq!(dup.span.line, 26);
-    assert!(find(&d, "conflicting-rules").message.contains("args.currency"));
-    assert!(find(&d, "invalid-reason").hint.as_deref().unwrap().contains("not_snake"));
+    assert!(find(&d, "conflicting-rules")
+        .message
+        .contains("args.currency"));
+    assert!(find(&d, "invalid-reason")
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("not_snake"));
     assert!(d.iter().filter(|x| x.is_error()).count() >= 9, "{d:#?}");
 }
 
@@ -135,7 +156,10 @@ agents:
               require: { args.amount: { max: 5000 } }
               reason: amount_exceeds_limit
 ";
-    assert_eq!(diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", text)]), vec![]);
+    assert_eq!(
+        diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", text)]),
+        vec![]
+    );
 }
 
 #[test]

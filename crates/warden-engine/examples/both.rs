@@ -7,13 +7,25 @@ fn main() {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "rego") {
-            mods.push(Source { path: p.display().to_string(), text: std::fs::read_to_string(&p).unwrap() });
+            mods.push(Source {
+                path: p.display().to_string(),
+                text: std::fs::read_to_string(&p).unwrap(),
+            });
         }
     }
     let p = Prepared::new(&mods, regorus::Value::new_object(), &[query], "").unwrap();
     let input = regorus::Value::from_json_str(input).unwrap();
     println!("rvm unavailable: {:?}", p.rvm_unavailable(query));
     let e = warden_engine::Engine::new(p);
-    println!("RVM:    {:?}", e.eval(query, input.clone()).map(|v| v.to_json_str().unwrap_or_default()));
-    println!("interp: {:?}", e.current().interpret(query, input).map(|v| v.to_json_str().unwrap_or_default()));
+    println!(
+        "RVM:    {:?}",
+        e.eval(query, input.clone())
+            .map(|v| v.to_json_str().unwrap_or_default())
+    );
+    println!(
+        "interp: {:?}",
+        e.current()
+            .interpret(query, input)
+            .map(|v| v.to_json_str().unwrap_or_default())
+    );
 }

@@ -6,18 +6,33 @@ fn main() {
         let v: serde_json::Value = serde_json::from_str(std::hint::black_box(text)).unwrap();
         std::hint::black_box(v);
     }
-    println!("serde_json parse: {:.3} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "serde_json parse: {:.3} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
     let t = std::time::Instant::now();
     for _ in 0..n {
         let v = regorus::Value::from_json_str(std::hint::black_box(text)).unwrap();
         std::hint::black_box(v);
     }
-    println!("regorus parse: {:.3} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "regorus parse: {:.3} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
     let files = [
-        ("catalog.yaml", include_str!("../../../examples/fintech/policies/catalog.yaml")),
-        ("finance.yaml", include_str!("../../../examples/fintech/policies/finance.yaml")),
+        (
+            "catalog.yaml",
+            include_str!("../../../examples/fintech/policies/catalog.yaml"),
+        ),
+        (
+            "finance.yaml",
+            include_str!("../../../examples/fintech/policies/finance.yaml"),
+        ),
     ];
-    let loaded: Vec<_> = files.iter().map(|(n, t)| warden_core::load(n, t).unwrap()).collect();
+    let loaded: Vec<_> = files
+        .iter()
+        .map(|(n, t)| warden_core::load(n, t).unwrap())
+        .collect();
     let c = warden_core::compile(&loaded, &[], "p").unwrap();
     let engine = warden_engine::Engine::new(warden_engine::Prepared::from_compiled(&c).unwrap());
     let v: serde_json::Value = serde_json::from_str(text).unwrap();
@@ -26,19 +41,30 @@ fn main() {
         for _ in 0..n {
             f();
         }
-        println!("{name:<28} {:.3} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        println!(
+            "{name:<28} {:.3} µs",
+            t.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
     };
     time("validate (DecisionInput)", &mut || {
-        std::hint::black_box(<warden_core::DecisionInput as serde::Deserialize>::deserialize(&v).unwrap());
+        std::hint::black_box(
+            <warden_core::DecisionInput as serde::Deserialize>::deserialize(&v).unwrap(),
+        );
     });
     time("convert to regorus", &mut || {
         std::hint::black_box(regorus::Value::from(v.clone()));
     });
     let input = warden_engine::decision_input(&v).unwrap();
     time("eval (RVM)", &mut || {
-        std::hint::black_box(engine.eval(warden_core::DECISION_QUERY, input.clone()).unwrap());
+        std::hint::black_box(
+            engine
+                .eval(warden_core::DECISION_QUERY, input.clone())
+                .unwrap(),
+        );
     });
-    let out = engine.eval(warden_core::DECISION_QUERY, input.clone()).unwrap();
+    let out = engine
+        .eval(warden_core::DECISION_QUERY, input.clone())
+        .unwrap();
     time("decision from value", &mut || {
         std::hint::black_box(warden_engine::decision_from_value(&out).unwrap());
     });

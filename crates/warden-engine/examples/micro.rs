@@ -43,11 +43,37 @@ big := {"allow": true, "reasons": [], "x": [], "y": [], "z": {"a": 1, "b": [], "
 "#;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20000);
-    let rules = ["base", "calls", "dispatch10", "single10", "inline10", "objget10", "ref10", "fails", "objrule", "big", "refs10", "local10", "bodies10"];
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20000);
+    let rules = [
+        "base",
+        "calls",
+        "dispatch10",
+        "single10",
+        "inline10",
+        "objget10",
+        "ref10",
+        "fails",
+        "objrule",
+        "big",
+        "refs10",
+        "local10",
+        "bodies10",
+    ];
     let queries: Vec<String> = rules.iter().map(|r| format!("data.m.{r}")).collect();
     let qs: Vec<&str> = queries.iter().map(String::as_str).collect();
-    let p = Prepared::new(&[Source { path: "m.rego".into(), text: REGO.into() }], regorus::Value::new_object(), &qs, "").unwrap();
+    let p = Prepared::new(
+        &[Source {
+            path: "m.rego".into(),
+            text: REGO.into(),
+        }],
+        regorus::Value::new_object(),
+        &qs,
+        "",
+    )
+    .unwrap();
     let engine = Engine::new(p);
     let input = regorus::Value::from(serde_json::json!({"x": 3, "a": {"b": {"c": 3}}}));
     for q in &qs {
@@ -55,6 +81,10 @@ fn main() {
         for _ in 0..n {
             std::hint::black_box(engine.eval(q, input.clone()).unwrap());
         }
-        println!("{q:<20} {:>7.3} µs (rvm {})", t.elapsed().as_secs_f64() * 1e6 / n as f64, engine.current().rvm_unavailable(q).is_none());
+        println!(
+            "{q:<20} {:>7.3} µs (rvm {})",
+            t.elapsed().as_secs_f64() * 1e6 / n as f64,
+            engine.current().rvm_unavailable(q).is_none()
+        );
     }
 }

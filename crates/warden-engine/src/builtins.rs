@@ -24,19 +24,27 @@ type Net = (u32, u128, u32);
 
 /// Parses `a.b.c.d/n`, `x::y/n` or a bare address, as Go's net.ParseCIDR does for OPA.
 fn cidr(v: &Value) -> anyhow::Result<Net> {
-    let s = v.as_string().map_err(|_| anyhow::anyhow!("operand must be a string"))?;
+    let s = v
+        .as_string()
+        .map_err(|_| anyhow::anyhow!("operand must be a string"))?;
     let (ip, len) = match s.split_once('/') {
         Some((ip, len)) => (ip, Some(len)),
         None => (s.as_ref(), None),
     };
-    let addr: IpAddr = ip.parse().map_err(|_| anyhow::anyhow!("invalid CIDR address: {s}"))?;
+    let addr: IpAddr = ip
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid CIDR address: {s}"))?;
     let (bits, n) = match addr {
         IpAddr::V4(a) => (32, u128::from(u32::from(a))),
         IpAddr::V6(a) => (128, u128::from(a)),
     };
     let len = match len {
         None => bits,
-        Some(l) if !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()) => l.parse::<u32>().ok().filter(|l| *l <= bits).ok_or_else(|| anyhow::anyhow!("invalid CIDR address: {s}"))?,
+        Some(l) if !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| *l <= bits)
+            .ok_or_else(|| anyhow::anyhow!("invalid CIDR address: {s}"))?,
         Some(_) => anyhow::bail!("invalid CIDR address: {s}"),
     };
     Ok((bits, n, len))
@@ -48,7 +56,11 @@ fn intersects(a: Net, b: Net) -> bool {
     }
     let len = a.2.min(b.2);
     let shift = a.0 - len;
-    let mask = if shift >= a.0 { 0 } else { (u128::MAX >> (128 - a.0)) >> shift << shift };
+    let mask = if shift >= a.0 {
+        0
+    } else {
+        (u128::MAX >> (128 - a.0)) >> shift << shift
+    };
     (a.1 & mask) == (b.1 & mask)
 }
 

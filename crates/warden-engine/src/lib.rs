@@ -63,7 +63,10 @@ thread_local! {
 impl Engine {
     /// An engine serving `prepared`.
     pub fn new(prepared: Prepared) -> Self {
-        Engine { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), active: ArcSwap::from_pointee(prepared) }
+        Engine {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            active: ArcSwap::from_pointee(prepared),
+        }
     }
 
     /// The active policy set.
@@ -82,19 +85,26 @@ impl Engine {
         match prepared.program(query) {
             Some(program) => VMS.with(|cell| {
                 let mut map = cell.borrow_mut();
-                let slot = map.entry((self.id, query.to_string())).or_insert_with(|| VmSlot {
-                    generation: 0,
-                    query: query.to_string(),
-                    vm: RegoVM::new(),
-                });
+                let slot = map
+                    .entry((self.id, query.to_string()))
+                    .or_insert_with(|| VmSlot {
+                        generation: 0,
+                        query: query.to_string(),
+                        vm: RegoVM::new(),
+                    });
                 if slot.generation != prepared.generation() {
                     slot.vm.load_program(program);
                     slot.vm.set_max_instructions(MAX_INSTRUCTIONS);
-                    slot.vm.set_data(prepared.data().clone()).map_err(|e| EngineError::Load(e.to_string()))?;
+                    slot.vm
+                        .set_data(prepared.data().clone())
+                        .map_err(|e| EngineError::Load(e.to_string()))?;
                     slot.generation = prepared.generation();
                 }
                 slot.vm.set_input(input);
-                let out = slot.vm.execute().map_err(|e| EngineError::Eval(format!("{}: {e}", slot.query)));
+                let out = slot
+                    .vm
+                    .execute()
+                    .map_err(|e| EngineError::Eval(format!("{}: {e}", slot.query)));
                 // Do not keep the input alive between calls.
                 slot.vm.set_input(Value::Null);
                 out
@@ -116,26 +126,37 @@ impl Engine {
 pub fn check_module(path: &str, text: &str) -> Result<(), String> {
     let mut engine = regorus::Engine::new();
     builtins::register(&mut engine).map_err(|e| e.to_string())?;
-    engine.add_policy(path.to_string(), text.to_string()).map(|_| ()).map_err(|e| e.to_string())
+    engine
+        .add_policy(path.to_string(), text.to_string())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Checks `input` against the decision contract and converts it for evaluation, filling
 /// `environment.time` with the current time when the caller did not send one.
 pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
-    if let Err(e) = <DecisionInput as serde::Deserialize>::deserialize(input) {
-        return Err(EngineError::Input(e.to_string()));
+    if let Err(e) = serde_path_to_error::deserialize::<_, DecisionInput>(input) {
+        let path = e.path().to_string();
+        return Err(EngineError::Input(format!("{path}: {}", e.inner())));
     }
     match input.pointer("/environment/time") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::String(t)) => {
-            if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+            // chrono also accepts a space for `T`; RFC 3339 (and OPA's time builtins) do not.
+            if chrono::DateTime::parse_from_rfc3339(t).is_err()
+                || !matches!(t.as_bytes().get(10), Some(b'T' | b't'))
+            {
                 return Err(EngineError::Input(format!(
                     "environment.time: `{t}` is not an RFC 3339 time (e.g. 2026-11-23T15:00:00Z)"
                 )));
             }
             return Ok(Value::from(input.clone()));
         }
-        Some(_) => return Err(EngineError::Input("environment.time: expected an RFC 3339 string".into())),
+        Some(_) => {
+            return Err(EngineError::Input(
+                "environment.time: expected an RFC 3339 string".into(),
+            ))
+        }
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -143,7 +164,9 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
         .unwrap_or(0);
     let mut filled = input.clone();
     if let Some(obj) = filled.as_object_mut() {
-        let env = obj.entry("environment").or_insert_with(|| serde_json::json!({}));
+        let env = obj
+            .entry("environment")
+            .or_insert_with(|| serde_json::json!({}));
         if let Some(env) = env.as_object_mut() {
             env.insert("time".into(), serde_json::Value::String(rfc3339_utc(now)));
         }

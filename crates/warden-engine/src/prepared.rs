@@ -52,7 +52,12 @@ pub struct Prepared {
 
 impl Prepared {
     /// Parses `modules`, loads `data` and compiles each of `queries` to RVM bytecode up front.
-    pub fn new(modules: &[Source], data: Value, queries: &[&str], revision: &str) -> Result<Self, EngineError> {
+    pub fn new(
+        modules: &[Source],
+        data: Value,
+        queries: &[&str],
+        revision: &str,
+    ) -> Result<Self, EngineError> {
         Self::with_evaluator(modules, data, queries, revision, Evaluator::Rvm)
     }
 
@@ -67,9 +72,13 @@ impl Prepared {
         let mut engine = regorus::Engine::new();
         crate::builtins::register(&mut engine).map_err(|e| EngineError::Load(e.to_string()))?;
         for m in modules {
-            engine.add_policy(m.path.clone(), m.text.clone()).map_err(|e| EngineError::Load(e.to_string()))?;
+            engine
+                .add_policy(m.path.clone(), m.text.clone())
+                .map_err(|e| EngineError::Load(e.to_string()))?;
         }
-        engine.add_data(data.clone()).map_err(|e| EngineError::Load(e.to_string()))?;
+        engine
+            .add_data(data.clone())
+            .map_err(|e| EngineError::Load(e.to_string()))?;
         let prepared = Prepared {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             engine,
@@ -86,9 +95,20 @@ impl Prepared {
 
     /// Prepares Warden's compiled output for `data.warden.main.decision`.
     pub fn from_compiled(c: &warden_core::Compiled) -> Result<Self, EngineError> {
-        let modules: Vec<Source> =
-            c.modules.iter().map(|(p, t)| Source { path: p.clone(), text: t.clone() }).collect();
-        Self::new(&modules, Value::from(c.data.clone()), &[warden_core::DECISION_QUERY], &c.revision)
+        let modules: Vec<Source> = c
+            .modules
+            .iter()
+            .map(|(p, t)| Source {
+                path: p.clone(),
+                text: t.clone(),
+            })
+            .collect();
+        Self::new(
+            &modules,
+            Value::from(c.data.clone()),
+            &[warden_core::DECISION_QUERY],
+            &c.revision,
+        )
     }
 
     /// Unique, increasing id of this set; VMs reload when it changes.
@@ -126,10 +146,17 @@ impl Prepared {
         if self.evaluator == Evaluator::Interpreter {
             return Compiled::Interpreter("the interpreter was chosen for this policy set".into());
         }
-        if let Some(c) = self.programs.read().ok().and_then(|m| m.get(query).cloned()) {
+        if let Some(c) = self
+            .programs
+            .read()
+            .ok()
+            .and_then(|m| m.get(query).cloned())
+        {
             return c;
         }
-        let compiled = self.compile_rvm(query).map_or_else(Compiled::Interpreter, Compiled::Rvm);
+        let compiled = self
+            .compile_rvm(query)
+            .map_or_else(Compiled::Interpreter, Compiled::Rvm);
         if let Ok(mut m) = self.programs.write() {
             m.insert(query.to_string(), compiled.clone());
         }
@@ -138,8 +165,11 @@ impl Prepared {
 
     fn compile_rvm(&self, query: &str) -> Result<Arc<Program>, String> {
         let mut engine = self.engine.clone();
-        let policy = engine.compile_with_entrypoint(&query.into()).map_err(|e| e.to_string())?;
-        let program = Compiler::compile_from_policy(&policy, &[query]).map_err(|e| e.to_string())?;
+        let policy = engine
+            .compile_with_entrypoint(&query.into())
+            .map_err(|e| e.to_string())?;
+        let program =
+            Compiler::compile_from_policy(&policy, &[query]).map_err(|e| e.to_string())?;
         // Make sure the data fits the program before it is used for real.
         let mut vm = regorus::rvm::vm::RegoVM::new();
         vm.load_program(program.clone());
@@ -154,15 +184,23 @@ impl Prepared {
         // A rule path evaluates fastest with eval_rule; anything else (packages, data, expressions)
         // goes through eval_query.
         if let Some(rule) = query.strip_prefix("data.") {
-            if !rule.is_empty() && rule.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+            if !rule.is_empty()
+                && rule
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            {
                 match engine.eval_rule(query.to_string()) {
                     Ok(v) => return Ok(v),
-                    Err(e) if !e.to_string().contains("not a valid rule path") => return Err(EngineError::Eval(e.to_string())),
+                    Err(e) if !e.to_string().contains("not a valid rule path") => {
+                        return Err(EngineError::Eval(e.to_string()))
+                    }
                     Err(_) => {}
                 }
             }
         }
-        let results = engine.eval_query(query.to_string(), false).map_err(|e| EngineError::Eval(e.to_string()))?;
+        let results = engine
+            .eval_query(query.to_string(), false)
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
         Ok(results
             .result
             .into_iter()

@@ -9,9 +9,17 @@ use warden_engine::{decision_input, Engine, Prepared};
 
 fn examples() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).filter(|p| p.join("policies").is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("policies").is_dir())
+        .collect();
     dirs.sort();
-    assert!(!dirs.is_empty(), "expected the seven example projects, found {dirs:?}");
+    assert!(
+        !dirs.is_empty(),
+        "expected the seven example projects, found {dirs:?}"
+    );
     dirs
 }
 
@@ -20,7 +28,11 @@ fn read_dir_sorted(dir: &Path, ext: &[&str]) -> Vec<(String, String)> {
         .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| ext.contains(&e)))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ext.contains(&e))
+        })
         .map(|p| (p.display().to_string(), fs::read_to_string(&p).unwrap()))
         .collect();
     out.sort();
@@ -36,7 +48,8 @@ fn compile(dir: &Path) -> warden_core::Compiled {
         .into_iter()
         .map(|(file, text)| warden_core::RegoModule { file, text })
         .collect();
-    warden_core::compile(&loaded, &rego, "test").unwrap_or_else(|d| panic!("{}: {d:?}", dir.display()))
+    warden_core::compile(&loaded, &rego, "test")
+        .unwrap_or_else(|d| panic!("{}: {d:?}", dir.display()))
 }
 
 #[test]
@@ -44,7 +57,12 @@ fn examples_pass_their_tests_on_the_rvm_and_agree_with_the_interpreter() {
     for dir in examples() {
         let compiled = compile(&dir);
         let prepared = Prepared::from_compiled(&compiled).unwrap();
-        assert_eq!(prepared.rvm_unavailable(warden_core::DECISION_QUERY), None, "{} must run on the RVM", dir.display());
+        assert_eq!(
+            prepared.rvm_unavailable(warden_core::DECISION_QUERY),
+            None,
+            "{} must run on the RVM",
+            dir.display()
+        );
         let engine = Engine::new(prepared);
         let mut count = 0;
         for (name, text) in read_dir_sorted(&dir.join("tests"), &["yaml"]) {
@@ -58,11 +76,29 @@ fn examples_pass_their_tests_on_the_rvm_and_agree_with_the_interpreter() {
                     count += 1;
                     continue;
                 }
-                let rvm = engine.eval(warden_core::DECISION_QUERY, decision_input(&input).unwrap()).unwrap();
-                let interp = engine.current().interpret(warden_core::DECISION_QUERY, decision_input(&input).unwrap()).unwrap();
-                assert_eq!(rvm, interp, "{name} / {}: RVM and interpreter differ", case.name);
-                let full = engine.eval("data.warden.main.full_decision", decision_input(&input).unwrap()).unwrap();
-                assert_eq!(rvm, full, "{name} / {}: fast path and full path differ", case.name);
+                let rvm = engine
+                    .eval(warden_core::DECISION_QUERY, decision_input(&input).unwrap())
+                    .unwrap();
+                let interp = engine
+                    .current()
+                    .interpret(warden_core::DECISION_QUERY, decision_input(&input).unwrap())
+                    .unwrap();
+                assert_eq!(
+                    rvm, interp,
+                    "{name} / {}: RVM and interpreter differ",
+                    case.name
+                );
+                let full = engine
+                    .eval(
+                        "data.warden.main.full_decision",
+                        decision_input(&input).unwrap(),
+                    )
+                    .unwrap();
+                assert_eq!(
+                    rvm, full,
+                    "{name} / {}: fast path and full path differ",
+                    case.name
+                );
                 count += 1;
             }
         }

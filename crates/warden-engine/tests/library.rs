@@ -4,8 +4,15 @@
 #[test]
 fn shared_library_unit_tests_pass() {
     let mut engine = regorus::Engine::new();
-    engine.add_policy("warden/main.rego".into(), warden_core::LIBRARY.into()).unwrap();
-    engine.add_policy("warden/main_test.rego".into(), warden_core::compile::LIBRARY_TESTS.into()).unwrap();
+    engine
+        .add_policy("warden/main.rego".into(), warden_core::LIBRARY.into())
+        .unwrap();
+    engine
+        .add_policy(
+            "warden/main_test.rego".into(),
+            warden_core::compile::LIBRARY_TESTS.into(),
+        )
+        .unwrap();
     let names: Vec<&str> = warden_core::compile::LIBRARY_TESTS
         .lines()
         .filter_map(|l| l.strip_prefix("test_"))

@@ -23,7 +23,8 @@ pub fn run(path: &Path, out: &Path) -> Result<(), CliError> {
 
 /// Writes `data.json` and the modules under `out`, replacing what a previous compile wrote.
 pub fn write_output(compiled: &warden_core::Compiled, out: &Path) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError::usage(format!("cannot write to `{}`: {e}", out.display()));
+    let io =
+        |e: std::io::Error| CliError::usage(format!("cannot write to `{}`: {e}", out.display()));
     fs::create_dir_all(out).map_err(io)?;
     for stale in ["warden", "custom"] {
         let d = out.join(stale);

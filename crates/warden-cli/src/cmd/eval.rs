@@ -55,13 +55,22 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 EngineKind::Interpreter => warden_engine::Evaluator::Interpreter,
                 EngineKind::Rvm => warden_engine::Evaluator::Rvm,
             };
-            (Engine::new(load_bundle_dir(dir, &query, evaluator)?), query, true)
+            (
+                Engine::new(load_bundle_dir(dir, &query, evaluator)?),
+                query,
+                true,
+            )
         }
         None => {
             let project = Project::open(&args.path)?;
             let (compiled, _) = super::compile_project(&project)?;
-            let prepared = Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?;
-            (Engine::new(prepared), warden_core::DECISION_QUERY.to_string(), false)
+            let prepared =
+                Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?;
+            (
+                Engine::new(prepared),
+                warden_core::DECISION_QUERY.to_string(),
+                false,
+            )
         }
     };
     match &args.inputs {
@@ -72,17 +81,24 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 Some(p) if p.as_os_str() == "-" => read_stdin()?,
                 Some(p) => project::read(p)?,
             };
-            let input: Value = serde_json::from_str(&text).map_err(|e| CliError::usage(format!("input is not valid JSON: {e}")))?;
+            let input: Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::usage(format!("input is not valid JSON: {e}")))?;
             if raw {
                 let out = raw_result(&engine, &query, &input);
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
                 return Ok(());
             }
-            let decision = engine.decide(&input).map_err(|e| CliError::usage(e.to_string()).hint("see `warden schema --kind input` for the input contract"))?;
+            let decision = engine.decide(&input).map_err(|e| {
+                CliError::usage(e.to_string())
+                    .hint("see `warden schema --kind input` for the input contract")
+            })?;
             if args.explain {
                 print!("{}", explain_decision(&decision));
             } else {
-                println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&decision).unwrap_or_default()
+                );
             }
             Ok(())
         }
@@ -91,14 +107,16 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 
 fn read_stdin() -> Result<String, CliError> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).map_err(|e| CliError::usage(format!("cannot read standard input: {e}")))?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| CliError::usage(format!("cannot read standard input: {e}")))?;
     Ok(s)
 }
 
 /// One line of raw-query output: `{"result": v}`, `{}` when undefined, or `{"error": "..."}`.
 fn raw_result(engine: &Engine, query: &str, input: &Value) -> Value {
     match engine.eval(query, regorus::Value::from(input.clone())) {
-        Ok(v) if v == regorus::Value::Undefined => json!({}),
+        Ok(regorus::Value::Undefined) => json!({}),
         Ok(v) => match serde_json::to_value(&v) {
             Ok(j) => json!({"result": j}),
             Err(e) => json!({"error": e.to_string()}),
@@ -108,13 +126,15 @@ fn raw_result(engine: &Engine, query: &str, input: &Value) -> Value {
 }
 
 fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(), CliError> {
-    let f = std::fs::File::open(file).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", file.display())))?;
+    let f = std::fs::File::open(file)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", file.display())))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut n, mut failed) = (0u64, 0u64);
     let start = Instant::now();
     for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| CliError::usage(format!("{}:{}: {e}", file.display(), i + 1)))?;
+        let line =
+            line.map_err(|e| CliError::usage(format!("{}:{}: {e}", file.display(), i + 1)))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -131,17 +151,26 @@ fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(),
             failed += 1;
         }
         serde_json::to_writer(&mut out, &result).map_err(|e| CliError::usage(e.to_string()))?;
-        out.write_all(b"\n").map_err(|e| CliError::usage(e.to_string()))?;
+        out.write_all(b"\n")
+            .map_err(|e| CliError::usage(e.to_string()))?;
     }
     out.flush().map_err(|e| CliError::usage(e.to_string()))?;
     let secs = start.elapsed().as_secs_f64();
-    eprintln!("{n} input(s), {failed} error(s), {:.3}s, {:.0} decisions/s", secs, n as f64 / secs.max(1e-9));
+    eprintln!(
+        "{n} input(s), {failed} error(s), {:.3}s, {:.0} decisions/s",
+        secs,
+        n as f64 / secs.max(1e-9)
+    );
     Ok(())
 }
 
 /// Loads an OPA-style bundle directory: every `.rego` file, and every `data.json` mounted at its
 /// directory's path.
-pub fn load_bundle_dir(dir: &Path, query: &str, evaluator: warden_engine::Evaluator) -> Result<Prepared, CliError> {
+pub fn load_bundle_dir(
+    dir: &Path,
+    query: &str,
+    evaluator: warden_engine::Evaluator,
+) -> Result<Prepared, CliError> {
     let mut modules = Vec::new();
     let mut data = json!({});
     for f in project::files(dir)? {
@@ -149,21 +178,39 @@ pub fn load_bundle_dir(dir: &Path, query: &str, evaluator: warden_engine::Evalua
         match f.file_name().and_then(|n| n.to_str()) {
             Some("data.json") => {
                 let text = project::read(&f)?;
-                let mut doc: Value = serde_json::from_str(&text).map_err(|e| CliError::usage(format!("{}: not valid JSON: {e}", f.display())))?;
-                let parts: Vec<String> = rel.parent().map(|p| p.iter().map(|c| c.to_string_lossy().to_string()).collect()).unwrap_or_default();
+                let mut doc: Value = serde_json::from_str(&text).map_err(|e| {
+                    CliError::usage(format!("{}: not valid JSON: {e}", f.display()))
+                })?;
+                let parts: Vec<String> = rel
+                    .parent()
+                    .map(|p| p.iter().map(|c| c.to_string_lossy().to_string()).collect())
+                    .unwrap_or_default();
                 for part in parts.iter().rev() {
                     doc = json!({ part: doc });
                 }
                 data = warden_core::testspec::merge(&data, &doc);
             }
-            Some(n) if n.ends_with(".rego") => modules.push(Source { path: project::display(rel), text: project::read(&f)? }),
+            Some(n) if n.ends_with(".rego") => modules.push(Source {
+                path: project::display(rel),
+                text: project::read(&f)?,
+            }),
             _ => {}
         }
     }
     if modules.is_empty() {
-        return Err(CliError::usage(format!("no .rego files in `{}`", dir.display())));
+        return Err(CliError::usage(format!(
+            "no .rego files in `{}`",
+            dir.display()
+        )));
     }
-    Prepared::with_evaluator(&modules, regorus::Value::from(data), &[query], "", evaluator).map_err(|e| CliError::usage(e.to_string()))
+    Prepared::with_evaluator(
+        &modules,
+        regorus::Value::from(data),
+        &[query],
+        "",
+        evaluator,
+    )
+    .map_err(|e| CliError::usage(e.to_string()))
 }
 
 /// A human explanation of one decision.
@@ -173,27 +220,58 @@ pub fn explain_decision(d: &warden_core::Decision) -> String {
         s.push_str("no rule was violated\n");
     }
     for v in &d.violations {
-        s.push_str(&format!("  ✗ {} [{}] → {}\n      {}\n", v.rule, v.reason, v.outcome.as_str(), v.message));
+        s.push_str(&format!(
+            "  ✗ {} [{}] → {}\n      {}\n",
+            v.rule,
+            v.reason,
+            v.outcome.as_str(),
+            v.message
+        ));
         if let Some(r) = &v.remediation {
             s.push_str(&format!("      remediation: {r}\n"));
         }
     }
     let violated: Vec<&str> = d.violations.iter().map(|v| v.rule.as_str()).collect();
-    for r in d.metadata.matched_rules.iter().filter(|r| !violated.contains(&r.as_str())) {
+    for r in d
+        .metadata
+        .matched_rules
+        .iter()
+        .filter(|r| !violated.contains(&r.as_str()))
+    {
         s.push_str(&format!("  ✓ {r} held\n"));
     }
     for w in &d.waived {
-        s.push_str(&format!("  ~ {} [{}] waived by {}\n", w.rule, w.reason, w.by));
+        s.push_str(&format!(
+            "  ~ {} [{}] waived by {}\n",
+            w.rule, w.reason, w.by
+        ));
     }
     for v in &d.shadow_violations {
-        s.push_str(&format!("  (shadow) {} [{}] would be {}\n", v.rule, v.reason, v.outcome.as_str()));
+        s.push_str(&format!(
+            "  (shadow) {} [{}] would be {}\n",
+            v.rule,
+            v.reason,
+            v.outcome.as_str()
+        ));
     }
     for r in &d.redactions {
-        s.push_str(&format!("  redact {} at {} → {}\n", r.name, r.path, r.replacement));
+        s.push_str(&format!(
+            "  redact {} at {} → {}\n",
+            r.name, r.path, r.replacement
+        ));
     }
     for c in &d.consume {
-        s.push_str(&format!("  consume {} of {} ({} used, max {} per {}s)\n", c.cost, c.key, c.used, c.max, c.window_seconds));
+        s.push_str(&format!(
+            "  consume {} of {} ({} used, max {} per {}s)\n",
+            c.cost, c.key, c.used, c.max, c.window_seconds
+        ));
     }
-    s.push_str(&format!("fail mode: {}; audit required: {}; policy {} (revision {})\n", d.fail_mode, d.metadata.audit_required, d.metadata.policy_version, d.metadata.bundle_revision));
+    s.push_str(&format!(
+        "fail mode: {}; audit required: {}; policy {} (revision {})\n",
+        d.fail_mode,
+        d.metadata.audit_required,
+        d.metadata.policy_version,
+        d.metadata.bundle_revision
+    ));
     s
 }

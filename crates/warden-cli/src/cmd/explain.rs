@@ -11,7 +11,8 @@ pub fn run(path: &Path, output: Option<&Path>) -> Result<(), CliError> {
     let (_, loaded) = super::compile_project(&project)?;
     let md = warden_core::explain::markdown(&loaded, &project.name, &project.version);
     match output {
-        Some(p) => std::fs::write(p, md).map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display()))),
+        Some(p) => std::fs::write(p, md)
+            .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display()))),
         None => {
             print!("{md}");
             Ok(())

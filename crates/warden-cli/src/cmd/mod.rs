@@ -20,7 +20,9 @@ pub fn report(project: &Project, diags: &[Diagnostic]) {
 }
 
 /// Compiles a project, printing diagnostics; warnings are printed and do not fail.
-pub fn compile_project(project: &Project) -> Result<(warden_core::Compiled, Vec<warden_core::LoadedFile>), CliError> {
+pub fn compile_project(
+    project: &Project,
+) -> Result<(warden_core::Compiled, Vec<warden_core::LoadedFile>), CliError> {
     match project.compile() {
         Ok((c, loaded)) => {
             report(project, &c.warnings);
@@ -32,7 +34,10 @@ pub fn compile_project(project: &Project) -> Result<(warden_core::Compiled, Vec<
                 }
             }
             if bad > 0 {
-                return Err(CliError::failure(format!("{bad} custom Rego module(s) do not parse")).hint("fix the Rego above; `opa check FILE` gives the same answer"));
+                return Err(
+                    CliError::failure(format!("{bad} custom Rego module(s) do not parse"))
+                        .hint("fix the Rego above; `opa check FILE` gives the same answer"),
+                );
             }
             if let Err(e) = warden_engine::Prepared::from_compiled(&c) {
                 return Err(CliError::failure(format!("the compiled policies do not load: {e}")).hint("a custom Rego module probably conflicts with the library; check its package and rule names"));
@@ -42,7 +47,10 @@ pub fn compile_project(project: &Project) -> Result<(warden_core::Compiled, Vec<
         Err(diags) => {
             report(project, &diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
-            Err(CliError::failure(format!("{errors} error(s) in the policies")).hint("fix the errors above, then run `warden validate` again"))
+            Err(
+                CliError::failure(format!("{errors} error(s) in the policies"))
+                    .hint("fix the errors above, then run `warden validate` again"),
+            )
         }
     }
 }

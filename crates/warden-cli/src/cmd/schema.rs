@@ -23,6 +23,9 @@ pub fn run(kind: Kind) -> Result<(), CliError> {
         Kind::Decision => warden_core::schema::decision_schema(),
         Kind::Tests => warden_core::schema::tests_schema(),
     };
-    println!("{}", serde_json::to_string_pretty(&v).map_err(|e| CliError::failure(e.to_string()))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&v).map_err(|e| CliError::failure(e.to_string()))?
+    );
     Ok(())
 }

@@ -19,15 +19,24 @@ struct Outcome {
 pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Result<(), CliError> {
     let project = Project::open(path)?;
     let (compiled, _) = super::compile_project(&project)?;
-    let engine = Engine::new(Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?);
+    let engine = Engine::new(
+        Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?,
+    );
     if project.tests.is_empty() {
-        return Err(CliError::usage("no test files (tests/*.yaml) in the project").hint("add tests: each has an `input` and an `expect`"));
+        return Err(
+            CliError::usage("no test files (tests/*.yaml) in the project")
+                .hint("add tests: each has an `input` and an `expect`"),
+        );
     }
     let mut results = Vec::new();
     let mut emitted = String::new();
     for (file, text) in &project.tests {
-        let doc = warden_core::source::Document::parse(file, text).map_err(|d| CliError::diagnostics(vec![d]))?;
-        let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| CliError::usage(format!("{file}: not a test file: {e}")).hint("see `warden schema --kind tests`"))?;
+        let doc = warden_core::source::Document::parse(file, text)
+            .map_err(|d| CliError::diagnostics(vec![*d]))?;
+        let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| {
+            CliError::usage(format!("{file}: not a test file: {e}"))
+                .hint("see `warden schema --kind tests`")
+        })?;
         for (case, input) in tf.tests.iter().zip(tf.inputs()) {
             if case.expect.error.is_none() {
                 if let Ok(v) = warden_engine::decision_input(&input) {
@@ -37,7 +46,11 @@ pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Res
             }
             let result = engine.decide(&input).map_err(|e| e.to_string());
             let failures = check_result(&case.expect, result.as_ref().map_err(String::as_str));
-            results.push(Outcome { file: file.clone(), name: case.name.clone(), failures });
+            results.push(Outcome {
+                file: file.clone(),
+                name: case.name.clone(),
+                failures,
+            });
         }
     }
     let failed = results.iter().filter(|r| !r.failures.is_empty()).count();
@@ -53,10 +66,12 @@ pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Res
     }
     println!("{} passed, {} failed", results.len() - failed, failed);
     if let Some(p) = emit_inputs {
-        std::fs::write(p, emitted).map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
+        std::fs::write(p, emitted)
+            .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
     }
     if let Some(p) = junit {
-        std::fs::write(p, junit_xml(&results)).map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
+        std::fs::write(p, junit_xml(&results))
+            .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
     }
     if failed > 0 {
         return Err(CliError::failure(format!("{failed} test(s) failed")));
@@ -65,7 +80,10 @@ pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Res
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn junit_xml(results: &[Outcome]) -> String {
@@ -76,10 +94,20 @@ fn junit_xml(results: &[Outcome]) -> String {
     for f in files {
         let cases: Vec<&Outcome> = results.iter().filter(|r| r.file == f).collect();
         let fails = cases.iter().filter(|r| !r.failures.is_empty()).count();
-        let _ = writeln!(x, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">", esc(f), cases.len());
+        let _ = writeln!(
+            x,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">",
+            esc(f),
+            cases.len()
+        );
         for c in cases {
             if c.failures.is_empty() {
-                let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"{}\"/>", esc(f), esc(&c.name));
+                let _ = writeln!(
+                    x,
+                    "    <testcase classname=\"{}\" name=\"{}\"/>",
+                    esc(f),
+                    esc(&c.name)
+                );
             } else {
                 let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"{}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", esc(f), esc(&c.name), esc(&c.failures[0]), esc(&c.failures.join("\n")));
             }

@@ -22,9 +22,16 @@ pub fn run(path: &Path) -> Result<(), CliError> {
     }
     let warnings = diags.iter().filter(|d| !d.is_error()).count();
     if errors > 0 {
-        return Err(CliError::failure(format!("{errors} error(s), {warnings} warning(s) in {} policy file(s)", project.policies.len()))
-            .hint("fix the errors above, then run `warden validate` again"));
+        return Err(CliError::failure(format!(
+            "{errors} error(s), {warnings} warning(s) in {} policy file(s)",
+            project.policies.len()
+        ))
+        .hint("fix the errors above, then run `warden validate` again"));
     }
-    println!("ok: {} policy file(s), {} Rego module(s), {warnings} warning(s)", project.policies.len(), project.rego.len());
+    println!(
+        "ok: {} policy file(s), {} Rego module(s), {warnings} warning(s)",
+        project.policies.len(),
+        project.rego.len()
+    );
     Ok(())
 }

@@ -646,7 +646,7 @@ raw[k] := x if {
 	outcome := custom_outcome(cv)
 	reason := custom_reason(cv)
 	message := to_text(object.get(cv, "message", reason))
-	k := concat("", [rank[outcome], "|", cv.rule, "|", reason, "|", message])
+	k := concat("", [rank[outcome], "|", cv.rule, "|", reason, "|", message, "|", to_text(object.get(cv, "remediation", null))])
 	x := {
 		"vio": {
 			"rule": cv.rule,
@@ -660,13 +660,14 @@ raw[k] := x if {
 	}
 }
 
-default custom_outcome(_) := "deny"
+# `else` rather than `default`: regorus' RVM ignores `default` on functions.
+custom_outcome(cv) := cv.outcome if {
+	cv.outcome in {"deny", "approval_needed"}
+} else := "deny"
 
-custom_outcome(cv) := cv.outcome if cv.outcome in {"deny", "approval_needed"}
-
-default custom_reason(_) := "custom_violation"
-
-custom_reason(cv) := cv.reason if is_string(cv.reason)
+custom_reason(cv) := cv.reason if {
+	is_string(cv.reason)
+} else := "custom_violation"
 
 rank := {"deny": "0", "rate_limited": "1", "approval_needed": "2", "sanitize": "3"}
 
@@ -921,10 +922,12 @@ default meta := {}
 
 meta := data.warden.meta
 
-# The fast path: a call whose exact plan has merged fast constraints, and that satisfies them,
-# violates no rule, so its decision is the plan's precomputed allow decision. The medium path
-# decides other calls of such simple plans from each rule's own constraints. Everything else
-# takes the full path. All three give the same answer (tested on every example input).
+# Simple plans (only presence, min/max, in/equals and matches conditions; no limits, redaction,
+# overrides or `when`) carry `fast`: every rule's constraints in flat lists keyed by the rule's
+# sort key, plus the precomputed allow decision. One set of comprehensions finds the failing rules;
+# none failing means the precomputed decision (the fast path), otherwise the decision is built
+# from the failing rules alone (the medium path). Every other call takes the full path. All give
+# the same answer (tested on every example input, and against OPA).
 decision := simple_decision(simple_plan)
 
 decision := full_decision if not simple_plan
@@ -934,12 +937,13 @@ simple_plan := f if {
 	count(object.get(input.action, "data_classes_referenced", [])) == 0
 }
 
+# The fast path: the merged constraints hold, so no rule fails.
 simple_decision(f) := f.allow if {
 	passes(f)
 } else := d if {
-	bad := [r | some r in f.rules; not passes(r)]
-	vs := [f.vio[k] | some k in sort([r.key | some r in bad; not r.shadow])]
-	svs := [f.vio[k] | some k in sort([r.key | some r in bad; r.shadow])]
+	keys := sort(failing_rules(f))
+	vs := [f.vio[k] | some k in keys; not f.shadow[k]]
+	svs := [f.vio[k] | some k in keys; f.shadow[k]]
 	out := array.concat(vs, [{"outcome": "allow"}])[0].outcome
 	would := count(svs) > 0
 	allowed := count([1 | out == "allow"])
@@ -967,9 +971,9 @@ simple_decision(f) := f.allow if {
 	}
 }
 
-# passes(f): the input satisfies fast constraints f (numbers in [lo, hi], strings in a set, regexes).
-# Each `every` sits alone at the end of its own function: regorus' RVM mis-evaluates statements
-# that follow an `every` over an empty collection (see docs/opa-compatibility.md).
+# passes(f): the input satisfies the merged constraints of simple plan f. Each `every` sits alone
+# at the end of its own function: regorus' RVM mis-evaluates statements that follow an `every`
+# over an empty collection (see docs/opa-compatibility.md).
 passes(f) if {
 	nums_ok(f.num)
 	ins_ok(f["in"])
@@ -998,6 +1002,27 @@ res_ok(cs) if {
 		regex.match(c.re, v)
 	}
 }
+
+# failing_rules(f): sort keys of the rules of simple plan f whose own constraints fail.
+failing_rules(f) := ((((({c.key | some c in f.rnum; not is_number(object.get(input, c.path, null))} | {c.key |
+	some c in f.rnum
+	v := object.get(input, c.path, null)
+	is_number(v)
+	v < c.lo
+}) | {c.key |
+	some c in f.rnum
+	v := object.get(input, c.path, null)
+	is_number(v)
+	v > c.hi
+}) | {c.key | some c in f.rin; not c.allowed[object.get(input, c.path, null)]}) | {c.key |
+	some c in f.rre
+	not is_string(object.get(input, c.path, null))
+}) | {c.key |
+	some c in f.rre
+	v := object.get(input, c.path, null)
+	is_string(v)
+	not regex.match(c.re, v)
+})
 
 full_decision := {
 	"allow": allow,

@@ -33,7 +33,13 @@ impl Sink<'_> {
         self.diags.push(d);
     }
 
-    pub fn error_at_value(&mut self, code: &'static str, pointer: &str, msg: String, hint: Option<String>) {
+    pub fn error_at_value(
+        &mut self,
+        code: &'static str,
+        pointer: &str,
+        msg: String,
+        hint: Option<String>,
+    ) {
         let mut d = Diagnostic::error(code, &self.doc.file, self.doc.span_at(pointer), msg);
         d.hint = hint;
         self.diags.push(d);
@@ -72,7 +78,10 @@ pub(crate) fn compile_conditions(
             };
             check.insert("op".into(), json!(op));
             check.insert("value".into(), value);
-            check.insert("absent_ok".into(), json!(cond.optional || NEGATIVE.contains(&op)));
+            check.insert(
+                "absent_ok".into(),
+                json!(cond.optional || NEGATIVE.contains(&op)),
+            );
             check.insert("label".into(), json!(path_text));
             checks.push(Value::Object(check));
             phrases.push(format!("{path_text} {phrase}"));
@@ -96,14 +105,22 @@ fn ops_count(c: &Condition) -> usize {
 }
 
 /// Checks `args.x` against the declared arguments; returns the declared type when known.
-fn check_declared(sink: &mut Sink<'_>, path: &InputPath, ptr: &str, decls: &ArgDecls<'_>) -> Option<ArgType> {
+fn check_declared(
+    sink: &mut Sink<'_>,
+    path: &InputPath,
+    ptr: &str,
+    decls: &ArgDecls<'_>,
+) -> Option<ArgType> {
     let name = path.arg_name()?;
     if decls.is_empty() {
         return None;
     }
     let found: Vec<ArgType> = decls.iter().filter_map(|d| d.get(name).copied()).collect();
     if found.is_empty() {
-        let all: Vec<&str> = decls.iter().flat_map(|d| d.keys().map(String::as_str)).collect();
+        let all: Vec<&str> = decls
+            .iter()
+            .flat_map(|d| d.keys().map(String::as_str))
+            .collect();
         let hint = did_you_mean(name, all.iter().copied())
             .map(|s| format!("did you mean `args.{s}`?"))
             .or_else(|| Some(format!("declared arguments: {}", all.join(", "))));
@@ -124,7 +141,10 @@ fn check_declared(sink: &mut Sink<'_>, path: &InputPath, ptr: &str, decls: &ArgD
 
 fn check_type_fit(sink: &mut Sink<'_>, path: &InputPath, t: ArgType, op: &str, ptr: &str) {
     let numeric = matches!(op, "min" | "max");
-    let textual = matches!(op, "matches" | "domains" | "path_prefixes" | "deny_path_prefixes" | "within");
+    let textual = matches!(
+        op,
+        "matches" | "domains" | "path_prefixes" | "deny_path_prefixes" | "within"
+    );
     let sized = matches!(op, "min_length" | "max_length");
     let bad = match t {
         ArgType::Any | ArgType::Object => false,
@@ -137,7 +157,11 @@ fn check_type_fit(sink: &mut Sink<'_>, path: &InputPath, t: ArgType, op: &str, p
         sink.error(
             "never-matches",
             ptr,
-            format!("`{op}` can never hold for `{}`, declared as {t:?}", path.text).to_lowercase(),
+            format!(
+                "`{op}` can never hold for `{}`, declared as {t:?}",
+                path.text
+            )
+            .to_lowercase(),
             Some("check the argument's declared type in the tool catalog".into()),
         );
     }
@@ -153,15 +177,28 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
         out.push(("not_equals", v.clone(), format!("must not equal {v}")));
     }
     if let Some(list) = &c.one_of {
-        out.push(("in", member_set(list), format!("must be one of {}", list_text(list))));
+        out.push((
+            "in",
+            member_set(list),
+            format!("must be one of {}", list_text(list)),
+        ));
     }
     if let Some(list) = &c.not_in {
-        out.push(("not_in", member_set(list), format!("must not be any of {}", list_text(list))));
+        out.push((
+            "not_in",
+            member_set(list),
+            format!("must not be any of {}", list_text(list)),
+        ));
     }
     let (mut min, mut max) = (c.min.clone(), c.max.clone());
     if let Some([lo, hi]) = &c.range {
         if min.is_some() || max.is_some() {
-            sink.error("conflicting-keys", &format!("{ptr}/range"), "`range` cannot be combined with `min`/`max`".into(), None);
+            sink.error(
+                "conflicting-keys",
+                &format!("{ptr}/range"),
+                "`range` cannot be combined with `min`/`max`".into(),
+                None,
+            );
         }
         min = Some(lo.clone());
         max = Some(hi.clone());
@@ -193,7 +230,12 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
     }
     if let (Some(lo), Some(hi)) = (c.min_length, c.max_length) {
         if lo > hi {
-            sink.error_at_value("min-above-max", &format!("{ptr}/min_length"), format!("min_length {lo} is above max_length {hi}"), None);
+            sink.error_at_value(
+                "min-above-max",
+                &format!("{ptr}/min_length"),
+                format!("min_length {lo} is above max_length {hi}"),
+                None,
+            );
         }
     }
     if let Some(n) = c.min_length {
@@ -207,7 +249,9 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
         for (i, d) in ds.iter().enumerate() {
             let norm = d.trim().trim_end_matches('.').to_ascii_lowercase();
             let valid = !norm.is_empty()
-                && norm.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
+                && norm
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
                 && !norm.starts_with('.');
             if !valid {
                 sink.error_at_value(
@@ -219,11 +263,19 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
             }
             set.insert(norm, json!(true));
         }
-        out.push(("domains", Value::Object(set), format!("must be a host in or under {}", ds.join(", "))));
+        out.push((
+            "domains",
+            Value::Object(set),
+            format!("must be a host in or under {}", ds.join(", ")),
+        ));
     }
     for (key, op, list) in [
         ("path_prefixes", "path_prefixes", &c.path_prefixes),
-        ("deny_path_prefixes", "deny_path_prefixes", &c.deny_path_prefixes),
+        (
+            "deny_path_prefixes",
+            "deny_path_prefixes",
+            &c.deny_path_prefixes,
+        ),
     ] {
         if let Some(ps) = list {
             for (i, p) in ps.iter().enumerate() {
@@ -232,11 +284,17 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
                         "prefix-without-slash",
                         &format!("{ptr}/{key}/{i}"),
                         format!("prefix `{p}` also covers `{p}-other` and `{p}.bak`"),
-                        Some(format!("end the prefix with `/` (`{p}/`) to cover only that directory")),
+                        Some(format!(
+                            "end the prefix with `/` (`{p}/`) to cover only that directory"
+                        )),
                     );
                 }
             }
-            let phrase = if op == "path_prefixes" { "must start with" } else { "must not start with" };
+            let phrase = if op == "path_prefixes" {
+                "must start with"
+            } else {
+                "must not start with"
+            };
             out.push((op, json!(ps), format!("{phrase} {}", ps.join(", "))));
         }
     }
@@ -244,13 +302,31 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
         out.push(("contains", v.clone(), format!("must contain {v}")));
     }
     if let Some(list) = &c.subset_of {
-        out.push(("subset_of", json!(list), format!("must only hold {}", list_text(list))));
+        out.push((
+            "subset_of",
+            json!(list),
+            format!("must only hold {}", list_text(list)),
+        ));
     }
     if let Some(p) = &c.subset_of_path {
         match InputPath::parse(p) {
-            Ok(ip) if !ip.is_wild() => out.push(("subset_of_path", ip.opa_path(), format!("must only hold values in {p}"))),
-            Ok(_) => sink.error("invalid-path", &format!("{ptr}/subset_of_path"), "`subset_of_path` cannot use `[*]`".into(), None),
-            Err(e) => sink.error("invalid-path", &format!("{ptr}/subset_of_path"), e.message, e.hint),
+            Ok(ip) if !ip.is_wild() => out.push((
+                "subset_of_path",
+                ip.opa_path(),
+                format!("must only hold values in {p}"),
+            )),
+            Ok(_) => sink.error(
+                "invalid-path",
+                &format!("{ptr}/subset_of_path"),
+                "`subset_of_path` cannot use `[*]`".into(),
+                None,
+            ),
+            Err(e) => sink.error(
+                "invalid-path",
+                &format!("{ptr}/subset_of_path"),
+                e.message,
+                e.hint,
+            ),
         }
     }
     if let Some(t) = c.value_type {
@@ -259,7 +335,11 @@ fn ops(sink: &mut Sink<'_>, c: &Condition, ptr: &str) -> Vec<(&'static str, Valu
     }
     if let Some(w) = &c.within {
         if let Some(v) = time_window(sink, w, &format!("{ptr}/within")) {
-            out.push(("within", v, "must fall within the allowed time window".to_string()));
+            out.push((
+                "within",
+                v,
+                "must fall within the allowed time window".to_string(),
+            ));
         }
     }
     out
@@ -284,13 +364,26 @@ fn member_set(list: &[Value]) -> Value {
 }
 
 fn list_text(list: &[Value]) -> String {
-    list.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join(", ")
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Validates a regular expression (RE2 syntax, which both OPA and Warden use).
 pub(crate) fn check_regex(sink: &mut Sink<'_>, re: &str, ptr: &str) {
     if let Err(e) = regex::RegexBuilder::new(re).size_limit(1 << 20).build() {
-        let detail = e.to_string().lines().last().unwrap_or("").trim().to_string();
+        let detail = e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         sink.error_at_value(
             "invalid-regex",
             ptr,
@@ -318,7 +411,12 @@ fn time_window(sink: &mut Sink<'_>, w: &TimeWindow, ptr: &str) -> Option<Value> 
         let hint = did_you_mean(&tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| "use an IANA time zone such as `America/New_York`".into());
-        sink.error_at_value("invalid-timezone", &format!("{ptr}/timezone"), format!("unknown time zone `{tz}`"), Some(hint));
+        sink.error_at_value(
+            "invalid-timezone",
+            &format!("{ptr}/timezone"),
+            format!("unknown time zone `{tz}`"),
+            Some(hint),
+        );
     }
     let days = match &w.days {
         None => Value::Null,
@@ -326,14 +424,23 @@ fn time_window(sink: &mut Sink<'_>, w: &TimeWindow, ptr: &str) -> Option<Value> 
             let mut set = Map::new();
             for (i, d) in list.iter().enumerate() {
                 let key = d.to_ascii_lowercase();
-                match DAYS.iter().find(|(short, long)| key == *short || key == long.to_ascii_lowercase()) {
+                match DAYS
+                    .iter()
+                    .find(|(short, long)| key == *short || key == long.to_ascii_lowercase())
+                {
                     Some((_, long)) => {
                         set.insert((*long).to_string(), json!(true));
                     }
                     None => {
                         ok = false;
-                        let hint = did_you_mean(&key, DAYS.iter().map(|(s, _)| *s)).map(|s| format!("did you mean `{s}`?"));
-                        sink.error_at_value("invalid-day", &format!("{ptr}/days/{i}"), format!("`{d}` is not a day of the week"), hint.or(Some("use mon, tue, wed, thu, fri, sat, sun".into())));
+                        let hint = did_you_mean(&key, DAYS.iter().map(|(s, _)| *s))
+                            .map(|s| format!("did you mean `{s}`?"));
+                        sink.error_at_value(
+                            "invalid-day",
+                            &format!("{ptr}/days/{i}"),
+                            format!("`{d}` is not a day of the week"),
+                            hint.or(Some("use mon, tue, wed, thu, fri, sat, sun".into())),
+                        );
                     }
                 }
             }
@@ -346,7 +453,12 @@ fn time_window(sink: &mut Sink<'_>, w: &TimeWindow, ptr: &str) -> Option<Value> 
             Some((s, e)) if s != e => (s, e),
             Some(_) => {
                 ok = false;
-                sink.error_at_value("invalid-hours", &format!("{ptr}/hours"), format!("`{h}` is an empty window"), Some("start and end must differ".into()));
+                sink.error_at_value(
+                    "invalid-hours",
+                    &format!("{ptr}/hours"),
+                    format!("`{h}` is an empty window"),
+                    Some("start and end must differ".into()),
+                );
                 (0, 0)
             }
             None => {

@@ -19,7 +19,12 @@ pub(crate) fn lint(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnost
 
 fn at(files: &[LoadedFile], info: &RuleInfo, code: &'static str, msg: String) -> Diagnostic {
     let f = &files[info.origin.file];
-    Diagnostic::error(code, &f.doc.file, f.doc.key_span_at(&format!("{}/id", info.origin.pointer)), msg)
+    Diagnostic::error(
+        code,
+        &f.doc.file,
+        f.doc.key_span_at(&format!("{}/id", info.origin.pointer)),
+        msg,
+    )
 }
 
 /// Two rules can meet on one call when tenant and tool/action scopes overlap and, for agent rules,
@@ -41,8 +46,14 @@ fn overlap(a: &RuleInfo, b: &RuleInfo) -> bool {
     };
     a.tenant == b.tenant
         && same(&a.agent, &b.agent)
-        && meet(reach(a.tool.clone(), &a.rule.tools), reach(b.tool.clone(), &b.rule.tools))
-        && meet(reach(action(a), &a.rule.actions), reach(action(b), &b.rule.actions))
+        && meet(
+            reach(a.tool.clone(), &a.rule.tools),
+            reach(b.tool.clone(), &b.rule.tools),
+        )
+        && meet(
+            reach(action(a), &a.rule.actions),
+            reach(action(b), &b.rule.actions),
+        )
 }
 
 /// The values a condition admits, when that is a finite set.
@@ -55,8 +66,16 @@ fn admitted(c: &Condition) -> Option<BTreeSet<String>> {
 }
 
 fn bounds(c: &Condition) -> (Option<f64>, Option<f64>) {
-    let lo = c.min.as_ref().or(c.range.as_ref().map(|r| &r[0])).and_then(|n| n.as_f64());
-    let hi = c.max.as_ref().or(c.range.as_ref().map(|r| &r[1])).and_then(|n| n.as_f64());
+    let lo = c
+        .min
+        .as_ref()
+        .or(c.range.as_ref().map(|r| &r[0]))
+        .and_then(|n| n.as_f64());
+    let hi = c
+        .max
+        .as_ref()
+        .or(c.range.as_ref().map(|r| &r[1]))
+        .and_then(|n| n.as_f64());
     (lo, hi)
 }
 
@@ -72,31 +91,45 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
                 continue;
             }
             if a.rule.require == b.rule.require
-                && a.rule.on_violation.unwrap_or_default() == b.rule.on_violation.unwrap_or_default()
+                && a.rule.on_violation.unwrap_or_default()
+                    == b.rule.on_violation.unwrap_or_default()
                 && a.tool == b.tool
                 && a.action == b.action
                 && a.rule.tools == b.rule.tools
                 && a.rule.actions == b.rule.actions
             {
                 diags.push(
-                    Diagnostic { severity: crate::diag::Severity::Warning, ..at(files, b, "duplicate-rule", format!("rule `{}` repeats rule `{}`", b.id, a.id)) }
-                        .with_hint("remove one of them, or merge their reasons"),
+                    Diagnostic {
+                        severity: crate::diag::Severity::Warning,
+                        ..at(
+                            files,
+                            b,
+                            "duplicate-rule",
+                            format!("rule `{}` repeats rule `{}`", b.id, a.id),
+                        )
+                    }
+                    .with_hint("remove one of them, or merge their reasons"),
                 );
                 continue;
             }
-            let same_outcome = a.rule.on_violation.unwrap_or_default() == b.rule.on_violation.unwrap_or_default();
+            let same_outcome =
+                a.rule.on_violation.unwrap_or_default() == b.rule.on_violation.unwrap_or_default();
             if !same_outcome {
                 continue;
             }
             for (path, ca) in &a.rule.require {
-                let Some(cb) = b.rule.require.get(path) else { continue };
+                let Some(cb) = b.rule.require.get(path) else {
+                    continue;
+                };
                 if ca.optional || cb.optional {
                     continue;
                 }
-                let disjoint_sets = matches!((admitted(ca), admitted(cb)), (Some(x), Some(y)) if x.is_disjoint(&y));
+                let disjoint_sets =
+                    matches!((admitted(ca), admitted(cb)), (Some(x), Some(y)) if x.is_disjoint(&y));
                 let (alo, ahi) = bounds(ca);
                 let (blo, bhi) = bounds(cb);
-                let disjoint_range = matches!((alo, bhi), (Some(l), Some(h)) if l > h) || matches!((blo, ahi), (Some(l), Some(h)) if l > h);
+                let disjoint_range = matches!((alo, bhi), (Some(l), Some(h)) if l > h)
+                    || matches!((blo, ahi), (Some(l), Some(h)) if l > h);
                 if disjoint_sets || disjoint_range {
                     diags.push(
                         at(files, b, "conflicting-rules", format!("rules `{}` and `{}` conflict: no value of `{path}` satisfies both, so every such call is blocked", a.id, b.id))
@@ -109,15 +142,37 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
 }
 
 fn waivers(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
-    const BUILTIN: &[&str] = &["data_class_region_not_allowed", "data_class_tool_not_allowed", "data_class_model_not_allowed", "data_class_unauthorized_for_user", "budget_argument_invalid"];
+    const BUILTIN: &[&str] = &[
+        "data_class_region_not_allowed",
+        "data_class_tool_not_allowed",
+        "data_class_model_not_allowed",
+        "data_class_unauthorized_for_user",
+        "budget_argument_invalid",
+    ];
     for (tenant, name, origin) in &state.waivers {
-        let known = state.waivable.get(tenant).is_some_and(|w| w.iter().any(|x| x == name));
+        let known = state
+            .waivable
+            .get(tenant)
+            .is_some_and(|w| w.iter().any(|x| x == name));
         if !known {
             let f = &files[origin.file];
-            let mut d = Diagnostic::warning("waives-nothing", &f.doc.file, f.doc.span_at(&origin.pointer), format!("no rule of tenant `{tenant}` has id or reason `{name}`: this waives nothing"));
+            let mut d = Diagnostic::warning(
+                "waives-nothing",
+                &f.doc.file,
+                f.doc.span_at(&origin.pointer),
+                format!(
+                    "no rule of tenant `{tenant}` has id or reason `{name}`: this waives nothing"
+                ),
+            );
             if BUILTIN.contains(&name.as_str()) {
-                d = d.with_hint("built-in compliance checks have the highest priority and cannot be waived");
-            } else if let Some(s) = state.waivable.get(tenant).and_then(|w| crate::diag::did_you_mean(name, w.iter().map(String::as_str))) {
+                d = d.with_hint(
+                    "built-in compliance checks have the highest priority and cannot be waived",
+                );
+            } else if let Some(s) = state
+                .waivable
+                .get(tenant)
+                .and_then(|w| crate::diag::did_you_mean(name, w.iter().map(String::as_str)))
+            {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             diags.push(d);
@@ -127,25 +182,53 @@ fn waivers(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
 
 fn undeclared_tools(files: &[LoadedFile], state: &State, diags: &mut Vec<Diagnostic>) {
     for f in files {
-        let Some(t) = state.tenants.get(&f.policy.tenant) else { continue };
+        let Some(t) = state.tenants.get(&f.policy.tenant) else {
+            continue;
+        };
         if t.catalog.is_empty() {
             continue;
         }
         let mut granted: Vec<(String, String)> = Vec::new();
         if let Some(d) = &f.policy.defaults {
-            granted.extend(d.tools.keys().map(|tool| (tool.clone(), format!("/defaults/tools/{}", crate::source::pointer_token(tool)))));
+            granted.extend(d.tools.keys().map(|tool| {
+                (
+                    tool.clone(),
+                    format!("/defaults/tools/{}", crate::source::pointer_token(tool)),
+                )
+            }));
         }
         for (aid, a) in &f.policy.agents {
             granted.extend(a.tools.keys().map(|tool| {
-                (tool.clone(), format!("/agents/{}/tools/{}", crate::source::pointer_token(aid), crate::source::pointer_token(tool)))
+                (
+                    tool.clone(),
+                    format!(
+                        "/agents/{}/tools/{}",
+                        crate::source::pointer_token(aid),
+                        crate::source::pointer_token(tool)
+                    ),
+                )
             }));
         }
         for (tool, ptr) in granted {
             if !t.catalog.contains_key(&tool) {
                 let hint = crate::diag::did_you_mean(&tool, t.catalog.keys().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| "declare it under `tools:` so its actions and arguments can be checked".into());
-                diags.push(Diagnostic::warning("unknown-tool", &f.doc.file, f.doc.key_span_at(&ptr), format!("tool `{tool}` is not declared in any tool catalog of tenant `{}`", f.policy.tenant)).with_hint(hint));
+                    .unwrap_or_else(|| {
+                        "declare it under `tools:` so its actions and arguments can be checked"
+                            .into()
+                    });
+                diags.push(
+                    Diagnostic::warning(
+                        "unknown-tool",
+                        &f.doc.file,
+                        f.doc.key_span_at(&ptr),
+                        format!(
+                            "tool `{tool}` is not declared in any tool catalog of tenant `{}`",
+                            f.policy.tenant
+                        ),
+                    )
+                    .with_hint(hint),
+                );
             }
         }
     }

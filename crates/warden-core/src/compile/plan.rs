@@ -36,15 +36,26 @@ fn sel_matches(sel: &Value, v: &str) -> bool {
 fn selects(x: &Value, tool: &str, action: &str) -> bool {
     let actions = x.get("actions").unwrap_or(&Value::Null);
     sel_matches(x.get("tools").unwrap_or(&Value::Null), tool)
-        && if action == "*" { actions.is_null() } else { sel_matches(actions, action) }
+        && if action == "*" {
+            actions.is_null()
+        } else {
+            sel_matches(actions, action)
+        }
 }
 
-fn nested_get<'a>(m: &'a BTreeMap<String, BTreeMap<String, Map<String, Value>>>, tool: &str, action: &str) -> impl Iterator<Item = &'a Value> {
-    m.get(tool).and_then(|a| a.get(action)).into_iter().flat_map(|r| r.values())
+fn nested_get<'a>(
+    m: &'a BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+    tool: &str,
+    action: &str,
+) -> impl Iterator<Item = &'a Value> {
+    m.get(tool)
+        .and_then(|a| a.get(action))
+        .into_iter()
+        .flat_map(|r| r.values())
 }
 
 /// Every (tool, action) key the agent may need a plan for.
-fn plan_keys(t: &TenantOut, a: &AgentOut) -> BTreeSet<(String, String)> {
+fn plan_keys(t: &TenantOut, aid: &str, a: &AgentOut) -> BTreeSet<(String, String)> {
     let mut keys = BTreeSet::new();
     let mut add_all = |m: &BTreeMap<String, BTreeSet<String>>| {
         for (tool, acts) in m {
@@ -58,7 +69,11 @@ fn plan_keys(t: &TenantOut, a: &AgentOut) -> BTreeSet<(String, String)> {
     add_all(&a.grants);
     add_all(&a.forbid);
     // A `*` grant reaches every declared action and every action a rule names.
-    let star_tools: BTreeSet<String> = keys.iter().filter(|(_, act)| act == "*").map(|(tool, _)| tool.clone()).collect();
+    let star_tools: BTreeSet<String> = keys
+        .iter()
+        .filter(|(_, act)| act == "*")
+        .map(|(tool, _)| tool.clone())
+        .collect();
     for tool in star_tools {
         if let Some(acts) = t.catalog.get(&tool) {
             for act in acts.keys() {
@@ -72,7 +87,18 @@ fn plan_keys(t: &TenantOut, a: &AgentOut) -> BTreeSet<(String, String)> {
                 }
             }
         }
-        for r in t.rules.values().chain(a.rules.values()).chain(t.limits.values()).chain(a.limits.values()) {
+        let overrides = [aid, "*"]
+            .into_iter()
+            .filter_map(|w| t.overrides.get(w))
+            .flat_map(|m| m.values());
+        for r in t
+            .rules
+            .values()
+            .chain(a.rules.values())
+            .chain(t.limits.values())
+            .chain(a.limits.values())
+            .chain(overrides)
+        {
             if let Some(Value::Object(acts)) = r.get("actions") {
                 for act in acts.keys() {
                     keys.insert((tool.clone(), act.clone()));
@@ -84,12 +110,18 @@ fn plan_keys(t: &TenantOut, a: &AgentOut) -> BTreeSet<(String, String)> {
 }
 
 fn granted(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
-    let has = |m: &BTreeMap<String, BTreeSet<String>>| m.get(tool).is_some_and(|s| s.contains(action) || s.contains("*"));
+    let has = |m: &BTreeMap<String, BTreeSet<String>>| {
+        m.get(tool)
+            .is_some_and(|s| s.contains(action) || s.contains("*"))
+    };
     has(&t.grants) || has(&a.grants)
 }
 
 fn forbidden(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
-    let has = |m: &BTreeMap<String, BTreeSet<String>>| m.get(tool).is_some_and(|s| s.contains(action) || s.contains("*"));
+    let has = |m: &BTreeMap<String, BTreeSet<String>>| {
+        m.get(tool)
+            .is_some_and(|s| s.contains(action) || s.contains("*"))
+    };
     has(&t.forbid) || has(&a.forbid)
 }
 
@@ -98,7 +130,12 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
     if forbidden(t, a, tool, action) {
         return json!({"forbidden": true});
     }
-    let class = t.catalog.get(tool).and_then(|m| m.get(action)).map(|(d, _)| d.class).unwrap_or_default();
+    let class = t
+        .catalog
+        .get(tool)
+        .and_then(|m| m.get(action))
+        .map(|(d, _)| d.class)
+        .unwrap_or_default();
     let mut rules: Vec<&Value> = Vec::new();
     rules.extend(nested_get(&t.tool_rules, tool, action));
     rules.extend(nested_get(&a.tool_rules, tool, action));
@@ -106,7 +143,12 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
         rules.extend(nested_get(&t.tool_rules, tool, "*"));
         rules.extend(nested_get(&a.tool_rules, tool, "*"));
     }
-    rules.extend(t.rules.values().chain(a.rules.values()).filter(|r| selects(r, tool, action)));
+    rules.extend(
+        t.rules
+            .values()
+            .chain(a.rules.values())
+            .filter(|r| selects(r, tool, action)),
+    );
     let mut limits: Vec<&Value> = Vec::new();
     limits.extend(nested_get(&t.tool_limits, tool, action));
     limits.extend(nested_get(&a.tool_limits, tool, action));
@@ -114,11 +156,23 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
         limits.extend(nested_get(&t.tool_limits, tool, "*"));
         limits.extend(nested_get(&a.tool_limits, tool, "*"));
     }
-    limits.extend(t.limits.values().chain(a.limits.values()).filter(|l| selects(l, tool, action)));
+    limits.extend(
+        t.limits
+            .values()
+            .chain(a.limits.values())
+            .filter(|l| selects(l, tool, action)),
+    );
     limits.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
 
     let mut out = Map::new();
-    out.insert("class".into(), json!(if class == ActionClass::Read { "read" } else { "write" }));
+    out.insert(
+        "class".into(),
+        json!(if class == ActionClass::Read {
+            "read"
+        } else {
+            "write"
+        }),
+    );
     if class == ActionClass::Read && t.fail_open_reads.as_ref().is_some_and(|(b, _)| *b) {
         out.insert("fail_open".into(), json!(true));
     }
@@ -128,6 +182,8 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
     let mut present: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
     let mut redact = Vec::new();
     let mut matched = BTreeSet::new();
+    // The fast forms assume every fast-op condition is required; an optional one disables them.
+    let mut optional_fast = false;
     for r in &rules {
         let id = r["id"].as_str().unwrap_or_default().to_string();
         matched.insert(id.clone());
@@ -148,8 +204,12 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
             let fast = FAST_OPS.iter().find(|(o, _)| *o == op).map(|(_, key)| *key);
             match (fast, c["wild"].as_bool().unwrap_or(false)) {
                 (Some(key), false) => {
-                    if !c["absent_ok"].as_bool().unwrap_or(false) {
-                        let slot = present.entry(c["path"].to_string()).or_insert_with(|| (c["path"].clone(), BTreeSet::new()));
+                    if c["absent_ok"].as_bool().unwrap_or(false) {
+                        optional_fast = true;
+                    } else {
+                        let slot = present
+                            .entry(c["path"].to_string())
+                            .or_insert_with(|| (c["path"].clone(), BTreeSet::new()));
                         slot.1.insert(id.clone());
                     }
                     let mut entry = json!({"path": c["path"], "value": c["value"], "rule": id});
@@ -165,8 +225,14 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
     for l in &limits {
         matched.insert(l["id"].as_str().unwrap_or_default().to_string());
     }
-    let fast = if when.is_empty() && redact.is_empty() && limits.is_empty() && !lists.contains_key("generic") {
-        fast_constraints(&lists, &present).and_then(|merged| per_rule_fast(merged, &rules, &lists, &present, t))
+    let fast = if !optional_fast
+        && when.is_empty()
+        && redact.is_empty()
+        && limits.is_empty()
+        && !lists.contains_key("generic")
+    {
+        fast_constraints(&lists, &present)
+            .and_then(|merged| per_rule_fast(merged, &rules, &lists, &present, t))
     } else {
         None
     };
@@ -176,7 +242,10 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
         out.insert("when".into(), Value::Object(when));
     }
     if !present.is_empty() {
-        let p: Vec<Value> = present.into_values().map(|(path, rs)| json!({"path": path, "rules": rs})).collect();
+        let p: Vec<Value> = present
+            .into_values()
+            .map(|(path, rs)| json!({"path": path, "rules": rs}))
+            .collect();
         out.insert("present".into(), json!(p));
     }
     for (k, v) in lists {
@@ -212,7 +281,10 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
 /// Merged constraints for the fast path: when a call satisfies them, no rule of the plan fails,
 /// so the decision is the plan's precomputed allow decision. `None` when the plan has a
 /// condition the fast path cannot express (the full path then decides every call).
-fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<String, (Value, BTreeSet<String>)>) -> Option<Value> {
+fn fast_constraints(
+    lists: &BTreeMap<&str, Vec<Value>>,
+    present: &BTreeMap<String, (Value, BTreeSet<String>)>,
+) -> Option<Value> {
     let mut num: BTreeMap<String, (Value, f64, f64)> = BTreeMap::new();
     let mut strs: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
     let mut res = Vec::new();
@@ -225,7 +297,9 @@ fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<Strin
             match *op {
                 "max" | "min" => {
                     let v = c["value"].as_f64()?;
-                    let e = num.entry(key).or_insert((c["path"].clone(), f64::MIN, f64::MAX));
+                    let e = num
+                        .entry(key)
+                        .or_insert((c["path"].clone(), f64::MIN, f64::MAX));
                     if *op == "max" {
                         e.2 = e.2.min(v);
                     } else {
@@ -236,12 +310,17 @@ fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<Strin
                     let allowed: BTreeSet<String> = if *op == "equals" {
                         [c["value"].as_str()?.to_string()].into()
                     } else {
-                        if c["value"]["others"].as_array().is_some_and(|o| !o.is_empty()) {
+                        if c["value"]["others"]
+                            .as_array()
+                            .is_some_and(|o| !o.is_empty())
+                        {
                             return None;
                         }
                         c["value"]["strings"].as_object()?.keys().cloned().collect()
                     };
-                    let e = strs.entry(key).or_insert_with(|| (c["path"].clone(), allowed.clone()));
+                    let e = strs
+                        .entry(key)
+                        .or_insert_with(|| (c["path"].clone(), allowed.clone()));
                     e.1 = e.1.intersection(&allowed).cloned().collect();
                 }
                 "matches" => res.push(json!({"path": c["path"], "re": c["value"]})),
@@ -251,7 +330,10 @@ fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<Strin
     }
     // A required path with only presence checks (none here) would need its own list; every present
     // entry comes from one of the ops above, so nothing is lost.
-    let num: Vec<Value> = num.into_values().map(|(p, lo, hi)| json!({"path": p, "lo": lo, "hi": hi})).collect();
+    let num: Vec<Value> = num
+        .into_values()
+        .map(|(p, lo, hi)| json!({"path": p, "lo": lo, "hi": hi}))
+        .collect();
     let strs: Vec<Value> = strs
         .into_values()
         .map(|(p, allowed)| json!({"path": p, "allowed": allowed.into_iter().map(|a| (a, json!(true))).collect::<Map<_, _>>()}))
@@ -259,46 +341,86 @@ fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &BTreeMap<Strin
     Some(json!({"num": num, "in": strs, "re": res}))
 }
 
-/// Adds to the merged fast constraints each rule's own constraints, sort key and violation, for
-/// the medium path (a simple plan whose fast check failed).
+/// The simple-plan form: the plan's merged constraints (`num`, `in`, `re`: pass them and no rule
+/// fails), and each rule's constraints flattened into per-kind lists tagged with the
+/// rule's sort key (`rnum`: numbers within [lo, hi]; `rin`: strings in a set; `rre`: strings
+/// matching a regex), its violation by key, and which keys are shadow rules. The library computes
+/// the set of failing keys with a few comprehensions: empty means the precomputed allow decision.
 fn per_rule_fast(
-    mut merged: Value,
+    merged: Value,
     rules: &[&Value],
     lists: &BTreeMap<&str, Vec<Value>>,
     present: &BTreeMap<String, (Value, BTreeSet<String>)>,
     t: &TenantOut,
 ) -> Option<Value> {
-    let mut per = Map::new();
+    let (mut rnum, mut rin, mut rre) = (Vec::new(), Vec::new(), Vec::new());
     let mut vio = Map::new();
+    let mut shadow = Map::new();
     for r in rules {
         let id = r["id"].as_str()?;
+        let key = r["key"].as_str()?.to_string();
         let own: BTreeMap<&str, Vec<Value>> = lists
             .iter()
-            .map(|(op, cs)| (*op, cs.iter().filter(|c| c["rule"] == id).cloned().collect::<Vec<_>>()))
+            .map(|(op, cs)| {
+                (
+                    *op,
+                    cs.iter()
+                        .filter(|c| c["rule"] == id)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )
+            })
             .filter(|(_, cs)| !cs.is_empty())
             .collect();
-        let mut c = fast_constraints(&own, present)?;
-        c["key"] = r["key"].clone();
-        c["shadow"] = json!(r["mode"] == "shadow");
-        vio.insert(r["key"].as_str()?.to_string(), r["vio"].clone());
-        per.insert(id.to_string(), c);
+        let c = fast_constraints(&own, present)?;
+        for mut e in c["num"].as_array().cloned().unwrap_or_default() {
+            e["key"] = json!(key);
+            rnum.push(e);
+        }
+        for mut e in c["in"].as_array().cloned().unwrap_or_default() {
+            e["key"] = json!(key);
+            rin.push(e);
+        }
+        for mut e in c["re"].as_array().cloned().unwrap_or_default() {
+            e["key"] = json!(key);
+            rre.push(e);
+        }
+        if r["mode"] == "shadow" {
+            shadow.insert(key.clone(), json!(true));
+        }
+        vio.insert(key, r["vio"].clone());
     }
-    merged["rules"] = Value::Object(per);
-    merged["vio"] = Value::Object(vio);
-    merged["appeal_path"] = t.appeal_path.as_ref().map_or(Value::Null, |(p, _)| json!(p));
-    Some(merged)
+    Some(json!({
+        "num": merged["num"],
+        "in": merged["in"],
+        "re": merged["re"],
+        "rnum": rnum,
+        "rin": rin,
+        "rre": rre,
+        "vio": vio,
+        "shadow": shadow,
+        "appeal_path": t.appeal_path.as_ref().map_or(Value::Null, |(p, _)| json!(p)),
+    }))
 }
 
 /// Adds each fast plan's precomputed allow decision (it needs the final revision), or removes the
 /// fast path everywhere when custom Rego may add violations the compiler cannot see.
 pub(crate) fn add_allow_decisions(tenants: &mut Value, meta: &Value, enabled: bool) {
-    let Some(ts) = tenants.as_object_mut() else { return };
+    let Some(ts) = tenants.as_object_mut() else {
+        return;
+    };
     for t in ts.values_mut() {
-        let Some(agents) = t.get_mut("agents").and_then(Value::as_object_mut) else { continue };
+        let Some(agents) = t.get_mut("agents").and_then(Value::as_object_mut) else {
+            continue;
+        };
         for a in agents.values_mut() {
-            let Some(plans) = a.get_mut("plans").and_then(Value::as_object_mut) else { continue };
+            let Some(plans) = a.get_mut("plans").and_then(Value::as_object_mut) else {
+                continue;
+            };
             for acts in plans.values_mut() {
-                let Some(acts) = acts.as_object_mut() else { continue };
+                let Some(acts) = acts.as_object_mut() else {
+                    continue;
+                };
                 for p in acts.values_mut() {
                     if !enabled {
                         if let Some(o) = p.as_object_mut() {
@@ -373,16 +495,26 @@ pub(crate) fn tenant_json(t: &TenantOut) -> Value {
     let mut agents = Map::new();
     for (aid, a) in &t.agents {
         let mut plans: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-        for (tool, action) in plan_keys(t, a) {
+        for (tool, action) in plan_keys(t, aid, a) {
             if !granted(t, a, &tool, &action) && !forbidden(t, a, &tool, &action) {
                 continue;
             }
-            plans.entry(tool.clone()).or_default().insert(action.clone(), plan(t, aid, a, &tool, &action));
+            plans
+                .entry(tool.clone())
+                .or_default()
+                .insert(action.clone(), plan(t, aid, a, &tool, &action));
         }
-        let plans: Map<String, Value> = plans.into_iter().map(|(k, v)| (k, Value::Object(v))).collect();
+        let plans: Map<String, Value> = plans
+            .into_iter()
+            .map(|(k, v)| (k, Value::Object(v)))
+            .collect();
         agents.insert(aid.clone(), json!({"plans": plans}));
     }
-    let scopes: Map<String, Value> = t.scopes.iter().map(|(k, v)| (k.clone(), scope_plan(v))).collect();
+    let scopes: Map<String, Value> = t
+        .scopes
+        .iter()
+        .map(|(k, v)| (k.clone(), scope_plan(v)))
+        .collect();
     json!({
         "appeal_path": t.appeal_path.as_ref().map(|(p, _)| p.clone()),
         "data_classes": t.data_classes.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect::<Map<_, _>>(),

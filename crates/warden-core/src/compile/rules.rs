@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::cond::{check_regex, compile_conditions, parse_window, ArgDecls, Sink};
-use super::{is_open, may_override, Origin, TenantOut, LoadedFile};
+use super::{is_open, may_override, LoadedFile, Origin, TenantOut};
 use crate::diag::Diagnostic;
-use crate::model::{ActionPolicy, ArgType, Limit, LimitScope, Mode, PatternRef, Rule, ViolationOutcome, WorkflowLimits};
+use crate::model::{
+    ActionPolicy, ArgType, Limit, LimitScope, Mode, PatternRef, Rule, ViolationOutcome,
+    WorkflowLimits,
+};
 use crate::paths::InputPath;
 use crate::source::pointer_token;
 
@@ -61,11 +64,20 @@ struct Walk<'a, 'b> {
 }
 
 /// Merges one file's tool catalog (done for every file before rules, so any file may declare tools).
-pub(crate) fn add_catalog(state: &mut State, file: usize, f: &LoadedFile, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn add_catalog(
+    state: &mut State,
+    file: usize,
+    f: &LoadedFile,
+    diags: &mut Vec<Diagnostic>,
+) {
     let t = state.tenants.entry(f.policy.tenant.clone()).or_default();
     for (tool, decl) in &f.policy.tools {
         for (action, a) in &decl.actions {
-            let pointer = format!("/tools/{}/actions/{}", pointer_token(tool), pointer_token(action));
+            let pointer = format!(
+                "/tools/{}/actions/{}",
+                pointer_token(tool),
+                pointer_token(action)
+            );
             let slot = t.catalog.entry(tool.clone()).or_default();
             match slot.get(action) {
                 Some((prev, _)) if prev.class != a.class || prev.args != a.args => {
@@ -88,7 +100,12 @@ pub(crate) fn add_catalog(state: &mut State, file: usize, f: &LoadedFile, diags:
 }
 
 /// Merges one file's grants, rules, limits, scopes, data classes and overrides.
-pub(crate) fn add_file(state: &mut State, file: usize, f: &LoadedFile, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn add_file(
+    state: &mut State,
+    file: usize,
+    f: &LoadedFile,
+    diags: &mut Vec<Diagnostic>,
+) {
     let p = &f.policy;
     let mut w = Walk {
         state,
@@ -101,7 +118,11 @@ pub(crate) fn add_file(state: &mut State, file: usize, f: &LoadedFile, diags: &m
         w.tenant_settings(d);
         for (tool, acts) in &d.tools {
             for (action, ap) in acts {
-                let ptr = format!("/defaults/tools/{}/{}", pointer_token(tool), pointer_token(action));
+                let ptr = format!(
+                    "/defaults/tools/{}/{}",
+                    pointer_token(tool),
+                    pointer_token(action)
+                );
                 w.action_policy(None, tool, action, ap, &ptr);
             }
         }
@@ -117,7 +138,11 @@ pub(crate) fn add_file(state: &mut State, file: usize, f: &LoadedFile, diags: &m
         w.tenant().agents.entry(aid.clone()).or_default();
         for (tool, acts) in &a.tools {
             for (action, ap) in acts {
-                let ptr = format!("{base}/tools/{}/{}", pointer_token(tool), pointer_token(action));
+                let ptr = format!(
+                    "{base}/tools/{}/{}",
+                    pointer_token(tool),
+                    pointer_token(action)
+                );
                 w.action_policy(Some(aid), tool, action, ap, &ptr);
             }
         }
@@ -130,7 +155,12 @@ pub(crate) fn add_file(state: &mut State, file: usize, f: &LoadedFile, diags: &m
         if let Some(wl) = &a.workflow {
             let id_base = format!("{}/{aid}/*/*/workflow", w.tenant);
             for (id, rule) in w.workflow_rules(wl, &id_base, &format!("{base}/workflow")) {
-                w.tenant().agents.entry(aid.clone()).or_default().rules.insert(id, rule);
+                w.tenant()
+                    .agents
+                    .entry(aid.clone())
+                    .or_default()
+                    .rules
+                    .insert(id, rule);
             }
         }
     }
@@ -138,16 +168,25 @@ pub(crate) fn add_file(state: &mut State, file: usize, f: &LoadedFile, diags: &m
         let id_base = format!("{}/scope:{scope}", w.tenant);
         let ptr = format!("/scopes/{}", pointer_token(scope));
         for (id, rule) in w.workflow_rules(wl, &id_base, &ptr) {
-            w.tenant().scopes.entry(scope.clone()).or_default().insert(id, rule);
+            w.tenant()
+                .scopes
+                .entry(scope.clone())
+                .or_default()
+                .insert(id, rule);
         }
     }
     for (name, dc) in &p.data_classes {
         let set = |l: &Option<Vec<String>>| -> Value {
-            l.as_ref().map_or(Value::Null, |v| Value::Object(v.iter().map(|s| (s.clone(), json!(true))).collect()))
+            l.as_ref().map_or(Value::Null, |v| {
+                Value::Object(v.iter().map(|s| (s.clone(), json!(true))).collect())
+            })
         };
         let v = json!({"regions": set(&dc.regions), "tools": set(&dc.tools), "models": set(&dc.models)});
         let ptr = format!("/data_classes/{}", pointer_token(name));
-        let origin = Origin { file, pointer: ptr.clone() };
+        let origin = Origin {
+            file,
+            pointer: ptr.clone(),
+        };
         match w.tenant().data_classes.get(name) {
             Some((prev, _)) if *prev != v => w.sink.error(
                 "conflicting-declaration",
@@ -172,17 +211,27 @@ impl Walk<'_, '_> {
     }
 
     fn origin(&self, pointer: &str) -> Origin {
-        Origin { file: self.file, pointer: pointer.to_string() }
+        Origin {
+            file: self.file,
+            pointer: pointer.to_string(),
+        }
     }
 
     /// Registers a stable id; reports a duplicate at its second declaration.
     fn claim(&mut self, id: &str, ptr: &str) -> bool {
         if let Some(prev) = self.state.ids.get(id) {
-            let where_ = if prev.file == self.file { "earlier in this file".to_string() } else { "in another policy file".to_string() };
+            let where_ = if prev.file == self.file {
+                "earlier in this file".to_string()
+            } else {
+                "in another policy file".to_string()
+            };
             self.sink.error(
                 "duplicate-id",
                 &format!("{ptr}/id"),
-                format!("`{id}` is declared twice (first {where_}, at {})", prev.pointer),
+                format!(
+                    "`{id}` is declared twice (first {where_}, at {})",
+                    prev.pointer
+                ),
                 Some("give each rule and limit a unique id within its scope".into()),
             );
             return false;
@@ -228,8 +277,12 @@ impl Walk<'_, '_> {
 
     /// The argument declarations for (tool, action); action `*` means every declared action.
     fn decls(&self, tool: &str, action: Option<&str>) -> Vec<BTreeMap<String, ArgType>> {
-        let Some(t) = self.state.tenants.get(&self.tenant) else { return vec![] };
-        let Some(acts) = t.catalog.get(tool) else { return vec![] };
+        let Some(t) = self.state.tenants.get(&self.tenant) else {
+            return vec![];
+        };
+        let Some(acts) = t.catalog.get(tool) else {
+            return vec![];
+        };
         acts.iter()
             .filter(|(a, _)| action.is_none_or(|x| x == "*" || x == a.as_str()))
             .filter_map(|(_, (d, _))| d.args.clone())
@@ -237,29 +290,56 @@ impl Walk<'_, '_> {
     }
 
     fn check_action_exists(&mut self, tool: &str, action: &str, ptr: &str) {
-        let Some(acts) = self.state.tenants.get(&self.tenant).and_then(|t| t.catalog.get(tool)) else { return };
+        let Some(acts) = self
+            .state
+            .tenants
+            .get(&self.tenant)
+            .and_then(|t| t.catalog.get(tool))
+        else {
+            return;
+        };
         if action != "*" && !acts.contains_key(action) {
             let names: Vec<&str> = acts.keys().map(String::as_str).collect();
             let hint = crate::diag::did_you_mean(action, names.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("`{tool}` exposes: {}", names.join(", ")));
-            self.sink.error("never-matches", ptr, format!("tool `{tool}` exposes no action `{action}`: this can never match"), Some(hint));
+            self.sink.error(
+                "never-matches",
+                ptr,
+                format!("tool `{tool}` exposes no action `{action}`: this can never match"),
+                Some(hint),
+            );
         }
     }
 
-    fn action_policy(&mut self, agent: Option<&String>, tool: &str, action: &str, ap: &ActionPolicy, ptr: &str) {
+    fn action_policy(
+        &mut self,
+        agent: Option<&String>,
+        tool: &str,
+        action: &str,
+        ap: &ActionPolicy,
+        ptr: &str,
+    ) {
         self.check_action_exists(tool, action, ptr);
         let who = agent.map_or("*", String::as_str).to_string();
         {
             let t = self.tenant();
             match agent {
                 None => {
-                    let target = if ap.forbid { &mut t.forbid } else { &mut t.grants };
+                    let target = if ap.forbid {
+                        &mut t.forbid
+                    } else {
+                        &mut t.grants
+                    };
                     target.entry(tool.into()).or_default().insert(action.into());
                 }
                 Some(a) => {
                     let ag = t.agents.entry(a.clone()).or_default();
-                    let target = if ap.forbid { &mut ag.forbid } else { &mut ag.grants };
+                    let target = if ap.forbid {
+                        &mut ag.forbid
+                    } else {
+                        &mut ag.grants
+                    };
                     target.entry(tool.into()).or_default().insert(action.into());
                 }
             }
@@ -268,9 +348,20 @@ impl Walk<'_, '_> {
         for (i, r) in ap.rules.iter().enumerate() {
             let rptr = format!("{ptr}/rules/{i}");
             for key in ["tools", "actions"] {
-                let set = if key == "tools" { r.tools.is_some() } else { r.actions.is_some() };
+                let set = if key == "tools" {
+                    r.tools.is_some()
+                } else {
+                    r.actions.is_some()
+                };
                 if set {
-                    self.sink.error("misplaced-key", &format!("{rptr}/{key}"), format!("`{key}` selects calls only in `defaults.rules` and agent-wide `rules`"), Some("this rule already applies to one tool action; remove the key".into()));
+                    self.sink.error(
+                        "misplaced-key",
+                        &format!("{rptr}/{key}"),
+                        format!(
+                            "`{key}` selects calls only in `defaults.rules` and agent-wide `rules`"
+                        ),
+                        Some("this rule already applies to one tool action; remove the key".into()),
+                    );
                 }
             }
             let id = format!("{}/{who}/{tool}/{action}/{}", self.tenant, r.id);
@@ -278,9 +369,17 @@ impl Walk<'_, '_> {
                 let t = self.tenant();
                 let slot = match agent {
                     None => t.tool_rules.entry(tool.into()).or_default(),
-                    Some(a) => t.agents.entry(a.clone()).or_default().tool_rules.entry(tool.into()).or_default(),
+                    Some(a) => t
+                        .agents
+                        .entry(a.clone())
+                        .or_default()
+                        .tool_rules
+                        .entry(tool.into())
+                        .or_default(),
                 };
-                slot.entry(action.into()).or_default().insert(id.clone(), rule);
+                slot.entry(action.into())
+                    .or_default()
+                    .insert(id.clone(), rule);
                 self.record(agent, Some(tool), Some(action), r, id, &rptr);
             }
         }
@@ -291,22 +390,45 @@ impl Walk<'_, '_> {
                 let t = self.tenant();
                 let slot = match agent {
                     None => t.tool_limits.entry(tool.into()).or_default(),
-                    Some(a) => t.agents.entry(a.clone()).or_default().tool_limits.entry(tool.into()).or_default(),
+                    Some(a) => t
+                        .agents
+                        .entry(a.clone())
+                        .or_default()
+                        .tool_limits
+                        .entry(tool.into())
+                        .or_default(),
                 };
                 slot.entry(action.into()).or_default().insert(id, limit);
             }
         }
     }
 
-    fn selector_decls(&mut self, tools: &Option<Vec<String>>, actions: &Option<Vec<String>>, ptr: &str) -> Vec<BTreeMap<String, ArgType>> {
-        let catalog: Vec<String> = self.state.tenants.get(&self.tenant).map(|t| t.catalog.keys().cloned().collect()).unwrap_or_default();
+    fn selector_decls(
+        &mut self,
+        tools: &Option<Vec<String>>,
+        actions: &Option<Vec<String>>,
+        ptr: &str,
+    ) -> Vec<BTreeMap<String, ArgType>> {
+        let catalog: Vec<String> = self
+            .state
+            .tenants
+            .get(&self.tenant)
+            .map(|t| t.catalog.keys().cloned().collect())
+            .unwrap_or_default();
         let mut decls = Vec::new();
         if let Some(ts) = tools {
             {
                 for (i, tool) in ts.iter().enumerate() {
                     if !catalog.is_empty() && !catalog.contains(tool) {
-                        let hint = crate::diag::did_you_mean(tool, catalog.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
-                        self.sink.warn("unknown-tool", &format!("{ptr}/tools/{i}"), format!("tool `{tool}` is not in any tool catalog"), hint);
+                        let hint =
+                            crate::diag::did_you_mean(tool, catalog.iter().map(String::as_str))
+                                .map(|s| format!("did you mean `{s}`?"));
+                        self.sink.warn(
+                            "unknown-tool",
+                            &format!("{ptr}/tools/{i}"),
+                            format!("tool `{tool}` is not in any tool catalog"),
+                            hint,
+                        );
                     }
                     if let (Some(acts), 1) = (actions, ts.len()) {
                         for (j, a) in acts.iter().enumerate() {
@@ -314,7 +436,9 @@ impl Walk<'_, '_> {
                         }
                     }
                     match actions {
-                        Some(acts) => acts.iter().for_each(|a| decls.extend(self.decls(tool, Some(a)))),
+                        Some(acts) => acts
+                            .iter()
+                            .for_each(|a| decls.extend(self.decls(tool, Some(a)))),
                         None => decls.extend(self.decls(tool, None)),
                     }
                 }
@@ -328,12 +452,21 @@ impl Walk<'_, '_> {
         let id = format!("{}/{who}/*/*/{}", self.tenant, r.id);
         let decls = self.selector_decls(&r.tools, &r.actions, ptr);
         // Without a tool selector the rule covers every tool: its args cannot be checked.
-        let decls: ArgDecls<'_> = if r.tools.is_some() { decls.iter().collect() } else { vec![] };
+        let decls: ArgDecls<'_> = if r.tools.is_some() {
+            decls.iter().collect()
+        } else {
+            vec![]
+        };
         if let Some(rule) = self.rule(r, &id, ptr, &decls) {
             let t = self.tenant();
             match agent {
                 None => t.rules.insert(id.clone(), rule),
-                Some(a) => t.agents.entry(a.clone()).or_default().rules.insert(id.clone(), rule),
+                Some(a) => t
+                    .agents
+                    .entry(a.clone())
+                    .or_default()
+                    .rules
+                    .insert(id.clone(), rule),
             };
             self.record(agent, None, None, r, id, ptr);
         }
@@ -343,17 +476,34 @@ impl Walk<'_, '_> {
         let who = agent.map_or("*", String::as_str);
         let id = format!("{}/{who}/*/*/{}", self.tenant, l.id);
         let decls = self.selector_decls(&l.tools, &None, ptr);
-        let decls: ArgDecls<'_> = if l.tools.is_some() { decls.iter().collect() } else { vec![] };
+        let decls: ArgDecls<'_> = if l.tools.is_some() {
+            decls.iter().collect()
+        } else {
+            vec![]
+        };
         if let Some(limit) = self.limit(l, &id, ptr, &decls, true) {
             let t = self.tenant();
             match agent {
                 None => t.limits.insert(id, limit),
-                Some(a) => t.agents.entry(a.clone()).or_default().limits.insert(id, limit),
+                Some(a) => t
+                    .agents
+                    .entry(a.clone())
+                    .or_default()
+                    .limits
+                    .insert(id, limit),
             };
         }
     }
 
-    fn record(&mut self, agent: Option<&String>, tool: Option<&str>, action: Option<&str>, r: &Rule, id: String, ptr: &str) {
+    fn record(
+        &mut self,
+        agent: Option<&String>,
+        tool: Option<&str>,
+        action: Option<&str>,
+        r: &Rule,
+        id: String,
+        ptr: &str,
+    ) {
         let info = RuleInfo {
             tenant: self.tenant.clone(),
             agent: agent.cloned(),
@@ -372,17 +522,38 @@ impl Walk<'_, '_> {
 
     fn check_codes(&mut self, id: &str, reason: &str, ptr: &str) -> bool {
         let mut ok = true;
-        let valid_id = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let valid_id = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
         if !valid_id {
             ok = false;
-            self.sink.error_at_value("invalid-id", &format!("{ptr}/id"), format!("id `{id}` may only use letters, digits, `_`, `-` and `.`"), None);
+            self.sink.error_at_value(
+                "invalid-id",
+                &format!("{ptr}/id"),
+                format!("id `{id}` may only use letters, digits, `_`, `-` and `.`"),
+                None,
+            );
         }
         let valid_reason = reason.starts_with(|c: char| c.is_ascii_lowercase())
-            && reason.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && reason
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid_reason {
             ok = false;
-            let suggestion: String = reason.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-            self.sink.error_at_value("invalid-reason", &format!("{ptr}/reason"), format!("reason `{reason}` is not a snake_case code"), Some(format!("reason codes are stable identifiers, e.g. `{suggestion}`")));
+            let suggestion: String = reason
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            self.sink.error_at_value(
+                "invalid-reason",
+                &format!("{ptr}/reason"),
+                format!("reason `{reason}` is not a snake_case code"),
+                Some(format!(
+                    "reason codes are stable identifiers, e.g. `{suggestion}`"
+                )),
+            );
         }
         ok
     }
@@ -391,27 +562,56 @@ impl Walk<'_, '_> {
         let codes_ok = self.check_codes(&r.id, &r.reason, ptr);
         let claimed = self.claim(id, ptr);
         let (when, _) = compile_conditions(&mut self.sink, &r.when, &format!("{ptr}/when"), decls);
-        let (require, phrases) = compile_conditions(&mut self.sink, &r.require, &format!("{ptr}/require"), decls);
+        let (require, phrases) =
+            compile_conditions(&mut self.sink, &r.require, &format!("{ptr}/require"), decls);
         let priority = r.priority.unwrap_or(0);
         if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&priority) {
-            self.sink.error_at_value("invalid-priority", &format!("{ptr}/priority"), format!("priority must be within ±{MAX_PRIORITY}"), None);
+            self.sink.error_at_value(
+                "invalid-priority",
+                &format!("{ptr}/priority"),
+                format!("priority must be within ±{MAX_PRIORITY}"),
+                None,
+            );
         }
         let (kind, outcome, redact, default_message) = match (&r.redact, r.require.is_empty()) {
             (Some(_), false) => {
-                self.sink.error("conflicting-keys", &format!("{ptr}/redact"), "a rule either `require`s or `redact`s, not both".into(), Some("split it into two rules".into()));
+                self.sink.error(
+                    "conflicting-keys",
+                    &format!("{ptr}/redact"),
+                    "a rule either `require`s or `redact`s, not both".into(),
+                    Some("split it into two rules".into()),
+                );
                 return None;
             }
             (None, true) => {
-                self.sink.error("empty-rule", &format!("{ptr}/id"), format!("rule `{}` has neither `require` nor `redact`: it checks nothing", r.id), Some("add `require:` conditions or a `redact:` block".into()));
+                self.sink.error(
+                    "empty-rule",
+                    &format!("{ptr}/id"),
+                    format!(
+                        "rule `{}` has neither `require` nor `redact`: it checks nothing",
+                        r.id
+                    ),
+                    Some("add `require:` conditions or a `redact:` block".into()),
+                );
                 return None;
             }
             (Some(red), true) => {
                 if r.on_violation.is_some() {
-                    self.sink.error("conflicting-keys", &format!("{ptr}/on_violation"), "redact rules always sanitize; `on_violation` does not apply".into(), None);
+                    self.sink.error(
+                        "conflicting-keys",
+                        &format!("{ptr}/on_violation"),
+                        "redact rules always sanitize; `on_violation` does not apply".into(),
+                        None,
+                    );
                 }
                 let compiled = self.redact(red, &format!("{ptr}/redact"), decls)?;
                 let what = red.paths.join(", ");
-                ("redact", "sanitize", compiled, format!("sensitive content in {what} is redacted"))
+                (
+                    "redact",
+                    "sanitize",
+                    compiled,
+                    format!("sensitive content in {what} is redacted"),
+                )
             }
             (None, false) => {
                 let o = match r.on_violation.unwrap_or_default() {
@@ -451,7 +651,12 @@ impl Walk<'_, '_> {
         }))
     }
 
-    fn redact(&mut self, red: &crate::model::Redact, ptr: &str, decls: &ArgDecls<'_>) -> Option<Value> {
+    fn redact(
+        &mut self,
+        red: &crate::model::Redact,
+        ptr: &str,
+        decls: &ArgDecls<'_>,
+    ) -> Option<Value> {
         let mut targets = Vec::new();
         for (i, p) in red.paths.iter().enumerate() {
             let pptr = format!("{ptr}/paths/{i}");
@@ -464,14 +669,24 @@ impl Walk<'_, '_> {
                     }
                     targets.push(ip.compiled());
                 }
-                Err(e) => self.sink.error_at_value("invalid-path", &pptr, e.message, e.hint),
+                Err(e) => self
+                    .sink
+                    .error_at_value("invalid-path", &pptr, e.message, e.hint),
             }
         }
         if red.paths.is_empty() {
-            self.sink.error("empty-redact", ptr, "`redact` needs at least one path".into(), None);
+            self.sink.error(
+                "empty-redact",
+                ptr,
+                "`redact` needs at least one path".into(),
+                None,
+            );
             return None;
         }
-        let template = red.replacement.clone().unwrap_or_else(|| "[REDACTED:{name}]".into());
+        let template = red
+            .replacement
+            .clone()
+            .unwrap_or_else(|| "[REDACTED:{name}]".into());
         let mut patterns = Vec::new();
         for (i, p) in red.patterns.iter().enumerate() {
             let pptr = format!("{ptr}/patterns/{i}");
@@ -479,10 +694,18 @@ impl Walk<'_, '_> {
                 PatternRef::Builtin(n) => match BUILTIN_PATTERNS.iter().find(|(b, _)| b == n) {
                     Some((b, re)) => (b.to_string(), re.to_string()),
                     None => {
-                        let hint = crate::diag::did_you_mean(n, BUILTIN_PATTERNS.iter().map(|(b, _)| *b))
-                            .map(|s| format!("did you mean `{s}`?"))
-                            .unwrap_or_else(|| "use a built-in name or `{name: ..., regex: ...}`".into());
-                        self.sink.error_at_value("unknown-pattern", &pptr, format!("`{n}` is not a built-in pattern"), Some(hint));
+                        let hint =
+                            crate::diag::did_you_mean(n, BUILTIN_PATTERNS.iter().map(|(b, _)| *b))
+                                .map(|s| format!("did you mean `{s}`?"))
+                                .unwrap_or_else(|| {
+                                    "use a built-in name or `{name: ..., regex: ...}`".into()
+                                });
+                        self.sink.error_at_value(
+                            "unknown-pattern",
+                            &pptr,
+                            format!("`{n}` is not a built-in pattern"),
+                            Some(hint),
+                        );
                         continue;
                     }
                 },
@@ -505,19 +728,48 @@ impl Walk<'_, '_> {
         }))
     }
 
-    fn limit(&mut self, l: &Limit, id: &str, ptr: &str, decls: &ArgDecls<'_>, selectors: bool) -> Option<Value> {
-        let reason = l.reason.clone().unwrap_or_else(|| if l.budget.is_some() { "budget_exceeded" } else { "rate_limit_exceeded" }.into());
+    fn limit(
+        &mut self,
+        l: &Limit,
+        id: &str,
+        ptr: &str,
+        decls: &ArgDecls<'_>,
+        selectors: bool,
+    ) -> Option<Value> {
+        let reason = l.reason.clone().unwrap_or_else(|| {
+            if l.budget.is_some() {
+                "budget_exceeded"
+            } else {
+                "rate_limit_exceeded"
+            }
+            .into()
+        });
         let codes_ok = self.check_codes(&l.id, &reason, ptr);
         let claimed = self.claim(id, ptr);
         if !selectors && l.tools.is_some() {
-            self.sink.error("misplaced-key", &format!("{ptr}/tools"), "`tools` selects calls only in `defaults.limits` and agent-wide `limits`".into(), None);
+            self.sink.error(
+                "misplaced-key",
+                &format!("{ptr}/tools"),
+                "`tools` selects calls only in `defaults.limits` and agent-wide `limits`".into(),
+                None,
+            );
         }
         let window = parse_window(&l.window);
         if window.is_none() {
-            self.sink.error_at_value("invalid-window", &format!("{ptr}/window"), format!("`{}` is not a window length", l.window), Some("write a number and a unit: `30s`, `15m`, `1h`, `1d`, `1w`".into()));
+            self.sink.error_at_value(
+                "invalid-window",
+                &format!("{ptr}/window"),
+                format!("`{}` is not a window length", l.window),
+                Some("write a number and a unit: `30s`, `15m`, `1h`, `1d`, `1w`".into()),
+            );
         }
         if l.max.as_f64().is_none_or(|m| m < 0.0) {
-            self.sink.error_at_value("invalid-limit", &format!("{ptr}/max"), "`max` must be zero or more".into(), None);
+            self.sink.error_at_value(
+                "invalid-limit",
+                &format!("{ptr}/max"),
+                "`max` must be zero or more".into(),
+                None,
+            );
         }
         let (kind, path, label) = match &l.budget {
             None => ("rate", Value::Null, Value::Null),
@@ -525,17 +777,32 @@ impl Walk<'_, '_> {
                 Ok(ip) if !ip.is_wild() => {
                     if let Some(name) = ip.arg_name() {
                         if !decls.is_empty() && !decls.iter().any(|d| d.contains_key(name)) {
-                            self.sink.error_at_value("never-matches", &format!("{ptr}/budget"), format!("the tool action declares no argument `{name}` to sum"), None);
+                            self.sink.error_at_value(
+                                "never-matches",
+                                &format!("{ptr}/budget"),
+                                format!("the tool action declares no argument `{name}` to sum"),
+                                None,
+                            );
                         }
                     }
                     ("budget", ip.opa_path(), json!(p))
                 }
                 Ok(_) => {
-                    self.sink.error_at_value("invalid-path", &format!("{ptr}/budget"), "a budget sums one value; `[*]` is not allowed".into(), None);
+                    self.sink.error_at_value(
+                        "invalid-path",
+                        &format!("{ptr}/budget"),
+                        "a budget sums one value; `[*]` is not allowed".into(),
+                        None,
+                    );
                     return None;
                 }
                 Err(e) => {
-                    self.sink.error_at_value("invalid-path", &format!("{ptr}/budget"), e.message, e.hint);
+                    self.sink.error_at_value(
+                        "invalid-path",
+                        &format!("{ptr}/budget"),
+                        e.message,
+                        e.hint,
+                    );
                     return None;
                 }
             },
@@ -549,7 +816,15 @@ impl Walk<'_, '_> {
         if !(codes_ok && claimed) {
             return None;
         }
-        let what = if kind == "rate" { format!("{} calls", l.max) } else { format!("a total of {} in {}", l.max, l.budget.clone().unwrap_or_default()) };
+        let what = if kind == "rate" {
+            format!("{} calls", l.max)
+        } else {
+            format!(
+                "a total of {} in {}",
+                l.max,
+                l.budget.clone().unwrap_or_default()
+            )
+        };
         let w = self.state.waivable.entry(self.tenant.clone()).or_default();
         w.push(id.to_string());
         w.push(reason.clone());
@@ -576,13 +851,33 @@ impl Walk<'_, '_> {
         }))
     }
 
-    fn workflow_rules(&mut self, wl: &WorkflowLimits, id_base: &str, ptr: &str) -> Vec<(String, Value)> {
+    fn workflow_rules(
+        &mut self,
+        wl: &WorkflowLimits,
+        id_base: &str,
+        ptr: &str,
+    ) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         let mode = mode_name(wl.mode.unwrap_or(self.mode));
         for (key, path, reason, max) in [
-            ("max_turns", "context.turn_count", "turn_limit_exceeded", wl.max_turns),
-            ("max_tokens", "context.cumulative_tokens", "token_limit_exceeded", wl.max_tokens),
-            ("max_session_age_seconds", "context.session_age_seconds", "session_age_exceeded", wl.max_session_age_seconds),
+            (
+                "max_turns",
+                "context.turn_count",
+                "turn_limit_exceeded",
+                wl.max_turns,
+            ),
+            (
+                "max_tokens",
+                "context.cumulative_tokens",
+                "token_limit_exceeded",
+                wl.max_tokens,
+            ),
+            (
+                "max_session_age_seconds",
+                "context.session_age_seconds",
+                "session_age_exceeded",
+                wl.max_session_age_seconds,
+            ),
         ] {
             let Some(max) = max else { continue };
             let id = format!("{id_base}/{key}");
@@ -627,10 +922,20 @@ impl Walk<'_, '_> {
         out
     }
 
-    fn override_(&mut self, o: &crate::model::Override, i: usize, category: crate::model::Category) {
+    fn override_(
+        &mut self,
+        o: &crate::model::Override,
+        i: usize,
+        category: crate::model::Category,
+    ) {
         let ptr = format!("/overrides/{i}");
         if !may_override(category) {
-            self.sink.error("override-outside-category", &ptr, "overrides may only appear in files with `category: override`".into(), Some("move this exception into a small, reviewed override file".into()));
+            self.sink.error(
+                "override-outside-category",
+                &ptr,
+                "overrides may only appear in files with `category: override`".into(),
+                Some("move this exception into a small, reviewed override file".into()),
+            );
             return;
         }
         let id = format!("{}/override/{}", self.tenant, o.id);
@@ -639,22 +944,39 @@ impl Walk<'_, '_> {
         }
         let priority = o.priority.unwrap_or(10);
         if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&priority) {
-            self.sink.error_at_value("invalid-priority", &format!("{ptr}/priority"), format!("priority must be within ±{MAX_PRIORITY}; built-in checks cannot be waived"), None);
+            self.sink.error_at_value(
+                "invalid-priority",
+                &format!("{ptr}/priority"),
+                format!(
+                    "priority must be within ±{MAX_PRIORITY}; built-in checks cannot be waived"
+                ),
+                None,
+            );
             return;
         }
-        let (when, _) = compile_conditions(&mut self.sink, &o.when, &format!("{ptr}/when"), &vec![]);
+        let (when, _) =
+            compile_conditions(&mut self.sink, &o.when, &format!("{ptr}/when"), &vec![]);
         let expires_ns = match &o.expires {
             None => Value::Null,
             Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
                 Ok(dt) => dt.timestamp_nanos_opt().map_or(Value::Null, |n| json!(n)),
                 Err(e) => {
-                    self.sink.error_at_value("invalid-time", &format!("{ptr}/expires"), format!("`{t}` is not an RFC 3339 time: {e}"), Some("write e.g. `2026-12-31T23:59:59Z`".into()));
+                    self.sink.error_at_value(
+                        "invalid-time",
+                        &format!("{ptr}/expires"),
+                        format!("`{t}` is not an RFC 3339 time: {e}"),
+                        Some("write e.g. `2026-12-31T23:59:59Z`".into()),
+                    );
                     return;
                 }
             },
         };
         for (j, name) in o.waive.iter().enumerate() {
-            self.state.waivers.push((self.tenant.clone(), name.clone(), self.origin(&format!("{ptr}/waive/{j}"))));
+            self.state.waivers.push((
+                self.tenant.clone(),
+                name.clone(),
+                self.origin(&format!("{ptr}/waive/{j}")),
+            ));
         }
         let value = json!({
             "id": id,
@@ -667,13 +989,19 @@ impl Walk<'_, '_> {
             "justification": o.justification,
         });
         for who in &o.agents {
-            self.tenant().overrides.entry(who.clone()).or_default().insert(id.clone(), value.clone());
+            self.tenant()
+                .overrides
+                .entry(who.clone())
+                .or_default()
+                .insert(id.clone(), value.clone());
         }
     }
 }
 
 fn selector(list: &Option<Vec<String>>) -> Value {
-    list.as_ref().map_or(Value::Null, |l| Value::Object(l.iter().map(|s| (s.clone(), json!(true))).collect()))
+    list.as_ref().map_or(Value::Null, |l| {
+        Value::Object(l.iter().map(|s| (s.clone(), json!(true))).collect())
+    })
 }
 
 fn mode_name(m: Mode) -> &'static str {
