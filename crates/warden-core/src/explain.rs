@@ -189,85 +189,130 @@ fn workflow_text(w: &WorkflowLimits) -> Vec<String> {
     v
 }
 
-fn action_block(out: &mut String, tool: &str, action: &str, ap: &ActionPolicy) {
+fn selector_text(tools: &Option<Vec<String>>, actions: &Option<Vec<String>>) -> String {
+    match (tools, actions) {
+        (None, None) => "For all its calls".into(),
+        (Some(t), None) => format!("For calls to {}", strs(t)),
+        (None, Some(a)) => format!("For actions {}", strs(a)),
+        (Some(t), Some(a)) => format!("For calls to {} actions {}", strs(t), strs(a)),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn action_block(out: &mut String, tool: &str, action: &str, aps: &[&ActionPolicy]) {
     let what = if action == "*" {
         format!("any action of `{tool}`")
     } else {
         format!("`{tool}` → `{action}`")
     };
-    if ap.forbid {
+    if aps.iter().any(|ap| ap.forbid) {
         let _ = writeln!(out, "- **Forbidden:** {what}.");
         return;
     }
     let _ = writeln!(out, "- **May call** {what}.");
-    for r in &ap.rules {
-        let _ = writeln!(out, "  - {}", rule_text(r));
-    }
-    for l in &ap.limits {
-        let _ = writeln!(out, "  - {}", limit_text(l));
+    for ap in aps {
+        for r in &ap.rules {
+            let _ = writeln!(out, "  - {}", rule_text(r));
+        }
+        for l in &ap.limits {
+            let _ = writeln!(out, "  - {}", limit_text(l));
+        }
     }
 }
 
-/// The Markdown summary of every tenant, agent and tool in `files`.
-pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
+type Grants<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a ActionPolicy>>;
+
+fn grants<'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<String, BTreeMap<String, ActionPolicy>>>,
+) -> Grants<'a> {
+    let mut out: Grants<'a> = BTreeMap::new();
+    for m in maps {
+        for (tool, acts) in m {
+            for (a, ap) in acts {
+                out.entry((tool.as_str(), a.as_str())).or_default().push(ap);
+            }
+        }
+    }
+    out
+}
+
+/// The Markdown summary of every tenant, agent and tool in `files`, plus the custom Rego modules.
+pub fn markdown(files: &[LoadedFile], custom: &[String], project: &str, version: &str) -> String {
     let mut tenants: BTreeMap<&str, Vec<&LoadedFile>> = BTreeMap::new();
     for f in files {
         tenants.entry(f.policy.tenant.as_str()).or_default().push(f);
     }
-    let mut out = format!("# What the `{project}` agent policies allow\n\nPolicy version {version}. Anything not listed here is **denied**: unknown tenants, unknown agents and tools or actions not granted to an agent.\n");
+    let mut out = format!("# What the `{project}` agent policies allow\n\nPolicy version {version}. Anything not listed here is **denied**: unknown tenants, unknown agents, and tools or actions not granted to an agent.\n");
     for (tenant, fs) in tenants {
         let _ = writeln!(out, "\n## Tenant `{tenant}`\n");
-        for f in &fs {
-            if f.policy.mode == Mode::Shadow {
-                let _ = writeln!(
-                    out,
-                    "*`{}` is in shadow mode: its rules are reported, not enforced.*\n",
-                    f.doc.file
-                );
-            }
+        for f in fs.iter().filter(|f| f.policy.mode == Mode::Shadow) {
+            let _ = writeln!(
+                out,
+                "*`{}` is in shadow mode: its rules are reported, not enforced.*\n",
+                f.doc.file
+            );
         }
-        for f in &fs {
-            let Some(d) = &f.policy.defaults else {
-                continue;
-            };
-            if !d.tools.is_empty() || !d.rules.is_empty() || !d.limits.is_empty() {
-                let _ = writeln!(out, "### Every agent ({})\n", f.doc.file);
-                for (tool, acts) in &d.tools {
-                    for (a, ap) in acts {
-                        action_block(&mut out, tool, a, ap);
-                    }
-                }
+        let defaults: Vec<&crate::model::Defaults> = fs
+            .iter()
+            .filter_map(|f| f.policy.defaults.as_ref())
+            .collect();
+        if defaults
+            .iter()
+            .any(|d| !d.tools.is_empty() || !d.rules.is_empty() || !d.limits.is_empty())
+        {
+            let _ = writeln!(out, "### Every agent of the tenant\n");
+            for ((tool, a), aps) in grants(defaults.iter().map(|d| &d.tools)) {
+                action_block(&mut out, tool, a, &aps);
+            }
+            for d in &defaults {
                 for r in &d.rules {
-                    let _ = writeln!(out, "- {}", rule_text(r));
+                    let _ = writeln!(
+                        out,
+                        "- {}: {}",
+                        selector_text(&r.tools, &r.actions),
+                        rule_text(r)
+                    );
                 }
                 for l in &d.limits {
                     let _ = writeln!(out, "- {}", limit_text(l));
                 }
-                out.push('\n');
             }
+            out.push('\n');
         }
-        let mut agents: BTreeMap<&str, Vec<(&LoadedFile, &crate::model::AgentPolicy)>> =
-            BTreeMap::new();
+        let mut agents: BTreeMap<&str, Vec<&crate::model::AgentPolicy>> = BTreeMap::new();
         for f in &fs {
             for (a, p) in &f.policy.agents {
-                agents.entry(a.as_str()).or_default().push((f, p));
+                agents.entry(a.as_str()).or_default().push(p);
             }
         }
         for (agent, parts) in agents {
             let team = parts
                 .iter()
-                .find_map(|(_, p)| p.owner_team.clone())
+                .find_map(|p| p.owner_team.clone())
                 .map(|t| format!(" (team `{t}`)"))
                 .unwrap_or_default();
             let _ = writeln!(out, "### Agent `{agent}`{team}\n");
-            for (_, p) in &parts {
-                for (tool, acts) in &p.tools {
-                    for (a, ap) in acts {
-                        action_block(&mut out, tool, a, ap);
-                    }
-                }
+            let g = grants(parts.iter().map(|p| &p.tools));
+            if g.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "- No tools of its own (only what every agent of the tenant may call)."
+                );
+            }
+            for ((tool, a), aps) in g {
+                action_block(&mut out, tool, a, &aps);
+            }
+            for p in &parts {
                 for r in &p.rules {
-                    let _ = writeln!(out, "- For all its calls: {}", rule_text(r));
+                    let _ = writeln!(
+                        out,
+                        "- {}: {}",
+                        selector_text(&r.tools, &r.actions),
+                        rule_text(r)
+                    );
                 }
                 for l in &p.limits {
                     let _ = writeln!(out, "- {}", limit_text(l));
@@ -278,15 +323,18 @@ pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
             }
             out.push('\n');
         }
-        for f in &fs {
-            for (scope, w) in &f.policy.scopes {
+        let scopes: Vec<_> = fs.iter().flat_map(|f| &f.policy.scopes).collect();
+        let classes: Vec<_> = fs.iter().flat_map(|f| &f.policy.data_classes).collect();
+        if !scopes.is_empty() || !classes.is_empty() {
+            let _ = writeln!(out, "### Data and workflow rules for every agent\n");
+            for (scope, w) in scopes {
                 let _ = writeln!(
                     out,
                     "- Agents in scope `{scope}`: {}; beyond that calls are **denied**.",
                     workflow_text(w).join(", ")
                 );
             }
-            for (class, dc) in &f.policy.data_classes {
+            for (class, dc) in classes {
                 let mut where_ = Vec::new();
                 if let Some(r) = &dc.regions {
                     where_.push(format!("only in regions {}", strs(r)));
@@ -295,30 +343,46 @@ pub fn markdown(files: &[LoadedFile], project: &str, version: &str) -> String {
                     where_.push(format!("only to tools {}", strs(t)));
                 }
                 if let Some(m) = &dc.models {
-                    where_.push(format!("only to models {}", strs(m)));
+                    where_.push(format!(
+                        "only to models {} (when a call names one)",
+                        strs(m)
+                    ));
                 }
+                let sep = if where_.is_empty() { "" } else { ", " };
                 let _ = writeln!(
                     out,
-                    "- Data class `{class}` may be used only by users authorized for it{}{}.",
-                    if where_.is_empty() { "" } else { ", " },
+                    "- Data class `{class}` may be used only by users authorized for it{sep}{}.",
                     where_.join(", ")
                 );
             }
-            for o in &f.policy.overrides {
+            out.push('\n');
+        }
+        let overrides: Vec<_> = fs.iter().flat_map(|f| &f.policy.overrides).collect();
+        if !overrides.is_empty() {
+            let _ = writeln!(out, "### Exceptions\n");
+            for o in overrides {
+                let scope = selector_text(&o.tools, &o.actions)
+                    .replacen("For", "for", 1)
+                    .replace("all its calls", "all calls");
+                let until = o
+                    .expires
+                    .as_ref()
+                    .map(|e| format!(" (until {e})"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "- **Exception `{}`** for {}: waives {} — {}{}.",
+                    "- **`{}`** for {}, {scope}: waives {}{until}. Why: {}",
                     o.id,
                     strs(&o.agents),
                     strs(&o.waive),
-                    o.justification,
-                    o.expires
-                        .as_ref()
-                        .map(|e| format!(" (until {e})"))
-                        .unwrap_or_default()
+                    one_line(&o.justification)
                 );
             }
+            out.push('\n');
         }
+    }
+    if !custom.is_empty() {
+        let _ = writeln!(out, "\n## Custom Rego\n\nThese modules can add denials or approvals to any call; read them for details: {}.", strs(custom));
     }
     out
 }

@@ -51,8 +51,11 @@ fn main() {
             <warden_core::DecisionInput as serde::Deserialize>::deserialize(&v).unwrap(),
         );
     });
-    time("convert to regorus", &mut || {
+    time("convert to regorus (clone)", &mut || {
         std::hint::black_box(regorus::Value::from(v.clone()));
+    });
+    time("decision_input (check + convert)", &mut || {
+        std::hint::black_box(warden_engine::decision_input(&v).unwrap());
     });
     let input = warden_engine::decision_input(&v).unwrap();
     time("eval (RVM)", &mut || {

@@ -57,7 +57,8 @@ struct VmSlot {
 }
 
 thread_local! {
-    static VMS: RefCell<HashMap<(u64, String), VmSlot>> = RefCell::new(HashMap::new());
+    /// Per thread: engine id → one VM per query evaluated on that engine.
+    static VMS: RefCell<HashMap<u64, Vec<VmSlot>>> = RefCell::new(HashMap::new());
 }
 
 impl Engine {
@@ -85,13 +86,19 @@ impl Engine {
         match prepared.program(query) {
             Some(program) => VMS.with(|cell| {
                 let mut map = cell.borrow_mut();
-                let slot = map
-                    .entry((self.id, query.to_string()))
-                    .or_insert_with(|| VmSlot {
-                        generation: 0,
-                        query: query.to_string(),
-                        vm: RegoVM::new(),
-                    });
+                let slots = map.entry(self.id).or_default();
+                let i = match slots.iter().position(|s| s.query == query) {
+                    Some(i) => i,
+                    None => {
+                        slots.push(VmSlot {
+                            generation: 0,
+                            query: query.to_string(),
+                            vm: RegoVM::new(),
+                        });
+                        slots.len() - 1
+                    }
+                };
+                let slot = &mut slots[i];
                 if slot.generation != prepared.generation() {
                     slot.vm.load_program(program);
                     slot.vm.set_max_instructions(MAX_INSTRUCTIONS);
@@ -150,7 +157,7 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
                     "environment.time: `{t}` is not an RFC 3339 time (e.g. 2026-11-23T15:00:00Z)"
                 )));
             }
-            return Ok(Value::from(input.clone()));
+            return to_value(input);
         }
         Some(_) => {
             return Err(EngineError::Input(
@@ -171,7 +178,12 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
             env.insert("time".into(), serde_json::Value::String(rfc3339_utc(now)));
         }
     }
-    Ok(Value::from(filled))
+    to_value(&filled)
+}
+
+/// Converts JSON to a regorus value without copying the JSON first.
+fn to_value(v: &serde_json::Value) -> Result<Value, EngineError> {
+    <Value as serde::Deserialize>::deserialize(v).map_err(|e| EngineError::Input(e.to_string()))
 }
 
 /// Converts the library's decision value into the typed decision.

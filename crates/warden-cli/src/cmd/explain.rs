@@ -9,7 +9,10 @@ use crate::CliError;
 pub fn run(path: &Path, output: Option<&Path>) -> Result<(), CliError> {
     let project = Project::open(path)?;
     let (_, loaded) = super::compile_project(&project)?;
-    let md = warden_core::explain::markdown(&loaded, &project.name, &project.version);
+    let md = {
+        let custom: Vec<String> = project.rego.iter().map(|m| m.file.clone()).collect();
+        warden_core::explain::markdown(&loaded, &custom, &project.name, &project.version)
+    };
     match output {
         Some(p) => std::fs::write(p, md)
             .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display()))),
