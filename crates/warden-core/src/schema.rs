@@ -75,7 +75,7 @@ pub fn validate_document(doc: &Document) -> Vec<Diagnostic> {
                     if !seen.insert(child.clone()) {
                         continue;
                     }
-                    let candidates = sibling_properties(&schema, &doc.value, &pointer, key);
+                    let candidates = allowed_properties(&schema, err.schema_path().as_str());
                     let mut d = Diagnostic::error(
                         "unknown-key",
                         &doc.file,
@@ -190,34 +190,18 @@ fn pointer_value(root: &Value, pointer: &str) -> Value {
     root.pointer(pointer).cloned().unwrap_or(Value::Null)
 }
 
-/// The property names of the schema objects that fit the other keys of the object at `pointer`:
-/// the likeliest set of keys the author meant to choose from.
-fn sibling_properties(schema: &Value, doc: &Value, pointer: &str, bad: &str) -> BTreeSet<String> {
-    let keys: BTreeSet<&str> = doc
-        .pointer(pointer)
+/// The property names allowed by the schema object whose `additionalProperties` rejected a key:
+/// `schema_path` is that keyword's location, e.g. `/$defs/AgentPolicy/additionalProperties`.
+fn allowed_properties(schema: &Value, schema_path: &str) -> BTreeSet<String> {
+    let object = schema_path
+        .strip_suffix("/additionalProperties")
+        .unwrap_or(schema_path);
+    schema
+        .pointer(object)
+        .and_then(|o| o.get("properties"))
         .and_then(Value::as_object)
-        .map(|o| o.keys().map(String::as_str).filter(|k| *k != bad).collect())
-        .unwrap_or_default();
-    let mut defs: Vec<&Value> = vec![schema];
-    if let Some(d) = schema.get("$defs").and_then(Value::as_object) {
-        defs.extend(d.values());
-    }
-    let fitting: Vec<BTreeSet<String>> = defs
-        .into_iter()
-        .filter(|def| def.get("additionalProperties") == Some(&Value::Bool(false)))
-        .filter_map(|def| def.get("properties").and_then(Value::as_object))
-        .filter(|props| keys.iter().all(|k| props.contains_key(*k)))
-        .map(|props| props.keys().cloned().collect())
-        .collect();
-    if keys.is_empty() {
-        // Nothing to go by: offer every key the language has at any such place.
-        fitting.into_iter().flatten().collect()
-    } else {
-        fitting
-            .into_iter()
-            .min_by_key(BTreeSet::len)
-            .unwrap_or_default()
-    }
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// The JSON Schema of a policy test file.

@@ -1,0 +1,173 @@
+//! The `warden` binary as users run it: exit codes (0 ok, 1 policy/test failure, 2 usage/input
+//! error), messages that say where and what to do, and files that are deterministic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn warden(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("runs")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn validate_ok_and_broken_policies() {
+    let ok = warden(&["validate", "examples/fintech"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.yaml"), "warden: 1\ntenant: acme\nagents:\n  a:\n    tols: {}\n    rules:\n      - id: r\n        require: { args.x: { matches: \"(\" } }\n        reason: bad\n").unwrap();
+    let bad = warden(&["validate", dir.path().to_str().unwrap()]);
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(out.contains("p.yaml:5:5"), "{out}");
+    assert!(out.contains("did you mean `tools`?"), "{out}");
+    assert!(
+        out.contains("tols: {}"),
+        "the offending line is shown: {out}"
+    );
+}
+
+#[test]
+fn eval_prints_a_structured_decision_and_rejects_bad_input() {
+    let o = warden(&[
+        "eval",
+        "examples/fintech",
+        "--input",
+        "examples/fintech/request.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(d["outcome"], "approval_needed");
+    assert_eq!(d["metadata"]["policy_version"], "1.4.7");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"tenant\": ").unwrap();
+    let e = warden(&["eval", "examples/fintech", "--input", bad.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(2));
+    assert!(text(&e).contains("not valid JSON"), "{}", text(&e));
+    std::fs::write(
+        &bad,
+        r#"{"tenant": "acme", "agent": {"id": 7}, "action": {"tool": "t", "type": "x"}}"#,
+    )
+    .unwrap();
+    let e = warden(&["eval", "examples/fintech", "--input", bad.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(2));
+    assert!(text(&e).contains("agent.id"), "{}", text(&e));
+}
+
+#[test]
+fn eval_many_writes_one_line_per_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("in.jsonl");
+    let line = |amount: u32| {
+        format!(
+            r#"{{"tenant":"acme","agent":{{"id":"finance-agent"}},"action":{{"type":"create_payment","tool":"stripe-payments","args":{{"amount":{amount},"currency":"USD"}}}},"environment":{{"time":"2026-11-23T15:00:00Z"}}}}"#
+        )
+    };
+    std::fs::write(
+        &f,
+        format!("{}\n{}\nnot json\n{}\n", line(10), line(7000), line(30000)),
+    )
+    .unwrap();
+    let o = warden(&["eval", "examples/fintech", "--inputs", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let outs: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(outs.len(), 4);
+    assert_eq!(outs[0]["outcome"], "allow");
+    assert_eq!(outs[1]["outcome"], "approval_needed");
+    assert!(outs[2]["error"].as_str().unwrap().contains("line 3"));
+    assert_eq!(outs[3]["outcome"], "deny");
+}
+
+#[test]
+fn test_command_passes_fails_and_writes_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let o = warden(&[
+        "test",
+        "examples/fintech",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(
+            "<testsuite name=\"examples/fintech/tests/payments.yaml\" tests=\"11\" failures=\"0\">"
+        ),
+        "{xml}"
+    );
+    let proj = dir.path().join("proj");
+    assert_eq!(
+        warden(&["init", proj.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let t = proj.join("tests/payments.yaml");
+    let body = std::fs::read_to_string(&t).unwrap().replace(
+        "expect: { outcome: approval_needed, reasons: [amount_requires_approval] }",
+        "expect: { outcome: allow }",
+    );
+    std::fs::write(&t, body).unwrap();
+    let f = warden(&["test", proj.to_str().unwrap()]);
+    assert_eq!(f.status.code(), Some(1));
+    assert!(
+        text(&f).contains("FAIL")
+            && text(&f).contains("outcome: expected allow, got approval_needed"),
+        "{}",
+        text(&f)
+    );
+}
+
+#[test]
+fn compile_is_byte_identical_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let o = warden(&[
+            "compile",
+            "examples/healthcare",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    for f in ["data.json", "warden/main.rego"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn schema_explain_and_usage_errors() {
+    let s = warden(&["schema", "--kind", "input"]);
+    let v: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    assert_eq!(v["title"], "Warden decision input");
+    let e = warden(&["explain", "examples/fintech"]);
+    assert!(
+        String::from_utf8_lossy(&e.stdout).contains("# What the `fintech` agent policies allow")
+    );
+    assert_eq!(warden(&["frobnicate"]).status.code(), Some(2));
+    let missing = warden(&["validate", "no/such/dir"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("neither a policy project directory nor a policy file"));
+}
