@@ -47,6 +47,10 @@ fn cidr(v: &Value) -> anyhow::Result<Net> {
             .ok_or_else(|| anyhow::anyhow!("invalid CIDR address: {s}"))?,
         Some(_) => anyhow::bail!("invalid CIDR address: {s}"),
     };
+    // Like Go (and so OPA), an IPv4-mapped IPv6 network (::ffff:a.b.c.d/n, n >= 96) is IPv4.
+    if bits == 128 && n >> 32 == 0xffff && len >= 96 {
+        return Ok((32, n & 0xffff_ffff, len - 96));
+    }
     Ok((bits, n, len))
 }
 
@@ -78,7 +82,8 @@ mod tests {
         assert!(!intersects(n("10.0.0.0/16"), n("10.1.0.0/16")));
         assert!(intersects(n("0.0.0.0/0"), n("192.0.2.1")));
         assert!(intersects(n("2001:db8::/32"), n("2001:db8:100::/48")));
-        assert!(!intersects(n("10.0.0.0/8"), n("::ffff:10.0.0.0/104")));
+        assert!(intersects(n("10.0.0.0/8"), n("::ffff:10.0.0.0/104")), "IPv4-mapped IPv6 is IPv4, as in OPA");
+        assert!(!intersects(n("10.0.0.0/8"), n("2001:db8::/32")));
         assert!(cidr(&Value::from("10.0.0.0/33")).is_err());
         assert!(cidr(&Value::from("")).is_err());
     }
