@@ -32,11 +32,17 @@ tenant_known if tenant
 
 agent_known if agent
 
-plan := p if p := agent.plans[tool][act]
+# `is_object` tests every looked-up value explicitly: regorus' RVM does not fail a body on an
+# undefined assignment that nothing tests afterwards (docs/opa-compatibility.md).
+plan := p if {
+	p := agent.plans[tool][act]
+	is_object(p)
+}
 
 plan := p if {
 	not agent.plans[tool][act]
 	p := agent.plans[tool]["*"]
+	is_object(p)
 }
 
 granted if plan
@@ -934,6 +940,7 @@ decision := full_decision if not simple_plan
 
 simple_plan := f if {
 	f := data.warden.tenants[input.tenant].agents[input.agent.id].plans[input.action.tool][input.action.type].fast
+	is_object(f)
 	count(object.get(input.action, "data_classes_referenced", [])) == 0
 }
 
