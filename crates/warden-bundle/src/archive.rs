@@ -1,0 +1,105 @@
+//! Bundle archives: gzipped tar files whose entries are named like `opa build` names them
+//! (`/.manifest`, `/data.json`, `/warden/main.rego`, `/.signatures.json`).
+
+use std::io::{Read, Write};
+
+/// Largest file accepted in a bundle (OPA's default limit is 1 GiB; policies are far smaller).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+/// Most files accepted in a bundle.
+pub const MAX_FILES: usize = 100_000;
+
+/// Why an archive cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// Not gzip, or not tar, or truncated.
+    #[error("not a readable bundle archive: {0}")]
+    Corrupt(String),
+    /// An entry escapes the bundle or is not a regular file.
+    #[error("unsafe entry `{0}` in bundle: {1}")]
+    Unsafe(String, &'static str),
+    /// Over a size or count limit.
+    #[error("bundle too large: {0}")]
+    TooLarge(String),
+}
+
+/// Writes `files` (names without a leading `/`) as a `.tar.gz` with OPA's entry names.
+pub fn write_archive(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, bytes) in files {
+        let full = format!("/{name}");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        // tar-rs refuses absolute names in set_path; OPA writes them, so set the raw name bytes.
+        let raw = full.as_bytes();
+        if raw.len() > 100 {
+            // Long names need a GNU long-name entry, which append_data writes for relative paths.
+            h.set_path(name)?;
+        } else {
+            let field = &mut h.as_old_mut().name;
+            field.fill(0);
+            field[..raw.len()].copy_from_slice(raw);
+        }
+        h.set_cksum();
+        tar.append(&h, bytes.as_slice())?;
+    }
+    let gz = tar.into_inner()?;
+    let mut out = gz.finish()?;
+    out.flush()?;
+    Ok(out)
+}
+
+/// Reads a `.tar.gz` bundle into (name without leading `/`, bytes) pairs in archive order.
+/// Rejects links, devices, `..` and absolute escapes, and anything over the limits.
+pub fn read_archive(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
+    let gz = flate2::read::GzDecoder::new(bytes);
+    let mut tar = tar::Archive::new(gz);
+    let mut out = Vec::new();
+    let entries = tar
+        .entries()
+        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            return Err(ArchiveError::Unsafe(raw, "not a regular file"));
+        }
+        let name = raw
+            .trim_start_matches('/')
+            .trim_start_matches("./")
+            .to_string();
+        if name.is_empty()
+            || name.split('/').any(|p| p == ".." || p.is_empty())
+            || name.contains('\\')
+        {
+            return Err(ArchiveError::Unsafe(raw, "path escapes the bundle"));
+        }
+        let size = entry
+            .header()
+            .size()
+            .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        if size > MAX_FILE_BYTES {
+            return Err(ArchiveError::TooLarge(format!("{name} is {size} bytes")));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .by_ref()
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        out.push((name, data));
+        if out.len() > MAX_FILES {
+            return Err(ArchiveError::TooLarge(format!(
+                "more than {MAX_FILES} files"
+            )));
+        }
+    }
+    Ok(out)
+}

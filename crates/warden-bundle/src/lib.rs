@@ -1,0 +1,14 @@
+//! OPA-format bundles: the `.manifest`, OPA's file hashing (canonical JSON for structured files),
+//! `.signatures.json` signing and verification, and `.tar.gz` archives with OPA's entry names.
+//!
+//! Everything works on bytes in memory; reading and writing files is the caller's job.
+
+pub mod archive;
+pub mod canonical;
+pub mod hash;
+pub mod manifest;
+pub mod signing;
+
+pub use archive::{read_archive, write_archive, ArchiveError};
+pub use manifest::{Manifest, ManifestMetadata};
+pub use signing::{sign, verify, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError};
