@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod canonical;
 pub mod hash;
+pub mod keys;
 pub mod manifest;
 pub mod signing;
 

@@ -64,6 +64,18 @@ enum Command {
         #[arg(long)]
         emit_inputs: Option<PathBuf>,
     },
+    /// Build, sign and verify OPA-format bundles.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCmd),
+    /// Make a key pair for signing bundles.
+    Keygen {
+        /// Key algorithm.
+        #[arg(long, value_enum, default_value = "es256")]
+        alg: cmd::bundle::KeyAlg,
+        /// Writes PREFIX.key.pem and PREFIX.pub.pem.
+        #[arg(short, long, default_value = "warden")]
+        output: PathBuf,
+    },
     /// Summarize in plain English what the policies allow, require approval for and forbid.
     Explain {
         /// Project directory or policy file.
@@ -144,6 +156,8 @@ fn main() -> ExitCode {
             emit_inputs,
         } => cmd::test::run(&path, junit.as_deref(), emit_inputs.as_deref()),
         Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
+        Command::Bundle(b) => cmd::bundle::run(&b),
+        Command::Keygen { alg, output } => cmd::bundle::keygen(alg, &output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

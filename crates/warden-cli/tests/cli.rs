@@ -171,3 +171,98 @@ fn schema_explain_and_usage_errors() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing).contains("neither a policy project directory nor a policy file"));
 }
+
+#[test]
+fn bundles_build_sign_verify_and_catch_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    assert_eq!(
+        warden(&["keygen", "--alg", "ed25519", "-o", &d("k")])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        warden(&["keygen", "--alg", "ed25519", "-o", &d("k")])
+            .status
+            .code(),
+        Some(2),
+        "never overwrites a private key"
+    );
+    let b = warden(&[
+        "bundle",
+        "build",
+        "examples/fintech",
+        "-o",
+        &d("b.tar.gz"),
+        "--author",
+        "alice",
+        "--change-reason",
+        "raise the cap",
+        "--signing-key",
+        &d("k.key.pem"),
+        "--signing-alg",
+        "EdDSA",
+        "--key-id",
+        "prod",
+    ]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let files = warden_bundle::read_archive(&std::fs::read(d("b.tar.gz")).unwrap()).unwrap();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            ".signatures.json",
+            ".manifest",
+            "data.json",
+            "warden/main.rego"
+        ]
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&files[1].1).unwrap();
+    assert_eq!(manifest["metadata"]["author"], "alice");
+    assert_eq!(manifest["metadata"]["change_reason"], "raise the cap");
+    assert_eq!(manifest["roots"], serde_json::json!(["warden"]));
+    let ok = warden(&[
+        "bundle",
+        "verify",
+        &d("b.tar.gz"),
+        "--verification-key",
+        &d("k.pub.pem"),
+        "--alg",
+        "EdDSA",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let mut tampered = files.clone();
+    tampered[2].1 = b"{}".to_vec();
+    std::fs::write(
+        d("t.tar.gz"),
+        warden_bundle::write_archive(&tampered).unwrap(),
+    )
+    .unwrap();
+    let bad = warden(&[
+        "bundle",
+        "verify",
+        &d("t.tar.gz"),
+        "--verification-key",
+        &d("k.pub.pem"),
+        "--alg",
+        "EdDSA",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("digest_mismatch"), "{}", text(&bad));
+    let unsigned = warden(&["bundle", "build", "examples/fintech", "-o", &d("u.tar.gz")]);
+    assert_eq!(unsigned.status.code(), Some(0));
+    let v = warden(&[
+        "bundle",
+        "verify",
+        &d("u.tar.gz"),
+        "--verification-key",
+        &d("k.pub.pem"),
+        "--alg",
+        "EdDSA",
+        "--key-id",
+        "prod",
+    ]);
+    assert_eq!(v.status.code(), Some(1));
+    assert!(text(&v).contains("unsigned"), "{}", text(&v));
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bundle;
 pub mod compile;
 pub mod eval;
 pub mod explain;

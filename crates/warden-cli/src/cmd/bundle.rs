@@ -1,0 +1,341 @@
+//! `warden bundle build | sign | verify` and `warden keygen`: OPA-format bundles.
+
+use std::path::{Path, PathBuf};
+
+use warden_bundle::signing::{algorithm, SigningKey, SIGNATURES_FILE};
+use warden_bundle::{
+    read_archive, sign, verify, write_archive, Manifest, ManifestMetadata, PublicKey,
+    VerificationConfig, Verified,
+};
+
+use crate::project::{self, Project};
+use crate::CliError;
+
+/// `warden bundle` subcommands.
+#[derive(clap::Subcommand)]
+pub enum BundleCmd {
+    /// Pack compiled policies (or a raw Rego directory) into an OPA bundle `.tar.gz`.
+    Build(BuildArgs),
+    /// Add or replace `.signatures.json` in a bundle.
+    Sign {
+        /// The bundle `.tar.gz`.
+        bundle: PathBuf,
+        #[command(flatten)]
+        key: SignArgs,
+        /// Write the signed bundle here (default: in place).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check a bundle's signature and every file's digest, as OPA does.
+    Verify {
+        /// The bundle `.tar.gz`.
+        bundle: PathBuf,
+        /// PEM public key (or HMAC secret file).
+        #[arg(long)]
+        verification_key: PathBuf,
+        /// Algorithm of the key (OPA's default is RS256).
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+        /// Key id; default: the token's `kid`.
+        #[arg(long, default_value = "")]
+        key_id: String,
+        /// Required scope.
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// Files to leave out of verification (Go filepath.Match globs).
+        #[arg(long)]
+        exclude: Vec<String>,
+    },
+}
+
+/// Signing options shared by `build` and `sign`.
+#[derive(clap::Args)]
+pub struct SignArgs {
+    /// PEM private key (PKCS#8, or PKCS#1/SEC1), e.g. from `warden keygen`.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// JWS algorithm: RS256, ES256 (both verified by OPA) or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    signing_alg: String,
+    /// Key id written to the token (`kid`).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Scope claim.
+    #[arg(long)]
+    scope: Option<String>,
+}
+
+/// Arguments of `warden bundle build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Policy project directory (compiled first).
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Pack this raw Rego directory (.rego and data.json files) instead of a project.
+    #[arg(long)]
+    rego_dir: Option<PathBuf>,
+    /// Output file.
+    #[arg(short, long, default_value = "bundle.tar.gz")]
+    output: PathBuf,
+    /// Revision (default: the compiled content hash).
+    #[arg(long)]
+    revision: Option<String>,
+    /// Author of the change, recorded in the manifest.
+    #[arg(long, env = "WARDEN_AUTHOR")]
+    author: Option<String>,
+    /// Why the policies changed, recorded in the manifest.
+    #[arg(long)]
+    change_reason: Option<String>,
+    /// Source commit, recorded in the manifest.
+    #[arg(long, env = "WARDEN_SOURCE_COMMIT")]
+    source_commit: Option<String>,
+    #[command(flatten)]
+    key: SignArgs,
+}
+
+fn io(p: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
+    move |e| CliError::usage(format!("cannot access `{}`: {e}", p.display()))
+}
+
+fn created_at() -> String {
+    // SOURCE_DATE_EPOCH makes builds reproducible.
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+    warden_engine::rfc3339_utc(secs)
+}
+
+fn signing_key(args: &SignArgs) -> Result<Option<SigningKey>, CliError> {
+    let Some(path) = &args.signing_key else {
+        return Ok(None);
+    };
+    let alg = algorithm(&args.signing_alg).ok_or_else(|| {
+        CliError::usage(format!("unknown signing algorithm `{}`", args.signing_alg))
+            .hint("use RS256, ES256 or EdDSA")
+    })?;
+    let pem = std::fs::read(path).map_err(io(path))?;
+    SigningKey::from_pem(alg, &pem, args.key_id.clone())
+        .map(Some)
+        .map_err(|e| {
+            CliError::usage(e).hint("the key must be a PEM private key matching --signing-alg")
+        })
+}
+
+fn with_signature(
+    mut files: Vec<(String, Vec<u8>)>,
+    key: Option<SigningKey>,
+    scope: Option<&str>,
+) -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    files.retain(|(n, _)| n != SIGNATURES_FILE);
+    if let Some(key) = key {
+        let sig = sign(&files, &key, scope).map_err(CliError::failure)?;
+        files.insert(0, (SIGNATURES_FILE.to_string(), sig.into_bytes()));
+    }
+    Ok(files)
+}
+
+/// Runs `warden bundle …`.
+pub fn run(cmd: &BundleCmd) -> Result<(), CliError> {
+    match cmd {
+        BundleCmd::Build(a) => build(a),
+        BundleCmd::Sign {
+            bundle,
+            key,
+            output,
+        } => {
+            let bytes = std::fs::read(bundle).map_err(io(bundle))?;
+            let files = read_archive(&bytes).map_err(|e| CliError::usage(e.to_string()))?;
+            let k =
+                signing_key(key)?.ok_or_else(|| CliError::usage("--signing-key is required"))?;
+            let files = with_signature(files, Some(k), key.scope.as_deref())?;
+            let out = output.as_ref().unwrap_or(bundle);
+            std::fs::write(out, write_archive(&files).map_err(io(out))?).map_err(io(out))?;
+            println!("signed {} ({} files)", out.display(), files.len() - 1);
+            Ok(())
+        }
+        BundleCmd::Verify {
+            bundle,
+            verification_key,
+            alg,
+            key_id,
+            scope,
+            exclude,
+        } => {
+            let bytes = std::fs::read(bundle).map_err(io(bundle))?;
+            let files = read_archive(&bytes).map_err(|e| CliError::usage(e.to_string()))?;
+            let key = std::fs::read_to_string(verification_key).map_err(io(verification_key))?;
+            let mut cfg = VerificationConfig {
+                keyid: key_id.clone(),
+                scope: scope.clone(),
+                exclude_files: exclude.clone(),
+                ..Default::default()
+            };
+            // Without --key-id the token's kid names the key; register ours under it.
+            let id = if key_id.is_empty() {
+                token_kid(&files).unwrap_or_default()
+            } else {
+                key_id.clone()
+            };
+            cfg.keys.insert(
+                id,
+                PublicKey {
+                    algorithm: Some(alg.clone()),
+                    key,
+                    scope: None,
+                },
+            );
+            match verify(&files, Some(&cfg)) {
+                Ok(Verified::Signed { key_id }) => {
+                    println!(
+                        "ok: {} verified with key `{key_id}` ({} files)",
+                        bundle.display(),
+                        files.len() - 1
+                    );
+                    Ok(())
+                }
+                Ok(Verified::Unsigned) => Err(CliError::failure(format!(
+                    "{} is not signed",
+                    bundle.display()
+                ))),
+                Err(e) => Err(CliError::failure(format!(
+                    "{} failed verification [{}]: {}",
+                    bundle.display(),
+                    e.kind,
+                    e.message
+                ))),
+            }
+        }
+    }
+}
+
+fn token_kid(files: &[(String, Vec<u8>)]) -> Option<String> {
+    use base64::Engine as _;
+    let (_, sig) = files.iter().find(|(n, _)| n == SIGNATURES_FILE)?;
+    let v: serde_json::Value = serde_json::from_slice(sig).ok()?;
+    let header = v["signatures"][0].as_str()?.split('.').next()?;
+    let h: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()?,
+    )
+    .ok()?;
+    h["kid"].as_str().map(str::to_string)
+}
+
+fn build(a: &BuildArgs) -> Result<(), CliError> {
+    let (mut files, revision, roots, version) = match &a.rego_dir {
+        Some(dir) => {
+            let mut files = Vec::new();
+            for f in project::files(dir)? {
+                let rel = f
+                    .strip_prefix(dir)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel.ends_with(".rego") || rel.ends_with("data.json") {
+                    files.push((rel, std::fs::read(&f).map_err(io(&f))?));
+                }
+            }
+            let rev = a.revision.clone().unwrap_or_else(|| {
+                use sha2::Digest;
+                let mut h = sha2::Sha256::new();
+                for (n, b) in &files {
+                    h.update(n.as_bytes());
+                    h.update(b);
+                }
+                hex::encode(&h.finalize()[..8])
+            });
+            (files, rev, vec![String::new()], None)
+        }
+        None => {
+            let project = Project::open(&a.path)?;
+            let (compiled, _) = super::compile_project(&project)?;
+            let mut files = vec![("data.json".to_string(), compiled.data_json().into_bytes())];
+            for (p, t) in &compiled.modules {
+                files.push((p.clone(), t.clone().into_bytes()));
+            }
+            (
+                files,
+                a.revision.clone().unwrap_or(compiled.revision.clone()),
+                vec!["warden".to_string()],
+                Some(project.version.clone()),
+            )
+        }
+    };
+    let manifest = Manifest {
+        revision: revision.clone(),
+        roots,
+        rego_version: 1,
+        metadata: ManifestMetadata {
+            author: a.author.clone(),
+            change_reason: a.change_reason.clone(),
+            source_commit: a.source_commit.clone(),
+            created_at: Some(created_at()),
+            policy_version: version,
+        },
+    };
+    files.insert(0, (".manifest".to_string(), manifest.to_bytes()));
+    let signed = a.key.signing_key.is_some();
+    let files = with_signature(files, signing_key(&a.key)?, a.key.scope.as_deref())?;
+    let out = &a.output;
+    std::fs::write(out, write_archive(&files).map_err(io(out))?).map_err(io(out))?;
+    println!(
+        "built {} (revision {revision}, {} files{})",
+        out.display(),
+        files.len(),
+        if signed { ", signed" } else { "" }
+    );
+    Ok(())
+}
+
+/// Key kinds for `warden keygen`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KeyAlg {
+    /// Ed25519 (JWS EdDSA).
+    Ed25519,
+    /// P-256 (JWS ES256).
+    Es256,
+    /// RSA-2048 (JWS RS256).
+    Rs256,
+}
+
+/// Runs `warden keygen`.
+pub fn keygen(alg: KeyAlg, prefix: &Path) -> Result<(), CliError> {
+    use warden_bundle::keys::{generate, KeyKind};
+    let kind = match alg {
+        KeyAlg::Ed25519 => KeyKind::Ed25519,
+        KeyAlg::Es256 => KeyKind::Es256,
+        KeyAlg::Rs256 => KeyKind::Rs256,
+    };
+    let (private, public) = generate(kind).map_err(CliError::failure)?;
+    let (kp, pp) = (
+        PathBuf::from(format!("{}.key.pem", prefix.display())),
+        PathBuf::from(format!("{}.pub.pem", prefix.display())),
+    );
+    if kp.exists() {
+        return Err(CliError::usage(format!(
+            "`{}` exists; refusing to overwrite a private key",
+            kp.display()
+        )));
+    }
+    std::fs::write(&kp, private).map_err(io(&kp))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&kp, std::fs::Permissions::from_mode(0o600));
+    }
+    std::fs::write(&pp, public).map_err(io(&pp))?;
+    println!(
+        "wrote {} (private, keep it secret) and {} (public; JWS algorithm {})",
+        kp.display(),
+        pp.display(),
+        kind.jws()
+    );
+    Ok(())
+}
