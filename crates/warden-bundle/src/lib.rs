@@ -10,6 +10,9 @@ pub mod keys;
 pub mod manifest;
 pub mod signing;
 
+/// A bundle's files: (path without a leading `/`, bytes), in archive order.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 pub use archive::{read_archive, write_archive, ArchiveError};
 pub use manifest::{Manifest, ManifestMetadata};
 pub use signing::{sign, verify, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError};

@@ -64,6 +64,8 @@ enum Command {
         #[arg(long)]
         emit_inputs: Option<PathBuf>,
     },
+    /// Run the gateway server: decision API, OPA Data API, health, status, metrics.
+    Serve(cmd::serve::Args),
     /// Build, sign and verify OPA-format bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -157,6 +159,7 @@ fn main() -> ExitCode {
         } => cmd::test::run(&path, junit.as_deref(), emit_inputs.as_deref()),
         Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
         Command::Bundle(b) => cmd::bundle::run(&b),
+        Command::Serve(a) => cmd::serve::run(&a),
         Command::Keygen { alg, output } => cmd::bundle::keygen(alg, &output),
     };
     match result {

@@ -93,6 +93,18 @@ impl Prepared {
         Ok(prepared)
     }
 
+    /// A policy set with no modules and no data (a placeholder until a bundle is loaded).
+    pub fn empty() -> Self {
+        Prepared {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            engine: regorus::Engine::new(),
+            data: Value::new_object(),
+            programs: RwLock::new(HashMap::new()),
+            revision: String::new(),
+            evaluator: Evaluator::Interpreter,
+        }
+    }
+
     /// Prepares Warden's compiled output for `data.warden.main.decision`.
     pub fn from_compiled(c: &warden_core::Compiled) -> Result<Self, EngineError> {
         let modules: Vec<Source> = c

@@ -77,7 +77,8 @@ pub struct BuildArgs {
     /// Output file.
     #[arg(short, long, default_value = "bundle.tar.gz")]
     output: PathBuf,
-    /// Revision (default: the compiled content hash).
+    /// Revision of a --rego-dir bundle (project bundles are named by their compiled content hash,
+    /// which every decision reports as `bundle_revision`).
     #[arg(long)]
     revision: Option<String>,
     /// Author of the change, recorded in the manifest.
@@ -254,6 +255,9 @@ fn build(a: &BuildArgs) -> Result<(), CliError> {
             (files, rev, vec![String::new()], None)
         }
         None => {
+            if a.revision.is_some() {
+                return Err(CliError::usage("--revision applies to --rego-dir bundles").hint("a project bundle's revision is its compiled content hash, the value decisions report"));
+            }
             let project = Project::open(&a.path)?;
             let (compiled, _) = super::compile_project(&project)?;
             let mut files = vec![("data.json".to_string(), compiled.data_json().into_bytes())];

@@ -6,6 +6,7 @@ pub mod eval;
 pub mod explain;
 pub mod init;
 pub mod schema;
+pub mod serve;
 pub mod test;
 pub mod validate;
 

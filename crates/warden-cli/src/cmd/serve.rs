@@ -1,0 +1,123 @@
+//! `warden serve`: the gateway server on the embedded defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use warden_bundle::{PublicKey, VerificationConfig};
+use warden_server::{BundleSource, ServerConfig};
+
+use crate::project::Project;
+use crate::CliError;
+
+/// Arguments of `warden serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A policy project to compile and serve (for development).
+    #[arg(long, conflicts_with = "bundle")]
+    policies: Option<PathBuf>,
+    /// A bundle `.tar.gz` or bundle directory to serve; re-read every --poll-seconds.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8181", env = "WARDEN_ADDR")]
+    addr: std::net::SocketAddr,
+    /// Bundle name (status, metrics, persistence).
+    #[arg(long, default_value = "main")]
+    name: String,
+    /// Verify bundles with this PEM public key (unsigned or tampered bundles are rejected).
+    #[arg(long)]
+    verification_key: Option<PathBuf>,
+    /// Algorithm of the verification key.
+    #[arg(long, default_value = "RS256")]
+    alg: String,
+    /// Key id (default: the token's kid).
+    #[arg(long, default_value = "")]
+    key_id: String,
+    /// Required signing scope.
+    #[arg(long, default_value = "")]
+    scope: String,
+    /// How often the bundle is re-read.
+    #[arg(long, default_value_t = 5)]
+    poll_seconds: u64,
+    /// Where the last good bundle is kept.
+    #[arg(long, default_value = ".warden")]
+    data_dir: PathBuf,
+    /// Largest request body accepted (bytes); larger requests get 413.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+/// Runs the command.
+pub fn run(a: &Args) -> Result<(), CliError> {
+    let source = match (&a.policies, &a.bundle) {
+        (Some(p), _) => {
+            let project = Project::open(p)?;
+            let (compiled, _) = super::compile_project(&project)?;
+            let dir = a.data_dir.join("compiled").join(&a.name);
+            super::compile::write_output(&compiled, &dir)?;
+            let manifest = format!(
+                "{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1}}\n",
+                compiled.revision
+            );
+            std::fs::write(dir.join(".manifest"), manifest)
+                .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", dir.display())))?;
+            BundleSource::Dir(dir)
+        }
+        (None, Some(b)) => BundleSource::from_path(b),
+        (None, None) => {
+            return Err(
+                CliError::usage("give --policies PROJECT or --bundle FILE|DIR")
+                    .hint("e.g. warden serve --policies examples/fintech"),
+            )
+        }
+    };
+    let verification = match &a.verification_key {
+        None => None,
+        Some(k) => {
+            let key = std::fs::read_to_string(k)
+                .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", k.display())))?;
+            let mut cfg = VerificationConfig {
+                keyid: a.key_id.clone(),
+                scope: a.scope.clone(),
+                ..Default::default()
+            };
+            let id = if a.key_id.is_empty() {
+                "default".to_string()
+            } else {
+                a.key_id.clone()
+            };
+            cfg.keys.insert(
+                id.clone(),
+                PublicKey {
+                    algorithm: Some(a.alg.clone()),
+                    key,
+                    scope: None,
+                },
+            );
+            if a.key_id.is_empty() {
+                cfg.keyid = id;
+            }
+            Some(cfg)
+        }
+    };
+    let cfg = ServerConfig {
+        addr: a.addr,
+        name: a.name.clone(),
+        source,
+        verification,
+        poll: Duration::from_secs(a.poll_seconds.max(1)),
+        body_limit: a.max_body_bytes,
+        data_dir: Some(a.data_dir.clone()),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    rt.block_on(warden_server::serve(cfg)).map_err(|e| {
+        CliError::usage(format!("cannot serve on {}: {e}", a.addr))
+            .hint("is another process using the port? pick one with --addr")
+    })
+}

@@ -1,0 +1,326 @@
+//! The server over real HTTP on loopback: decisions, OPA's Data API, bad input, health, status,
+//! metrics, hot reload (good and tampered bundles), and restart from the persisted bundle.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use warden_bundle::signing::SigningKey;
+use warden_bundle::{PublicKey, VerificationConfig};
+use warden_server::{BundleSource, ServerConfig};
+
+fn policy(cap: u32) -> String {
+    format!("warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      stripe-payments:\n        create_payment:\n          rules:\n            - id: amount\n              require: {{ args.amount: {{ max: {cap} }} }}\n              on_violation: approval_needed\n              reason: amount_requires_approval\n")
+}
+
+/// A bundle archive for `policy(cap)`, signed when a key is given.
+fn bundle(cap: u32, key: Option<&SigningKey>) -> Vec<u8> {
+    let f = warden_core::load("p.yaml", &policy(cap)).unwrap();
+    let c = warden_core::compile(&[f], &[], &format!("cap-{cap}")).unwrap();
+    let mut files = vec![
+        (".manifest".to_string(), format!("{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1,\"metadata\":{{}}}}", c.revision).into_bytes()),
+        ("data.json".to_string(), c.data_json().into_bytes()),
+    ];
+    for (p, t) in &c.modules {
+        files.push((p.clone(), t.clone().into_bytes()));
+    }
+    if let Some(k) = key {
+        let sig = warden_bundle::sign(&files, k, None).unwrap();
+        files.insert(0, (".signatures.json".into(), sig.into_bytes()));
+    }
+    warden_bundle::write_archive(&files).unwrap()
+}
+
+fn input(amount: u64) -> Value {
+    json!({"tenant": "acme", "agent": {"id": "finance-agent"},
+           "action": {"tool": "stripe-payments", "type": "create_payment", "args": {"amount": amount}},
+           "environment": {"time": "2026-11-23T10:00:00Z"}})
+}
+
+struct Server {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(cfg: ServerConfig) -> Server {
+        let (svc, fp) = warden_server::start(&cfg);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), fp));
+        tokio::spawn(async move {
+            axum::serve(listener, warden_server::http::router(svc, cfg.body_limit)).await
+        });
+        Server {
+            base,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn decide(&self, amount: u64) -> Value {
+        let (s, v) = self
+            .post("/v1/decide", input(amount).to_string().into_bytes())
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+}
+
+fn config(
+    source: &Path,
+    data_dir: &Path,
+    verification: Option<VerificationConfig>,
+) -> ServerConfig {
+    ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        name: "main".into(),
+        source: BundleSource::File(source.to_path_buf()),
+        verification,
+        poll: Duration::from_millis(100),
+        body_limit: 1024 * 1024,
+        data_dir: Some(data_dir.to_path_buf()),
+    }
+}
+
+async fn eventually(mut f: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_data_api_health_status_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b.tar.gz");
+    std::fs::write(&b, bundle(5000, None)).unwrap();
+    let s = Server::start(config(&b, &dir.path().join("state"), None)).await;
+
+    assert_eq!(s.decide(100).await["outcome"], "allow");
+    let d = s.decide(7500).await;
+    assert_eq!(d["outcome"], "approval_needed");
+    assert_eq!(d["metadata"]["policy_version"], "cap-5000");
+    let revision = d["metadata"]["bundle_revision"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (st, v) = s
+        .post(
+            "/v1/data/warden/main/decision",
+            json!({"input": input(7500)}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["result"], d, "the Data API gives the same decision");
+    assert!(v["decision_id"].as_str().is_some_and(|id| id.len() == 36));
+    let (st, meta) = s.get("/v1/data/warden/meta").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&meta).unwrap()["result"]["policy_version"],
+        "cap-5000"
+    );
+    let (_, undefined) = s.post("/v1/data/warden/nothing/here", b"{}".to_vec()).await;
+    assert!(undefined.get("result").is_none() && undefined.get("decision_id").is_some());
+
+    let mut unknown = input(1);
+    unknown["tenant"] = json!("globex");
+    let (st, v) = s.post("/v1/decide", unknown.to_string().into_bytes()).await;
+    assert_eq!((st, v["reasons"].clone()), (200, json!(["unknown_tenant"])));
+
+    assert_eq!(s.get("/health?bundles").await.0, 200);
+    let (_, status) = s.get("/v1/status").await;
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["bundles"]["main"]["active_revision"],
+        revision.as_str(),
+        "status and decisions name the same revision"
+    );
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(
+        metrics.contains("warden_decisions_total{outcome=\"approval_needed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("warden_bundle_info{{revision=\"{revision}\"}} 1")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_the_next_request_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b.tar.gz");
+    std::fs::write(&b, bundle(5000, None)).unwrap();
+    let s = Server::start(config(&b, &dir.path().join("state"), None)).await;
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{\"tenant\": ".to_vec(), 400, "invalid_json"),
+        (vec![0xff, 0xfe, b'{', b'}'], 400, "invalid_body"),
+        (
+            json!({"tenant": "acme", "agent": {"id": 5}, "action": {"tool": "t", "type": "x"}})
+                .to_string()
+                .into_bytes(),
+            400,
+            "agent.id",
+        ),
+        (
+            json!({"tenant": "acme", "action": {"tool": "t", "type": "x"}})
+                .to_string()
+                .into_bytes(),
+            400,
+            "agent",
+        ),
+        (
+            format!("{}1{}", "[".repeat(1000), "]".repeat(1000)).into_bytes(),
+            400,
+            "invalid_json",
+        ),
+        (vec![b' '; 1024 * 1024 + 1], 413, ""),
+    ];
+    for (body, want, text) in cases {
+        let r = s
+            .client
+            .post(format!("{}/v1/decide", s.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, want, "{body}");
+        assert!(body.contains(text), "{body} should mention {text}");
+        assert_eq!(
+            s.decide(100).await["outcome"],
+            "allow",
+            "served after a bad request"
+        );
+    }
+    // 10 MB: the server answers 413 as soon as the limit is passed and closes the connection, so
+    // the client sees either the 413 or the close while it is still writing. Either way nothing
+    // is decided and the next request is served.
+    match s
+        .client
+        .post(format!("{}/v1/decide", s.base))
+        .body(vec![b' '; 10 * 1024 * 1024])
+        .send()
+        .await
+    {
+        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        Err(e) => assert!(e.is_request(), "{e}"),
+    }
+    assert_eq!(
+        s.decide(100).await["outcome"],
+        "allow",
+        "served after a 10 MB body"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_bundle_is_503_with_fail_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(
+        &dir.path().join("missing.tar.gz"),
+        &dir.path().join("state"),
+        None,
+    ))
+    .await;
+    let (st, v) = s
+        .post("/v1/decide", input(1).to_string().into_bytes())
+        .await;
+    assert_eq!((st, v["fail_mode"].clone()), (503, json!("closed")));
+    assert_eq!(s.get("/health?bundles").await.0, 500);
+    let (_, status) = s.get("/v1/status").await;
+    assert!(status.contains("cannot read"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_activates_good_bundles_rejects_tampered_ones_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/opa-vectors/keys");
+    let pem = std::fs::read(vectors.join("ec-p256-f.pkcs8.key.pem")).unwrap();
+    let public = std::fs::read_to_string(vectors.join("ec-p256-f.pub.pem")).unwrap();
+    let key = SigningKey::from_pem(jsonwebtoken::Algorithm::ES256, &pem, Some("k".into())).unwrap();
+    let mut cfg = VerificationConfig::default();
+    cfg.keys.insert(
+        "k".into(),
+        PublicKey {
+            algorithm: Some("ES256".into()),
+            key: public,
+            scope: None,
+        },
+    );
+    let b = dir.path().join("b.tar.gz");
+    let state = dir.path().join("state");
+    std::fs::write(&b, bundle(5000, Some(&key))).unwrap();
+    let s = Server::start(config(&b, &state, Some(cfg.clone()))).await;
+    assert_eq!(s.decide(7500).await["outcome"], "approval_needed");
+
+    // A new signed bundle raises the cap: it is activated without a restart.
+    std::fs::write(&b, bundle(10000, Some(&key))).unwrap();
+    assert!(
+        eventually(async || s.decide(7500).await["outcome"] == "allow").await,
+        "new bundle activated"
+    );
+
+    // A tampered bundle (data changed after signing) is rejected; the last good one keeps serving.
+    let mut files = warden_bundle::read_archive(&bundle(20000, Some(&key))).unwrap();
+    let data = files.iter().position(|(n, _)| n == "data.json").unwrap();
+    files[data].1 = String::from_utf8(files[data].1.clone())
+        .unwrap()
+        .replace("20000", "99999")
+        .into_bytes();
+    let unsigned = warden_bundle::write_archive(&files[1..]).unwrap();
+    std::fs::write(&b, warden_bundle::write_archive(&files).unwrap()).unwrap();
+    assert!(
+        eventually(async || s.get("/v1/status").await.1.contains("digest_mismatch")).await,
+        "rejection recorded"
+    );
+    assert_eq!(
+        s.decide(7500).await["metadata"]["policy_version"],
+        "cap-10000"
+    );
+    std::fs::write(&b, unsigned).unwrap();
+    assert!(
+        eventually(async || s.get("/v1/status").await.1.contains("unsigned")).await,
+        "unsigned bundle rejected"
+    );
+    assert_eq!(s.decide(7500).await["outcome"], "allow");
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(
+        metrics.contains("warden_bundle_loads_total{result=\"failed\"}"),
+        "{metrics}"
+    );
+
+    // Restart with the source gone: the persisted last good bundle serves.
+    std::fs::remove_file(&b).unwrap();
+    let again = Server::start(config(&b, &state, Some(cfg))).await;
+    assert_eq!(
+        again.decide(7500).await["metadata"]["policy_version"],
+        "cap-10000"
+    );
+}
