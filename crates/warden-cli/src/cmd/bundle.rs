@@ -30,22 +30,58 @@ pub enum BundleCmd {
     Verify {
         /// The bundle `.tar.gz`.
         bundle: PathBuf,
-        /// PEM public key (or HMAC secret file).
-        #[arg(long)]
-        verification_key: PathBuf,
-        /// Algorithm of the key (OPA's default is RS256).
-        #[arg(long, default_value = "RS256")]
-        alg: String,
-        /// Key id; default: the token's `kid`.
-        #[arg(long, default_value = "")]
-        key_id: String,
-        /// Required scope.
-        #[arg(long, default_value = "")]
-        scope: String,
+        #[command(flatten)]
+        key: VerifyArgs,
         /// Files to leave out of verification (Go filepath.Match globs).
         #[arg(long)]
         exclude: Vec<String>,
     },
+}
+
+/// Verification options shared by `bundle verify` and `serve`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// PEM public key (or HMAC secret file) that bundles must be signed with.
+    #[arg(long)]
+    pub verification_key: Option<PathBuf>,
+    /// Algorithm of the key (OPA's default is RS256).
+    #[arg(long, default_value = "RS256")]
+    pub alg: String,
+    /// Key id the bundle is signed under (default: any; the configured key is used).
+    #[arg(long, default_value = "")]
+    pub key_id: String,
+    /// Required signing scope.
+    #[arg(long, default_value = "")]
+    pub scope: String,
+}
+
+impl VerifyArgs {
+    /// The verification configuration, when a key is given.
+    pub fn config(&self) -> Result<Option<VerificationConfig>, CliError> {
+        let Some(path) = &self.verification_key else {
+            return Ok(None);
+        };
+        let key = std::fs::read_to_string(path).map_err(io(path))?;
+        let id = if self.key_id.is_empty() {
+            "default".to_string()
+        } else {
+            self.key_id.clone()
+        };
+        let mut cfg = VerificationConfig {
+            keyid: id.clone(),
+            scope: self.scope.clone(),
+            ..Default::default()
+        };
+        cfg.keys.insert(
+            id,
+            PublicKey {
+                algorithm: Some(self.alg.clone()),
+                key,
+                scope: None,
+            },
+        );
+        Ok(Some(cfg))
+    }
 }
 
 /// Signing options shared by `build` and `sign`.
@@ -162,39 +198,19 @@ pub fn run(cmd: &BundleCmd) -> Result<(), CliError> {
         }
         BundleCmd::Verify {
             bundle,
-            verification_key,
-            alg,
-            key_id,
-            scope,
+            key,
             exclude,
         } => {
             let bytes = std::fs::read(bundle).map_err(io(bundle))?;
             let files = read_archive(&bytes).map_err(|e| CliError::usage(e.to_string()))?;
-            let key = std::fs::read_to_string(verification_key).map_err(io(verification_key))?;
-            let mut cfg = VerificationConfig {
-                keyid: key_id.clone(),
-                scope: scope.clone(),
-                exclude_files: exclude.clone(),
-                ..Default::default()
-            };
-            // Without --key-id the token's kid names the key; register ours under it.
-            let id = if key_id.is_empty() {
-                token_kid(&files).unwrap_or_default()
-            } else {
-                key_id.clone()
-            };
-            cfg.keys.insert(
-                id,
-                PublicKey {
-                    algorithm: Some(alg.clone()),
-                    key,
-                    scope: None,
-                },
-            );
+            let mut cfg = key
+                .config()?
+                .ok_or_else(|| CliError::usage("--verification-key is required"))?;
+            cfg.exclude_files = exclude.clone();
             match verify(&files, Some(&cfg)) {
-                Ok(Verified::Signed { key_id }) => {
+                Ok(Verified::Signed { .. }) => {
                     println!(
-                        "ok: {} verified with key `{key_id}` ({} files)",
+                        "ok: {} verified ({} files)",
                         bundle.display(),
                         files.len() - 1
                     );
@@ -213,20 +229,6 @@ pub fn run(cmd: &BundleCmd) -> Result<(), CliError> {
             }
         }
     }
-}
-
-fn token_kid(files: &[(String, Vec<u8>)]) -> Option<String> {
-    use base64::Engine as _;
-    let (_, sig) = files.iter().find(|(n, _)| n == SIGNATURES_FILE)?;
-    let v: serde_json::Value = serde_json::from_slice(sig).ok()?;
-    let header = v["signatures"][0].as_str()?.split('.').next()?;
-    let h: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()?,
-    )
-    .ok()?;
-    h["kid"].as_str().map(str::to_string)
 }
 
 fn build(a: &BuildArgs) -> Result<(), CliError> {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use warden_bundle::{PublicKey, VerificationConfig};
 use warden_server::{BundleSource, ServerConfig};
 
 use crate::project::Project;
@@ -24,18 +23,8 @@ pub struct Args {
     /// Bundle name (status, metrics, persistence).
     #[arg(long, default_value = "main")]
     name: String,
-    /// Verify bundles with this PEM public key (unsigned or tampered bundles are rejected).
-    #[arg(long)]
-    verification_key: Option<PathBuf>,
-    /// Algorithm of the verification key.
-    #[arg(long, default_value = "RS256")]
-    alg: String,
-    /// Key id (default: the token's kid).
-    #[arg(long, default_value = "")]
-    key_id: String,
-    /// Required signing scope.
-    #[arg(long, default_value = "")]
-    scope: String,
+    #[command(flatten)]
+    key: super::bundle::VerifyArgs,
     /// How often the bundle is re-read.
     #[arg(long, default_value_t = 5)]
     poll_seconds: u64,
@@ -71,35 +60,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             )
         }
     };
-    let verification = match &a.verification_key {
-        None => None,
-        Some(k) => {
-            let key = std::fs::read_to_string(k)
-                .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", k.display())))?;
-            let mut cfg = VerificationConfig {
-                keyid: a.key_id.clone(),
-                scope: a.scope.clone(),
-                ..Default::default()
-            };
-            let id = if a.key_id.is_empty() {
-                "default".to_string()
-            } else {
-                a.key_id.clone()
-            };
-            cfg.keys.insert(
-                id.clone(),
-                PublicKey {
-                    algorithm: Some(a.alg.clone()),
-                    key,
-                    scope: None,
-                },
-            );
-            if a.key_id.is_empty() {
-                cfg.keyid = id;
-            }
-            Some(cfg)
-        }
-    };
+    let verification = a.key.config()?;
     let cfg = ServerConfig {
         addr: a.addr,
         name: a.name.clone(),

@@ -125,6 +125,31 @@ fn forbidden(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
     has(&t.forbid) || has(&a.forbid)
 }
 
+type ByAction = BTreeMap<String, BTreeMap<String, Map<String, Value>>>;
+
+/// The rules (or limits) that reach (tool, action): those declared on the action, on the tool's
+/// `*` action, and the tenant- and agent-wide ones whose selectors cover the call.
+fn applicable<'a>(
+    on_actions: [&'a ByAction; 2],
+    wide: [&'a Map<String, Value>; 2],
+    tool: &str,
+    action: &str,
+) -> Vec<&'a Value> {
+    let mut out: Vec<&Value> = on_actions
+        .iter()
+        .flat_map(|m| nested_get(m, tool, action))
+        .collect();
+    if action != "*" {
+        out.extend(on_actions.iter().flat_map(|m| nested_get(m, tool, "*")));
+    }
+    out.extend(
+        wide.iter()
+            .flat_map(|m| m.values())
+            .filter(|r| selects(r, tool, action)),
+    );
+    out
+}
+
 /// Builds one plan.
 fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Value {
     if forbidden(t, a, tool, action) {
@@ -136,31 +161,17 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
         .and_then(|m| m.get(action))
         .map(|(d, _)| d.class)
         .unwrap_or_default();
-    let mut rules: Vec<&Value> = Vec::new();
-    rules.extend(nested_get(&t.tool_rules, tool, action));
-    rules.extend(nested_get(&a.tool_rules, tool, action));
-    if action != "*" {
-        rules.extend(nested_get(&t.tool_rules, tool, "*"));
-        rules.extend(nested_get(&a.tool_rules, tool, "*"));
-    }
-    rules.extend(
-        t.rules
-            .values()
-            .chain(a.rules.values())
-            .filter(|r| selects(r, tool, action)),
+    let rules = applicable(
+        [&t.tool_rules, &a.tool_rules],
+        [&t.rules, &a.rules],
+        tool,
+        action,
     );
-    let mut limits: Vec<&Value> = Vec::new();
-    limits.extend(nested_get(&t.tool_limits, tool, action));
-    limits.extend(nested_get(&a.tool_limits, tool, action));
-    if action != "*" {
-        limits.extend(nested_get(&t.tool_limits, tool, "*"));
-        limits.extend(nested_get(&a.tool_limits, tool, "*"));
-    }
-    limits.extend(
-        t.limits
-            .values()
-            .chain(a.limits.values())
-            .filter(|l| selects(l, tool, action)),
+    let mut limits = applicable(
+        [&t.tool_limits, &a.tool_limits],
+        [&t.limits, &a.limits],
+        tool,
+        action,
     );
     limits.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
 
