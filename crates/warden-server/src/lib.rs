@@ -45,80 +45,136 @@ fn persisted(cfg: &ServerConfig) -> Option<PathBuf> {
         .map(|d| d.join("bundles").join(&cfg.name).join("bundle.tar.gz"))
 }
 
-/// Reads and activates the source once; returns its fingerprint when it was read.
-fn load_once(svc: &DecisionService, cfg: &ServerConfig, last: Option<u64>) -> Option<u64> {
-    let (files, fp) = match cfg.source.read() {
-        Ok(x) => x,
-        Err(e) => {
-            svc.load_failed(&e);
-            return None;
-        }
-    };
-    if Some(fp) == last {
-        return Some(fp);
+/// What the poller remembers between polls.
+#[derive(Debug, Clone, Default)]
+pub struct PollState {
+    /// Fingerprint of the last bundle tried (a bad one is not re-tried until it changes).
+    last: Option<u64>,
+    /// ETag of the last *activated* bundle, sent as `If-None-Match` (as OPA does).
+    etag: Option<String>,
+}
+
+fn persist(cfg: &ServerConfig, files: &warden_bundle::Files) {
+    let Some(p) = persisted(cfg) else { return };
+    let saved = warden_bundle::write_archive(files)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| {
+            std::fs::create_dir_all(p.parent().unwrap_or(&p)).map_err(|e| e.to_string())?;
+            let tmp = p.with_extension("tmp");
+            std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, &p).map_err(|e| e.to_string())
+        });
+    if let Err(e) = saved {
+        tracing::warn!(error = e, "could not persist the last good bundle");
     }
-    match bundle::load(&files, cfg.verification.as_ref()) {
-        Ok(loaded) => {
-            svc.activate(loaded);
-            if let Some(p) = persisted(cfg) {
-                let saved = warden_bundle::write_archive(&files)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        std::fs::create_dir_all(p.parent().unwrap_or(&p))
-                            .map_err(|e| e.to_string())?;
-                        let tmp = p.with_extension("tmp");
-                        std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
-                        std::fs::rename(&tmp, &p).map_err(|e| e.to_string())
-                    });
-                if let Err(e) = saved {
-                    tracing::warn!(error = e, "could not persist the last good bundle");
+}
+
+/// Verifies, prepares and activates `files` (blocking work, off the request workers).
+async fn try_activate(
+    svc: &Arc<DecisionService>,
+    cfg: &ServerConfig,
+    files: warden_bundle::Files,
+) -> bool {
+    let (s, c) = (svc.clone(), cfg.clone());
+    tokio::task::spawn_blocking(
+        move || match bundle::load(&files, c.verification.as_ref()) {
+            Ok(loaded) => {
+                s.activate(loaded);
+                persist(&c, &files);
+                true
+            }
+            Err(e) => {
+                s.load_failed(&e);
+                false
+            }
+        },
+    )
+    .await
+    .unwrap_or(false)
+}
+
+/// One poll of the source: fetch or read it, and activate it when it changed.
+pub async fn poll_once(
+    svc: &Arc<DecisionService>,
+    cfg: &ServerConfig,
+    client: &reqwest::Client,
+    state: &mut PollState,
+) {
+    let (files, fp, etag) = match &cfg.source {
+        BundleSource::Http(url) => match bundle::fetch(client, url, state.etag.as_deref()).await {
+            Ok(bundle::Fetched::NotModified) => return,
+            Ok(bundle::Fetched::Bundle {
+                files,
+                fingerprint,
+                etag,
+            }) => (files, fingerprint, etag),
+            Err(e) => {
+                svc.load_failed(&e);
+                return;
+            }
+        },
+        source => {
+            let source = source.clone();
+            match tokio::task::spawn_blocking(move || source.read()).await {
+                Ok(Ok((files, fp))) => (files, fp, None),
+                Ok(Err(e)) => {
+                    svc.load_failed(&e);
+                    return;
+                }
+                Err(e) => {
+                    svc.load_failed(&e.to_string());
+                    return;
                 }
             }
         }
-        Err(e) => svc.load_failed(&e),
+    };
+    if state.last == Some(fp) {
+        return;
     }
-    Some(fp)
+    state.last = Some(fp);
+    if try_activate(svc, cfg, files).await {
+        state.etag = etag;
+    }
 }
 
 /// Loads the bundle (falling back to the persisted last good one) and returns the service.
-pub fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Option<u64>) {
+pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, PollState) {
     let svc = DecisionService::new(&cfg.name, &cfg.source.describe());
-    let fp = load_once(&svc, cfg, None);
+    let mut state = PollState::default();
+    poll_once(&svc, cfg, &reqwest::Client::new(), &mut state).await;
     if !svc.ready() {
         if let Some(p) = persisted(cfg).filter(|p| p.is_file()) {
-            let from_disk = BundleSource::File(p.clone())
-                .read()
-                .and_then(|(files, _)| bundle::load(&files, cfg.verification.as_ref()));
-            match from_disk {
-                Ok(loaded) => {
-                    tracing::warn!(path = %p.display(), "source unavailable: serving the persisted last good bundle");
-                    svc.activate(loaded);
+            match BundleSource::File(p.clone()).read() {
+                Ok((files, _)) => {
+                    if try_activate(&svc, cfg, files).await {
+                        tracing::warn!(path = %p.display(), "source unavailable: serving the persisted last good bundle");
+                    }
                 }
                 Err(e) => svc.load_failed(&format!("persisted bundle: {e}")),
             }
         }
     }
-    (svc, fp)
+    (svc, state)
 }
 
-/// Re-reads the source every `cfg.poll`, activating changed bundles.
-pub async fn reload_loop(svc: Arc<DecisionService>, cfg: ServerConfig, mut last: Option<u64>) {
-    let mut tick = tokio::time::interval(cfg.poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
+/// Polls the source every `cfg.poll` plus up to 10% jitter (so replicas do not poll in step),
+/// activating changed bundles.
+pub async fn reload_loop(svc: Arc<DecisionService>, cfg: ServerConfig, mut state: PollState) {
+    let client = reqwest::Client::new();
     loop {
-        tick.tick().await;
-        let (s, c, l) = (svc.clone(), cfg.clone(), last);
-        // Reading and preparing a bundle is blocking work; keep it off the request workers.
-        last = tokio::task::spawn_blocking(move || load_once(&s, &c, l).or(l))
-            .await
-            .unwrap_or(last);
+        let jitter_ms = (cfg.poll.as_millis() as u64 / 10).max(1);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        tokio::time::sleep(cfg.poll + Duration::from_millis(u64::from(nanos) % jitter_ms)).await;
+        poll_once(&svc, &cfg, &client, &mut state).await;
     }
 }
 
 /// Runs the server until the process is stopped.
 pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
-    let (svc, fp) = start(&cfg);
+    let (svc, state) = start(&cfg).await;
     let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, ready = svc.ready(), "warden serving");
     eprintln!(
@@ -129,6 +185,6 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
             .active_revision
             .unwrap_or_else(|| "none loaded".into())
     );
-    tokio::spawn(reload_loop(svc.clone(), cfg.clone(), fp));
+    tokio::spawn(reload_loop(svc.clone(), cfg.clone(), state));
     axum::serve(listener, http::router(svc, cfg.body_limit)).await
 }

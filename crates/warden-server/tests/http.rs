@@ -44,10 +44,10 @@ struct Server {
 
 impl Server {
     async fn start(cfg: ServerConfig) -> Server {
-        let (svc, fp) = warden_server::start(&cfg);
+        let (svc, state) = warden_server::start(&cfg).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), fp));
+        tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), state));
         tokio::spawn(async move {
             axum::serve(listener, warden_server::http::router(svc, cfg.body_limit)).await
         });

@@ -1,0 +1,168 @@
+//! Bundles from an HTTP bundle service, with OPA's protocol: `If-None-Match` carrying the last
+//! *activated* ETag, `304 Not Modified` when unchanged, a bad bundle or an outage leaving the last
+//! good bundle serving.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use warden_server::{BundleSource, ServerConfig};
+
+#[derive(Default)]
+struct Service {
+    bundle: Vec<u8>,
+    etag: String,
+    up: bool,
+    /// The If-None-Match header of every request, in order.
+    seen: Vec<Option<String>>,
+    not_modified: usize,
+}
+
+fn bundle(cap: u32) -> Vec<u8> {
+    let yaml = format!("warden: 1\ntenant: t\nagents:\n  a:\n    tools:\n      pay:\n        create:\n          rules:\n            - id: cap\n              require: {{ args.amount: {{ max: {cap} }} }}\n              reason: too_much\n");
+    let c = warden_core::compile(
+        &[warden_core::load("p.yaml", &yaml).unwrap()],
+        &[],
+        &format!("cap-{cap}"),
+    )
+    .unwrap();
+    let mut files = vec![("data.json".to_string(), c.data_json().into_bytes())];
+    files.extend(
+        c.modules
+            .iter()
+            .map(|(p, t)| (p.clone(), t.clone().into_bytes())),
+    );
+    warden_bundle::write_archive(&files).unwrap()
+}
+
+async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
+    let state = Arc::new(Mutex::new(Service {
+        bundle: bundle(100),
+        etag: "\"v1\"".into(),
+        up: true,
+        ..Default::default()
+    }));
+    let s2 = state.clone();
+    let app = axum::Router::new().route(
+        "/bundles/main",
+        get(move |headers: HeaderMap| {
+            let st = s2.clone();
+            async move {
+                let mut st = st.lock().unwrap();
+                let inm = headers
+                    .get("if-none-match")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                st.seen.push(inm.clone());
+                if !st.up {
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+                if inm.as_deref() == Some(st.etag.as_str()) {
+                    st.not_modified += 1;
+                    return StatusCode::NOT_MODIFIED.into_response();
+                }
+                ([("etag", st.etag.clone())], st.bundle.clone()).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/bundles/main", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        name: "main".into(),
+        source: BundleSource::Http(url),
+        verification: None,
+        poll: Duration::from_millis(100),
+        body_limit: 1 << 20,
+        data_dir: Some(dir.path().to_path_buf()),
+    };
+    let (svc, poll) = warden_server::start(&cfg).await;
+    tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), poll));
+    let input = json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "pay", "type": "create", "args": {"amount": 500}},
+                       "environment": {"time": "2026-11-23T10:00:00Z"}});
+    let outcome = |svc: &warden_server::DecisionService| {
+        svc.decide(&input).unwrap().outcome.as_str().to_string()
+    };
+    assert_eq!(outcome(&svc), "deny");
+    assert_eq!(
+        state.lock().unwrap().seen[0],
+        None,
+        "the first request has no If-None-Match"
+    );
+
+    // Unchanged: the poller sends the activated ETag and gets 304.
+    assert!(eventually(|| state.lock().unwrap().not_modified >= 2).await);
+    assert!(state
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .skip(1)
+        .all(|h| h.as_deref() == Some("\"v1\"")));
+
+    // Changed: activated, and the new ETag is sent from then on.
+    {
+        let mut st = state.lock().unwrap();
+        st.bundle = bundle(1000);
+        st.etag = "\"v2\"".into();
+    }
+    assert!(
+        eventually(|| outcome(&svc) == "allow").await,
+        "v2 activated"
+    );
+
+    // A broken bundle is rejected; the poller keeps sending the last *activated* ETag.
+    {
+        let mut st = state.lock().unwrap();
+        st.bundle = b"not a bundle".to_vec();
+        st.etag = "\"v3\"".into();
+        st.seen.clear();
+    }
+    assert!(
+        eventually(|| svc
+            .status()
+            .last_error
+            .is_some_and(|e| e.contains("not a readable bundle")))
+        .await
+    );
+    assert!(eventually(|| state.lock().unwrap().seen.len() >= 3).await);
+    assert!(
+        state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .all(|h| h.as_deref() == Some("\"v2\"")),
+        "{:?}",
+        state.lock().unwrap().seen
+    );
+    assert_eq!(outcome(&svc), "allow", "the last good bundle keeps serving");
+
+    // Service down: the status says so and decisions go on.
+    state.lock().unwrap().up = false;
+    assert!(
+        eventually(|| svc
+            .status()
+            .last_error
+            .is_some_and(|e| e.contains("HTTP 500")))
+        .await
+    );
+    assert_eq!(outcome(&svc), "allow");
+}
