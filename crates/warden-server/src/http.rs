@@ -6,16 +6,25 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::auth::{bind, AuthConfig, AuthError};
 use crate::service::{DecideError, DecisionService};
 
+/// What the handlers share.
+pub struct App {
+    /// The decision service.
+    pub svc: Arc<DecisionService>,
+    /// Caller authentication (open when nothing is configured).
+    pub auth: Arc<AuthConfig>,
+}
+
 /// Builds the router; `body_limit` bytes per request body (larger gets 413).
-pub fn router(service: Arc<DecisionService>, body_limit: usize) -> Router {
+pub fn router(service: Arc<DecisionService>, body_limit: usize, auth: Arc<AuthConfig>) -> Router {
     Router::new()
         .route("/v1/decide", post(decide))
         .route("/v1/data/{*path}", post(data_post).get(data_get))
@@ -24,7 +33,7 @@ pub fn router(service: Arc<DecisionService>, body_limit: usize) -> Router {
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(service)
+        .with_state(Arc::new(App { svc: service, auth }))
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -85,11 +94,46 @@ fn decide_error(e: DecideError) -> Response {
     }
 }
 
-async fn decide(State(svc): State<Arc<DecisionService>>, body: Bytes) -> Response {
-    let input = match parse(&body) {
+/// The caller's identity when authentication is on; `Ok(None)` when it is off.
+fn caller(app: &App, headers: &HeaderMap) -> Result<Option<crate::auth::Identity>, Response> {
+    if !app.auth.enabled() {
+        return Ok(None);
+    }
+    app.auth.authenticate(headers).map(Some).map_err(|e| {
+        let code = match e {
+            AuthError::Missing => "unauthenticated",
+            AuthError::Invalid(_) => "invalid_credential",
+        };
+        let mut r = error(StatusCode::UNAUTHORIZED, code, e.to_string());
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        r
+    })
+}
+
+/// Binds the caller's identity into an input; refuses another tenant.
+fn bound(id: &Option<crate::auth::Identity>, input: &mut Value) -> Result<(), Response> {
+    match id {
+        Some(id) => bind(input, id).map_err(|m| error(StatusCode::FORBIDDEN, "tenant_mismatch", m)),
+        None => Ok(()),
+    }
+}
+
+async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let id = match caller(&app, &headers) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let mut input = match parse(&body) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
+    if let Err(r) = bound(&id, &mut input) {
+        return r;
+    }
+    let svc = &app.svc;
     // Decisions are CPU-bound and take microseconds: run them inline on the runtime's worker.
     match svc.decide(&input) {
         Ok(d) => Json(d).into_response(),
@@ -134,15 +178,20 @@ fn data_answer(svc: &DecisionService, query: &str, input: Option<&Value>) -> Res
 }
 
 async fn data_post(
-    State(svc): State<Arc<DecisionService>>,
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
     Path(path): Path<String>,
     body: Bytes,
 ) -> Response {
+    let id = match caller(&app, &headers) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     let query = match query_of(&path) {
         Ok(q) => q,
         Err(r) => return r.into_response(),
     };
-    let input = if body.is_empty() {
+    let mut input = if body.is_empty() {
         None
     } else {
         match parse(&body) {
@@ -150,12 +199,24 @@ async fn data_post(
             Err(r) => return r.into_response(),
         }
     };
-    data_answer(&svc, &query, input.as_ref())
+    if let Some(i) = input.as_mut() {
+        if let Err(r) = bound(&id, i) {
+            return r;
+        }
+    }
+    data_answer(&app.svc, &query, input.as_ref())
 }
 
-async fn data_get(State(svc): State<Arc<DecisionService>>, Path(path): Path<String>) -> Response {
+async fn data_get(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+) -> Response {
+    if let Err(r) = caller(&app, &headers) {
+        return r;
+    }
     match query_of(&path) {
-        Ok(q) => data_answer(&svc, &q, None),
+        Ok(q) => data_answer(&app.svc, &q, None),
         Err(r) => r.into_response(),
     }
 }
@@ -169,11 +230,11 @@ async fn data_root() -> Response {
 }
 
 async fn health(
-    State(svc): State<Arc<DecisionService>>,
+    State(app): State<Arc<App>>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     // Like OPA: the server is healthy when it serves; `?bundles` also requires the bundle active.
-    if q.contains_key("bundles") && !svc.ready() {
+    if q.contains_key("bundles") && !app.svc.ready() {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({"error": "bundle not activated"})),
@@ -183,18 +244,18 @@ async fn health(
     Json(json!({})).into_response()
 }
 
-async fn status(State(svc): State<Arc<DecisionService>>) -> Response {
-    let s = svc.status();
+async fn status(State(app): State<Arc<App>>) -> Response {
+    let s = app.svc.status();
     Json(json!({"bundles": {s.name.clone(): s}})).into_response()
 }
 
-async fn metrics(State(svc): State<Arc<DecisionService>>) -> Response {
+async fn metrics(State(app): State<Arc<App>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        svc.metrics_text(),
+        app.svc.metrics_text(),
     )
         .into_response()
 }

@@ -6,6 +6,7 @@
 //! and the last good one keeps serving), and persisted so a restart without the source still
 //! serves it.
 
+pub mod auth;
 pub mod bundle;
 pub mod http;
 pub mod service;
@@ -20,7 +21,7 @@ pub use service::{DecideError, DecisionService};
 use warden_bundle::VerificationConfig;
 
 /// How to run the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub addr: SocketAddr,
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Where the last good bundle is persisted (`<dir>/bundles/<name>/bundle.tar.gz`).
     pub data_dir: Option<PathBuf>,
+    /// Caller authentication; open when empty.
+    pub auth: Arc<auth::AuthConfig>,
 }
 
 /// Persisted copy of the last good bundle.
@@ -186,5 +189,9 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
             .unwrap_or_else(|| "none loaded".into())
     );
     tokio::spawn(reload_loop(svc.clone(), cfg.clone(), state));
-    axum::serve(listener, http::router(svc, cfg.body_limit)).await
+    axum::serve(
+        listener,
+        http::router(svc, cfg.body_limit, cfg.auth.clone()),
+    )
+    .await
 }

@@ -92,6 +92,7 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
         poll: Duration::from_millis(100),
         body_limit: 1 << 20,
         data_dir: Some(dir.path().to_path_buf()),
+        auth: Default::default(),
     };
     let (svc, poll) = warden_server::start(&cfg).await;
     tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), poll));

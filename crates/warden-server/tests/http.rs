@@ -49,7 +49,11 @@ impl Server {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), state));
         tokio::spawn(async move {
-            axum::serve(listener, warden_server::http::router(svc, cfg.body_limit)).await
+            axum::serve(
+                listener,
+                warden_server::http::router(svc, cfg.body_limit, cfg.auth.clone()),
+            )
+            .await
         });
         Server {
             base,
@@ -101,6 +105,7 @@ fn config(
         poll: Duration::from_millis(100),
         body_limit: 1024 * 1024,
         data_dir: Some(data_dir.to_path_buf()),
+        auth: Default::default(),
     }
 }
 

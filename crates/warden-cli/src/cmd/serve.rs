@@ -31,6 +31,28 @@ pub struct Args {
     /// Where the last good bundle is kept.
     #[arg(long, default_value = ".warden")]
     data_dir: PathBuf,
+    /// API keys: a JSON file `[{"key_sha256": "<hex>", "tenant": "...", "agent": "..."}]`
+    /// (`printf %s "$KEY" | sha256sum` gives the digest; keys themselves are never stored).
+    #[arg(long)]
+    api_keys: Option<PathBuf>,
+    /// Accept JWTs verified with this key (PEM public key, or the HMAC secret for HS256).
+    #[arg(long)]
+    jwt_key: Option<PathBuf>,
+    /// JWT algorithm: HS256, RS256, ES256 or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    jwt_alg: String,
+    /// Required JWT issuer.
+    #[arg(long)]
+    jwt_issuer: Option<String>,
+    /// Required JWT audience.
+    #[arg(long)]
+    jwt_audience: Option<String>,
+    /// Claim that holds the caller's tenant.
+    #[arg(long, default_value = "tenant")]
+    jwt_tenant_claim: String,
+    /// Claim that holds the caller's agent id.
+    #[arg(long, default_value = "sub")]
+    jwt_agent_claim: String,
     /// Largest request body accepted (bytes); larger requests get 413.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
@@ -61,6 +83,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         }
     };
     let verification = a.key.config()?;
+    let auth = auth_config(a)?;
     let cfg = ServerConfig {
         addr: a.addr,
         name: a.name.clone(),
@@ -69,6 +92,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         poll: Duration::from_secs(a.poll_seconds.max(1)),
         body_limit: a.max_body_bytes,
         data_dir: Some(a.data_dir.clone()),
+        auth: std::sync::Arc::new(auth),
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -81,4 +105,45 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         CliError::usage(format!("cannot serve on {}: {e}", a.addr))
             .hint("is another process using the port? pick one with --addr")
     })
+}
+
+fn auth_config(a: &Args) -> Result<warden_server::auth::AuthConfig, CliError> {
+    use warden_server::auth::{ApiKeyEntry, AuthConfig, Identity, JwtConfig};
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", p.display())))
+    };
+    let mut cfg = AuthConfig::default();
+    if let Some(p) = &a.api_keys {
+        let entries: Vec<ApiKeyEntry> = serde_json::from_slice(&read(p)?).map_err(|e| {
+            CliError::usage(format!("{}: {e}", p.display())).hint(
+                "expected [{\"key_sha256\": \"<hex>\", \"tenant\": \"...\", \"agent\": \"...\"}]",
+            )
+        })?;
+        for e in entries {
+            cfg.api_keys.insert(
+                e.key_sha256.to_ascii_lowercase(),
+                Identity {
+                    tenant: e.tenant,
+                    agent: e.agent,
+                },
+            );
+        }
+    }
+    if let Some(p) = &a.jwt_key {
+        let algorithm = warden_bundle::signing::algorithm(&a.jwt_alg)
+            .ok_or_else(|| CliError::usage(format!("unknown JWT algorithm `{}`", a.jwt_alg)))?;
+        let text = String::from_utf8(read(p)?)
+            .map_err(|_| CliError::usage(format!("`{}` is not text", p.display())))?;
+        let key = warden_bundle::signing::decoding_key(algorithm, text.trim_end_matches('\n'))
+            .map_err(CliError::usage)?;
+        cfg.jwt = Some(JwtConfig {
+            algorithm,
+            key,
+            issuer: a.jwt_issuer.clone(),
+            audience: a.jwt_audience.clone(),
+            tenant_claim: a.jwt_tenant_claim.clone(),
+            agent_claim: a.jwt_agent_claim.clone(),
+        });
+    }
+    Ok(cfg)
 }

@@ -1,0 +1,151 @@
+//! Caller authentication over HTTP: API keys and JWTs (HS256, EdDSA); the authenticated identity
+//! replaces the tenant and agent the body claims; another tenant is refused; bad credentials get 401.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use warden_server::auth::{key_digest, AuthConfig, Identity, JwtConfig};
+use warden_server::{BundleSource, ServerConfig};
+
+fn bundle_dir(dir: &std::path::Path) {
+    let yaml = "warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      pay:\n        create: {}\n";
+    let c = warden_core::compile(&[warden_core::load("p.yaml", yaml).unwrap()], &[], "t").unwrap();
+    std::fs::write(dir.join("data.json"), c.data_json()).unwrap();
+    for (p, t) in &c.modules {
+        std::fs::create_dir_all(dir.join(p).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(p), t).unwrap();
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_come_from_credentials_not_from_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    bundle_dir(dir.path());
+    let (ed_private, ed_public) =
+        warden_bundle::keys::generate(warden_bundle::keys::KeyKind::Ed25519).unwrap();
+    let mut auth = AuthConfig::default();
+    auth.api_keys.insert(
+        key_digest("k-123"),
+        Identity {
+            tenant: "acme".into(),
+            agent: "finance-agent".into(),
+        },
+    );
+    auth.jwt = Some(JwtConfig {
+        algorithm: Algorithm::EdDSA,
+        key: warden_bundle::signing::decoding_key(Algorithm::EdDSA, &ed_public).unwrap(),
+        issuer: Some("https://idp.acme".into()),
+        audience: Some("warden".into()),
+        tenant_claim: "tenant".into(),
+        agent_claim: "sub".into(),
+    });
+    let cfg = ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        name: "main".into(),
+        source: BundleSource::Dir(dir.path().to_path_buf()),
+        verification: None,
+        poll: Duration::from_secs(60),
+        body_limit: 1 << 20,
+        data_dir: None,
+        auth: Arc::new(auth),
+    };
+    let (svc, _) = warden_server::start(&cfg).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            warden_server::http::router(svc, cfg.body_limit, cfg.auth.clone()),
+        )
+        .await
+    });
+    let client = reqwest::Client::new();
+    // The body claims an agent that does not exist; only the credential decides who is asking.
+    let body = json!({"tenant": "acme", "agent": {"id": "someone-else"}, "action": {"tool": "pay", "type": "create"},
+                      "environment": {"time": "2026-11-23T10:00:00Z"}});
+    let send = |auth: Option<(&'static str, String)>, body: Value| {
+        let mut r = client.post(format!("{base}/v1/decide")).json(&body);
+        if let Some((h, v)) = auth {
+            r = r.header(h, v);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    assert_eq!(send(None, body.clone()).await.0, 401);
+    assert_eq!(
+        send(Some(("x-api-key", "wrong".into())), body.clone())
+            .await
+            .0,
+        401
+    );
+    let (s, d) = send(Some(("x-api-key", "k-123".into())), body.clone()).await;
+    assert_eq!((s, d["outcome"].clone()), (200, json!("allow")), "{d}");
+    let (s, d) = send(Some(("authorization", "Bearer k-123".into())), body.clone()).await;
+    assert_eq!((s, d["outcome"].clone()), (200, json!("allow")));
+
+    let mut other = body.clone();
+    other["tenant"] = json!("globex");
+    let (s, e) = send(Some(("x-api-key", "k-123".into())), other).await;
+    assert_eq!(
+        (s, e["error"]["code"].clone()),
+        (403, json!("tenant_mismatch"))
+    );
+
+    let key = EncodingKey::from_ed_pem(ed_private.as_bytes()).unwrap();
+    let token = |claims: Value| {
+        format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key).unwrap()
+        )
+    };
+    let good = json!({"sub": "finance-agent", "tenant": "acme", "iss": "https://idp.acme", "aud": "warden", "exp": now() + 300});
+    let (s, d) = send(Some(("authorization", token(good.clone()))), body.clone()).await;
+    assert_eq!((s, d["outcome"].clone()), (200, json!("allow")), "{d}");
+    for (bad, why) in [
+        (json!({"exp": now() - 3600}), "expired"),
+        (json!({"aud": "someone-else"}), "wrong audience"),
+        (json!({"iss": "https://evil"}), "wrong issuer"),
+    ] {
+        let mut c = good.clone();
+        c.as_object_mut()
+            .unwrap()
+            .extend(bad.as_object().unwrap().clone());
+        let (s, e) = send(Some(("authorization", token(c))), body.clone()).await;
+        assert_eq!(s, 401, "{why}: {e}");
+    }
+    let hs = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &good,
+        &EncodingKey::from_secret(b"guess"),
+    )
+    .unwrap();
+    assert_eq!(
+        send(
+            Some(("authorization", format!("Bearer {hs}"))),
+            body.clone()
+        )
+        .await
+        .0,
+        401,
+        "another algorithm is refused"
+    );
+    // A JWT for an agent the policies do not know is authenticated, then denied by policy.
+    let mut stranger = good.clone();
+    stranger["sub"] = json!("rogue-agent");
+    let (s, d) = send(Some(("authorization", token(stranger))), body).await;
+    assert_eq!((s, d["reasons"].clone()), (200, json!(["unknown_agent"])));
+}
