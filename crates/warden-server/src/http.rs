@@ -95,7 +95,7 @@ fn decide_error(e: DecideError) -> Response {
 }
 
 /// The caller's identity when authentication is on; `Ok(None)` when it is off.
-fn caller(app: &App, headers: &HeaderMap) -> Result<Option<crate::auth::Identity>, Response> {
+fn caller(app: &App, headers: &HeaderMap) -> Result<Option<crate::auth::Identity>, ApiError> {
     if !app.auth.enabled() {
         return Ok(None);
     }
@@ -104,19 +104,22 @@ fn caller(app: &App, headers: &HeaderMap) -> Result<Option<crate::auth::Identity
             AuthError::Missing => "unauthenticated",
             AuthError::Invalid(_) => "invalid_credential",
         };
-        let mut r = error(StatusCode::UNAUTHORIZED, code, e.to_string());
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        r
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: code.into(),
+            message: e.to_string(),
+        }
     })
 }
 
 /// Binds the caller's identity into an input; refuses another tenant.
-fn bound(id: &Option<crate::auth::Identity>, input: &mut Value) -> Result<(), Response> {
+fn bound(id: &Option<crate::auth::Identity>, input: &mut Value) -> Result<(), ApiError> {
     match id {
-        Some(id) => bind(input, id).map_err(|m| error(StatusCode::FORBIDDEN, "tenant_mismatch", m)),
+        Some(id) => bind(input, id).map_err(|message| ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "tenant_mismatch".into(),
+            message,
+        }),
         None => Ok(()),
     }
 }
@@ -124,14 +127,14 @@ fn bound(id: &Option<crate::auth::Identity>, input: &mut Value) -> Result<(), Re
 async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let id = match caller(&app, &headers) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut input = match parse(&body) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
     if let Err(r) = bound(&id, &mut input) {
-        return r;
+        return r.into_response();
     }
     let svc = &app.svc;
     // Decisions are CPU-bound and take microseconds: run them inline on the runtime's worker.
@@ -185,7 +188,7 @@ async fn data_post(
 ) -> Response {
     let id = match caller(&app, &headers) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let query = match query_of(&path) {
         Ok(q) => q,
@@ -201,7 +204,7 @@ async fn data_post(
     };
     if let Some(i) = input.as_mut() {
         if let Err(r) = bound(&id, i) {
-            return r;
+            return r.into_response();
         }
     }
     data_answer(&app.svc, &query, input.as_ref())
@@ -213,7 +216,7 @@ async fn data_get(
     Path(path): Path<String>,
 ) -> Response {
     if let Err(r) = caller(&app, &headers) {
-        return r;
+        return r.into_response();
     }
     match query_of(&path) {
         Ok(q) => data_answer(&app.svc, &q, None),
