@@ -6,12 +6,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Bundle revision (Warden: the compiled content hash, or one given at build time).
+    #[serde(default)]
     pub revision: String,
-    /// Paths under `data` this bundle owns.
+    /// Paths under `data` this bundle owns (OPA's default `[""]`: everything).
+    #[serde(default = "all_roots")]
     pub roots: Vec<String>,
-    /// 0 or 1; Warden writes Rego v1.
+    /// 0 or 1; Warden writes Rego v1 (OPA's default for bundles without it).
+    #[serde(default = "rego_v1")]
     pub rego_version: u8,
     /// Free-form metadata; OPA exposes it under `data.system`.
+    #[serde(default)]
     pub metadata: ManifestMetadata,
 }
 
@@ -35,6 +39,14 @@ pub struct ManifestMetadata {
     pub policy_version: Option<String>,
 }
 
+fn all_roots() -> Vec<String> {
+    vec![String::new()]
+}
+
+fn rego_v1() -> u8 {
+    1
+}
+
 impl Manifest {
     /// The manifest as written into a bundle (pretty JSON, sorted keys, trailing newline).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -42,5 +54,17 @@ impl Manifest {
             .unwrap_or_default();
         v.push(b'\n');
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Manifest;
+
+    #[test]
+    fn minimal_manifests_get_opas_defaults() {
+        let m: Manifest = serde_json::from_str(r#"{"revision": "r1"}"#).unwrap();
+        assert_eq!((m.roots, m.rego_version), (vec![String::new()], 1));
+        assert!(serde_json::from_str::<Manifest>("{}").is_ok());
     }
 }

@@ -65,10 +65,13 @@ enum Command {
         emit_inputs: Option<PathBuf>,
     },
     /// Run the gateway server: decision API, OPA Data API, health, status, metrics.
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     /// Build, sign and verify OPA-format bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
+    /// Verify, query and export a decision audit log.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
     /// Make a key pair for signing bundles.
     Keygen {
         /// Key algorithm.
@@ -160,6 +163,7 @@ fn main() -> ExitCode {
         Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
         Command::Bundle(b) => cmd::bundle::run(&b),
         Command::Serve(a) => cmd::serve::run(&a),
+        Command::Audit(a) => cmd::audit::run(&a),
         Command::Keygen { alg, output } => cmd::bundle::keygen(alg, &output),
     };
     match result {

@@ -21,10 +21,17 @@ pub struct App {
     pub svc: Arc<DecisionService>,
     /// Caller authentication (open when nothing is configured).
     pub auth: Arc<AuthConfig>,
+    /// The decision log; every decision is recorded before it is returned.
+    pub audit: Option<crate::audit::Auditor>,
 }
 
 /// Builds the router; `body_limit` bytes per request body (larger gets 413).
-pub fn router(service: Arc<DecisionService>, body_limit: usize, auth: Arc<AuthConfig>) -> Router {
+pub fn router(
+    service: Arc<DecisionService>,
+    body_limit: usize,
+    auth: Arc<AuthConfig>,
+    audit: Option<crate::audit::Auditor>,
+) -> Router {
     Router::new()
         .route("/v1/decide", post(decide))
         .route("/v1/data/{*path}", post(data_post).get(data_get))
@@ -33,7 +40,11 @@ pub fn router(service: Arc<DecisionService>, body_limit: usize, auth: Arc<AuthCo
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(Arc::new(App { svc: service, auth }))
+        .with_state(Arc::new(App {
+            svc: service,
+            auth,
+            audit,
+        }))
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -137,10 +148,77 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
         return r.into_response();
     }
     let svc = &app.svc;
+    let start = std::time::Instant::now();
     // Decisions are CPU-bound and take microseconds: run them inline on the runtime's worker.
-    match svc.decide(&input) {
-        Ok(d) => Json(d).into_response(),
-        Err(e) => decide_error(e),
+    let decision = match svc.decide(&input) {
+        Ok(d) => d,
+        Err(e) => return decide_error(e),
+    };
+    let latency_us = start.elapsed().as_micros() as u64;
+    let decision_id = uuid::Uuid::new_v4().to_string();
+    if let Some(audit) = &app.audit {
+        let entry = audit_entry(svc, audit, &decision_id, input, &decision, latency_us);
+        if let Err(e) = audit.record(entry).await {
+            // The decision could not be recorded: the caller's fail mode decides.
+            if decision.fail_mode != "open" {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"error": {"code": "audit_unavailable", "message": format!("the decision could not be recorded: {e}")}, "fail_mode": "closed"})),
+                )
+                    .into_response();
+            }
+            let mut r = Json(decision).into_response();
+            r.headers_mut()
+                .insert("warden-audit", header::HeaderValue::from_static("failed"));
+            return r;
+        }
+    }
+    let mut r = Json(decision).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&decision_id) {
+        r.headers_mut().insert("x-warden-decision-id", v);
+    }
+    r
+}
+
+fn audit_entry(
+    svc: &DecisionService,
+    audit: &crate::audit::Auditor,
+    decision_id: &str,
+    mut input: Value,
+    d: &warden_core::Decision,
+    latency_us: u64,
+) -> warden_audit::Entry {
+    let input_hash = warden_audit::canonical_hash(&input).unwrap_or_default();
+    let masked = audit.mask(&mut input);
+    let text = |p: &str| {
+        input
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let status = svc.status();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_secs())
+        .unwrap_or(0);
+    warden_audit::Entry {
+        decision_id: decision_id.to_string(),
+        time: warden_engine::rfc3339_utc(secs),
+        tenant: text("/tenant"),
+        agent: text("/agent/id"),
+        tool: text("/action/tool"),
+        action: text("/action/type"),
+        masked,
+        result: serde_json::to_value(d).unwrap_or(Value::Null),
+        outcome: d.outcome.as_str().to_string(),
+        reasons: d.reasons.clone(),
+        bundles: [(status.name, d.metadata.bundle_revision.clone())].into(),
+        policy_version: d.metadata.policy_version.clone(),
+        latency_us,
+        trace_id: None,
+        input,
+        input_hash,
     }
 }
 

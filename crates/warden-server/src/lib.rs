@@ -6,6 +6,7 @@
 //! and the last good one keeps serving), and persisted so a restart without the source still
 //! serves it.
 
+pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod http;
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     pub data_dir: Option<PathBuf>,
     /// Caller authentication; open when empty.
     pub auth: Arc<auth::AuthConfig>,
+    /// The decision log; `None` records nothing.
+    pub audit: Option<audit::AuditConfig>,
 }
 
 /// Persisted copy of the last good bundle.
@@ -178,6 +181,15 @@ pub async fn reload_loop(svc: Arc<DecisionService>, cfg: ServerConfig, mut state
 /// Runs the server until the process is stopped.
 pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
     let (svc, state) = start(&cfg).await;
+    let auditor = match &cfg.audit {
+        Some(a) => Some(audit::Auditor::start(a.clone()).map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot open the audit log {}: {e}",
+                a.path.display()
+            ))
+        })?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, ready = svc.ready(), "warden serving");
     eprintln!(
@@ -191,7 +203,7 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
     tokio::spawn(reload_loop(svc.clone(), cfg.clone(), state));
     axum::serve(
         listener,
-        http::router(svc, cfg.body_limit, cfg.auth.clone()),
+        http::router(svc, cfg.body_limit, cfg.auth.clone(), auditor),
     )
     .await
 }

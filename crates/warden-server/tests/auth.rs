@@ -57,6 +57,7 @@ async fn identities_come_from_credentials_not_from_the_body() {
         body_limit: 1 << 20,
         data_dir: None,
         auth: Arc::new(auth),
+        audit: None,
     };
     let (svc, _) = warden_server::start(&cfg).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -64,7 +65,7 @@ async fn identities_come_from_credentials_not_from_the_body() {
     tokio::spawn(async move {
         axum::serve(
             listener,
-            warden_server::http::router(svc, cfg.body_limit, cfg.auth.clone()),
+            warden_server::http::router(svc, cfg.body_limit, cfg.auth.clone(), None),
         )
         .await
     });

@@ -93,6 +93,7 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
         body_limit: 1 << 20,
         data_dir: Some(dir.path().to_path_buf()),
         auth: Default::default(),
+        audit: None,
     };
     let (svc, poll) = warden_server::start(&cfg).await;
     tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), poll));

@@ -51,7 +51,7 @@ impl Server {
         tokio::spawn(async move {
             axum::serve(
                 listener,
-                warden_server::http::router(svc, cfg.body_limit, cfg.auth.clone()),
+                warden_server::http::router(svc, cfg.body_limit, cfg.auth.clone(), None),
             )
             .await
         });
@@ -106,6 +106,7 @@ fn config(
         body_limit: 1024 * 1024,
         data_dir: Some(data_dir.to_path_buf()),
         auth: Default::default(),
+        audit: None,
     }
 }
 

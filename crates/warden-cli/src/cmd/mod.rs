@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod bundle;
 pub mod compile;
 pub mod eval;

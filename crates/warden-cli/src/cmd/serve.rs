@@ -53,6 +53,15 @@ pub struct Args {
     /// Claim that holds the caller's agent id.
     #[arg(long, default_value = "sub")]
     jwt_agent_claim: String,
+    /// Record every decision in this audit database (SQLite) before answering; `none` disables.
+    #[arg(long, default_value = ".warden/audit.db")]
+    audit_db: String,
+    /// Ed25519 private key (PKCS#8 PEM, `warden keygen --alg ed25519`) that signs audit checkpoints.
+    #[arg(long)]
+    audit_key: Option<PathBuf>,
+    /// Input paths (JSON pointers, e.g. /action/args/card_number) masked in the audit log.
+    #[arg(long)]
+    audit_mask: Vec<String>,
     /// Largest request body accepted (bytes); larger requests get 413.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
@@ -93,6 +102,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         body_limit: a.max_body_bytes,
         data_dir: Some(a.data_dir.clone()),
         auth: std::sync::Arc::new(auth),
+        audit: audit_config(a)?,
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -146,4 +156,30 @@ fn auth_config(a: &Args) -> Result<warden_server::auth::AuthConfig, CliError> {
         });
     }
     Ok(cfg)
+}
+
+fn audit_config(a: &Args) -> Result<Option<warden_server::audit::AuditConfig>, CliError> {
+    if a.audit_db == "none" {
+        return Ok(None);
+    }
+    let path = PathBuf::from(&a.audit_db);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| CliError::usage(format!("cannot create `{}`: {e}", parent.display())))?;
+    }
+    let key_pem = a
+        .audit_key
+        .as_ref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", p.display())))
+        })
+        .transpose()?;
+    Ok(Some(warden_server::audit::AuditConfig {
+        path,
+        key_pem,
+        checkpoint_every: 10_000,
+        checkpoint_interval: Duration::from_secs(10),
+        mask: a.audit_mask.clone(),
+    }))
 }

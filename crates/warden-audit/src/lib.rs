@@ -1,0 +1,347 @@
+//! Warden's tamper-evident decision log.
+//!
+//! Every decision becomes one record `{"seq", "prev", "entry"}` serialized canonically (RFC 8785,
+//! `serde_jcs`) and stored in SQLite (WAL, `synchronous=FULL`). Each record's SHA-256 covers the
+//! previous record's hash, so changing, deleting or reordering a record breaks the chain from
+//! there on. Checkpoints sign `(seq, head hash)` with Ed25519, so cutting records off the end (which
+//! a chain alone cannot show) is caught against the last checkpoint. [`verify`] names the first bad
+//! record.
+
+use std::path::Path;
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The hash before the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What is recorded about one decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Decision id (also returned to the caller).
+    pub decision_id: String,
+    /// RFC 3339 time of the decision.
+    pub time: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Agent.
+    pub agent: String,
+    /// Tool.
+    pub tool: String,
+    /// Action.
+    pub action: String,
+    /// The input, with masked paths replaced.
+    pub input: Value,
+    /// SHA-256 of the canonical input before masking.
+    pub input_hash: String,
+    /// JSON pointers that were masked.
+    #[serde(default)]
+    pub masked: Vec<String>,
+    /// The decision as returned.
+    pub result: Value,
+    /// Outcome.
+    pub outcome: String,
+    /// Reason codes.
+    pub reasons: Vec<String>,
+    /// Bundle name → revision.
+    pub bundles: std::collections::BTreeMap<String, String>,
+    /// Policy version.
+    pub policy_version: String,
+    /// Time to decide, microseconds.
+    pub latency_us: u64,
+    /// W3C trace id, when the call was traced.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    seq: u64,
+    prev: String,
+    entry: Entry,
+}
+
+/// Errors from the log.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// SQLite failed (disk full, read-only, corrupt file).
+    #[error("audit store: {0}")]
+    Store(#[from] rusqlite::Error),
+    /// A record could not be serialized.
+    #[error("audit record: {0}")]
+    Encode(String),
+    /// The signing key could not be read.
+    #[error("audit key: {0}")]
+    Key(String),
+}
+
+/// SHA-256 hex of canonical JSON (RFC 8785).
+pub fn canonical_hash(v: &impl Serialize) -> Result<String, AuditError> {
+    let bytes = serde_jcs::to_vec(v).map_err(|e| AuditError::Encode(e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+fn checkpoint_message(seq: u64, head: &str) -> Vec<u8> {
+    format!("warden-audit-checkpoint\n{seq}\n{head}").into_bytes()
+}
+
+/// An open log that appends records.
+pub struct AuditLog {
+    conn: Connection,
+    seq: u64,
+    head: String,
+    key: Option<SigningKey>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`; `key_pem` (Ed25519 PKCS#8) signs checkpoints.
+    pub fn open(path: &Path, key_pem: Option<&str>) -> Result<AuditLog, AuditError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, hash TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER NOT NULL, head TEXT NOT NULL, signature TEXT NOT NULL, time TEXT NOT NULL);",
+        )?;
+        let last: Option<(i64, String)> = conn
+            .query_row(
+                "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, head) = last
+            .map(|(s, h)| (s.max(0) as u64, h))
+            .unwrap_or((0, GENESIS.to_string()));
+        let key = key_pem
+            .map(SigningKey::from_pkcs8_pem)
+            .transpose()
+            .map_err(|e| AuditError::Key(e.to_string()))?;
+        Ok(AuditLog {
+            conn,
+            seq,
+            head,
+            key,
+        })
+    }
+
+    /// Sequence number of the last record.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Hash of the last record (the chain head).
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// Appends `entries` in one transaction (group commit); returns when they are durable.
+    pub fn append(&mut self, entries: &[Entry]) -> Result<u64, AuditError> {
+        let tx = self.conn.transaction()?;
+        let (mut seq, mut head) = (self.seq, self.head.clone());
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO records (seq, body, hash) VALUES (?1, ?2, ?3)")?;
+            for e in entries {
+                seq += 1;
+                let record = Record {
+                    seq,
+                    prev: head.clone(),
+                    entry: e.clone(),
+                };
+                let body = serde_jcs::to_string(&record)
+                    .map_err(|err| AuditError::Encode(err.to_string()))?;
+                head = hex::encode(Sha256::digest(body.as_bytes()));
+                insert.execute(params![seq as i64, body, head])?;
+            }
+        }
+        tx.commit()?;
+        self.seq = seq;
+        self.head = head;
+        Ok(seq)
+    }
+
+    /// Signs and stores a checkpoint of the current head; `None` without a key or records.
+    pub fn checkpoint(&mut self, time: &str) -> Result<Option<u64>, AuditError> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        if self.seq == 0 {
+            return Ok(None);
+        }
+        let sig = key.sign(&checkpoint_message(self.seq, &self.head));
+        self.conn.execute(
+            "INSERT INTO checkpoints (seq, head, signature, time) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                self.seq as i64,
+                self.head,
+                hex::encode(sig.to_bytes()),
+                time
+            ],
+        )?;
+        Ok(Some(self.seq))
+    }
+}
+
+/// What verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Records checked.
+    pub records: u64,
+    /// Checkpoints whose signature and head matched.
+    pub checkpoints: u64,
+    /// Head hash.
+    pub head: String,
+}
+
+/// The first problem verification found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {seq}: {what}")]
+pub struct Broken {
+    /// The first bad record (for a truncation, the first missing one).
+    pub seq: u64,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// Verifies the chain and, with `public_pem`, every checkpoint.
+pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Broken>, AuditError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT seq, body, hash FROM records ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    let (mut expected, mut prev) = (1u64, GENESIS.to_string());
+    let mut hashes = std::collections::BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let (seq, body, hash): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let seq = seq.max(0) as u64;
+        if seq != expected {
+            return Ok(Err(Broken {
+                seq: expected,
+                what: format!("missing (the next record is {seq})"),
+            }));
+        }
+        let rec: Record = match serde_json::from_str(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Err(Broken {
+                    seq,
+                    what: format!("unreadable: {e}"),
+                }))
+            }
+        };
+        if rec.seq != seq {
+            return Ok(Err(Broken {
+                seq,
+                what: format!("says it is record {} (moved)", rec.seq),
+            }));
+        }
+        if serde_jcs::to_string(&rec).ok().as_deref() != Some(body.as_str()) {
+            return Ok(Err(Broken {
+                seq,
+                what: "not in canonical form (edited)".into(),
+            }));
+        }
+        if rec.prev != prev {
+            return Ok(Err(Broken {
+                seq,
+                what: "does not follow the previous record (chain broken)".into(),
+            }));
+        }
+        let actual = hex::encode(Sha256::digest(body.as_bytes()));
+        if actual != hash {
+            return Ok(Err(Broken {
+                seq,
+                what: "hash mismatch (modified)".into(),
+            }));
+        }
+        hashes.insert(seq, actual.clone());
+        prev = actual;
+        expected += 1;
+    }
+    let last = expected - 1;
+    let mut checkpoints = 0;
+    if let Some(pem) = public_pem {
+        let key =
+            VerifyingKey::from_public_key_pem(pem).map_err(|e| AuditError::Key(e.to_string()))?;
+        let mut stmt =
+            conn.prepare("SELECT seq, head, signature FROM checkpoints ORDER BY rowid")?;
+        let cps: Vec<(i64, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (seq, head, sig) in cps {
+            let seq = seq.max(0) as u64;
+            let sig = hex::decode(&sig)
+                .ok()
+                .and_then(|b| Signature::from_slice(&b).ok());
+            if sig.is_none_or(|s| key.verify(&checkpoint_message(seq, &head), &s).is_err()) {
+                return Ok(Err(Broken {
+                    seq,
+                    what: "checkpoint signature invalid (wrong key or forged checkpoint)".into(),
+                }));
+            }
+            match hashes.get(&seq) {
+                None if seq > last => {
+                    return Ok(Err(Broken { seq: last + 1, what: format!("truncated: a signed checkpoint covers records up to {seq}, the log ends at {last}") }))
+                }
+                Some(h) if *h == head => checkpoints += 1,
+                _ => return Ok(Err(Broken { seq, what: "differs from the signed checkpoint".into() })),
+            }
+        }
+    }
+    Ok(Ok(Report {
+        records: last,
+        checkpoints,
+        head: prev,
+    }))
+}
+
+/// Every entry, in order (for queries and exports).
+pub fn entries(path: &Path) -> Result<Vec<(u64, Entry)>, AuditError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT body FROM records ORDER BY seq")?;
+    let bodies: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<Record>(b)
+                .map(|r| (r.seq, r.entry))
+                .map_err(|e| AuditError::Encode(e.to_string()))
+        })
+        .collect()
+}
+
+/// An entry in OPA's decision-log event shape, so existing OPA log sinks can read it.
+pub fn opa_event(e: &Entry) -> Value {
+    let bundles: serde_json::Map<String, Value> = e
+        .bundles
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!({"revision": v})))
+        .collect();
+    serde_json::json!({
+        "decision_id": e.decision_id,
+        "bundles": bundles,
+        "path": "warden/main/decision",
+        "input": e.input,
+        "result": e.result,
+        "timestamp": e.time,
+        "masked": e.masked,
+        "trace_id": e.trace_id,
+        "metrics": {"timer_server_handler_ns": e.latency_us * 1000},
+    })
+}
+
+/// Public key PEM of an Ed25519 private key PEM (to hand to verifiers).
+pub fn public_pem(private_pem: &str) -> Result<String, AuditError> {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+    let key =
+        SigningKey::from_pkcs8_pem(private_pem).map_err(|e| AuditError::Key(e.to_string()))?;
+    key.verifying_key()
+        .to_public_key_pem(Default::default())
+        .map_err(|e| AuditError::Key(e.to_string()))
+}

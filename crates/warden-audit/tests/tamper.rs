@@ -1,0 +1,110 @@
+//! The log detects every kind of tampering and names the first bad record: edits, deletions,
+//! reordering, truncation after a signed checkpoint, and a forged checkpoint.
+
+use rusqlite::Connection;
+use serde_json::json;
+use warden_audit::{verify, AuditLog, Entry};
+
+fn entry(i: u64) -> Entry {
+    Entry {
+        decision_id: format!("d-{i}"),
+        time: "2026-11-23T10:00:00Z".into(),
+        tenant: "acme".into(),
+        agent: "finance-agent".into(),
+        tool: "stripe-payments".into(),
+        action: "create_payment".into(),
+        input: json!({"action": {"args": {"amount": i}}}),
+        input_hash: "x".into(),
+        masked: vec![],
+        result: json!({"outcome": if i.is_multiple_of(2) { "allow" } else { "deny" }}),
+        outcome: if i.is_multiple_of(2) {
+            "allow".into()
+        } else {
+            "deny".into()
+        },
+        reasons: vec![],
+        bundles: [("main".to_string(), "r1".to_string())].into(),
+        policy_version: "1".into(),
+        latency_us: 5,
+        trace_id: None,
+    }
+}
+
+fn log(dir: &std::path::Path) -> (std::path::PathBuf, String, String) {
+    let (private, public) = key();
+    let path = dir.join("audit.db");
+    let mut l = AuditLog::open(&path, Some(&private)).unwrap();
+    l.append(&(1..=40).map(entry).collect::<Vec<_>>()).unwrap();
+    l.checkpoint("2026-11-23T10:00:01Z").unwrap();
+    l.append(&(41..=50).map(entry).collect::<Vec<_>>()).unwrap();
+    l.checkpoint("2026-11-23T10:00:02Z").unwrap();
+    (path, private, public)
+}
+
+fn key() -> (String, String) {
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let k = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+    (
+        k.to_pkcs8_pem(Default::default()).unwrap().to_string(),
+        k.verifying_key()
+            .to_public_key_pem(Default::default())
+            .unwrap(),
+    )
+}
+
+fn broken_at(path: &std::path::Path, public: &str) -> (u64, String) {
+    let b = verify(path, Some(public)).unwrap().unwrap_err();
+    (b.seq, b.what)
+}
+
+#[test]
+fn an_intact_log_verifies_and_reopening_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, private, public) = log(dir.path());
+    let r = verify(&path, Some(&public)).unwrap().unwrap();
+    assert_eq!((r.records, r.checkpoints), (50, 2));
+    let mut again = AuditLog::open(&path, Some(&private)).unwrap();
+    assert_eq!((again.seq(), again.head()), (50, r.head.as_str()));
+    again.append(&[entry(51)]).unwrap();
+    assert_eq!(verify(&path, Some(&public)).unwrap().unwrap().records, 51);
+    assert_eq!(
+        warden_audit::entries(&path).unwrap()[50].1.decision_id,
+        "d-51"
+    );
+}
+
+#[test]
+fn every_kind_of_tampering_is_caught_at_the_first_bad_record() {
+    let cases: Vec<(&str, &str, u64)> = vec![
+        ("edit a body", "UPDATE records SET body = replace(body, '\"amount\":7', '\"amount\":9') WHERE seq = 7", 7),
+        ("edit a body and fix its hash", "UPDATE records SET body = replace(body, '\"deny\"', '\"allow\"'), hash = 'x' WHERE seq = 9", 9),
+        ("delete a record", "DELETE FROM records WHERE seq = 12", 12),
+        ("swap two records", "UPDATE records SET seq = -1 WHERE seq = 20; UPDATE records SET seq = 20 WHERE seq = 21; UPDATE records SET seq = 21 WHERE seq = -1", 20),
+        ("cut the tail", "DELETE FROM records WHERE seq > 45", 46),
+    ];
+    for (what, sql, seq) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _, public) = log(dir.path());
+        Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        let (at, why) = broken_at(&path, &public);
+        assert_eq!(at, seq, "{what}: {why}");
+    }
+}
+
+#[test]
+fn a_forged_checkpoint_or_a_wrong_key_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _, public) = log(dir.path());
+    let (_, other) = key();
+    assert!(broken_at(&path, &other).1.contains("signature invalid"));
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM records WHERE seq > 45; UPDATE checkpoints SET seq = 45 WHERE seq = 50",
+        )
+        .unwrap();
+    assert!(
+        broken_at(&path, &public).1.contains("signature invalid"),
+        "moving a checkpoint breaks its signature"
+    );
+}

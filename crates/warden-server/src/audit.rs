@@ -1,0 +1,115 @@
+//! Recording every decision before it is returned: one writer thread owns the log and commits
+//! whatever has queued up in one transaction (group commit), then releases the waiting requests.
+//! A decision whose record could not be written is not returned as if nothing happened: the
+//! caller's fail mode decides (closed: 503).
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use warden_audit::{AuditLog, Entry};
+
+/// Audit settings.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The SQLite database.
+    pub path: PathBuf,
+    /// Ed25519 private key (PKCS#8 PEM) that signs checkpoints.
+    pub key_pem: Option<String>,
+    /// Write a signed checkpoint after this many records…
+    pub checkpoint_every: u64,
+    /// …or this much time, whichever comes first.
+    pub checkpoint_interval: Duration,
+    /// JSON pointers into the input whose values are replaced before recording.
+    pub mask: Vec<String>,
+}
+
+type Job = (Entry, oneshot::Sender<Result<u64, String>>);
+
+/// Handle to the writer thread.
+#[derive(Clone)]
+pub struct Auditor {
+    tx: mpsc::SyncSender<Job>,
+    mask: Vec<String>,
+}
+
+/// The most records one transaction takes.
+const MAX_BATCH: usize = 1024;
+
+impl Auditor {
+    /// Opens the log and starts the writer thread.
+    pub fn start(cfg: AuditConfig) -> Result<Auditor, String> {
+        let mut log =
+            AuditLog::open(&cfg.path, cfg.key_pem.as_deref()).map_err(|e| e.to_string())?;
+        let (tx, rx) = mpsc::sync_channel::<Job>(64 * 1024);
+        let mask = cfg.mask.clone();
+        std::thread::Builder::new()
+            .name("warden-audit".into())
+            .spawn(move || {
+                let mut since_checkpoint = 0u64;
+                let mut last_checkpoint = Instant::now();
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let (entries, waiters): (Vec<Entry>, Vec<_>) = batch.into_iter().unzip();
+                    let result = log.append(&entries).map_err(|e| e.to_string());
+                    if let Ok(last) = &result {
+                        let first = last + 1 - entries.len() as u64;
+                        for (i, w) in waiters.into_iter().enumerate() {
+                            let _ = w.send(Ok(first + i as u64));
+                        }
+                        since_checkpoint += entries.len() as u64;
+                        if since_checkpoint >= cfg.checkpoint_every
+                            || last_checkpoint.elapsed() >= cfg.checkpoint_interval
+                        {
+                            let now = warden_engine::rfc3339_utc(
+                                std::time::SystemTime::now()
+                                    .duration_since(std::time::UNIX_EPOCH)
+                                    .map(|d| d.as_secs())
+                                    .unwrap_or(0),
+                            );
+                            if let Err(e) = log.checkpoint(&now) {
+                                tracing::error!(error = %e, "audit checkpoint failed");
+                            }
+                            since_checkpoint = 0;
+                            last_checkpoint = Instant::now();
+                        }
+                    } else if let Err(e) = result {
+                        tracing::error!(error = %e, "audit write failed");
+                        for w in waiters {
+                            let _ = w.send(Err(e.clone()));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Auditor { tx, mask })
+    }
+
+    /// Masks the configured paths of an input; returns the pointers that were present.
+    pub fn mask(&self, input: &mut serde_json::Value) -> Vec<String> {
+        let mut masked = Vec::new();
+        for p in &self.mask {
+            if let Some(v) = input.pointer_mut(p) {
+                *v = serde_json::Value::String("**MASKED**".into());
+                masked.push(p.clone());
+            }
+        }
+        masked
+    }
+
+    /// Records `entry`; resolves once it is committed to disk.
+    pub async fn record(&self, entry: Entry) -> Result<u64, String> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .try_send((entry, done))
+            .map_err(|e| format!("audit queue: {e}"))?;
+        wait.await.map_err(|_| "audit writer stopped".to_string())?
+    }
+}

@@ -1,0 +1,117 @@
+//! Every decision is recorded before it is returned; when the audit database cannot be written,
+//! writes fail closed (503) and reads declared fail-open still answer, marked `warden-audit: failed`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use warden_server::audit::{AuditConfig, Auditor};
+use warden_server::{BundleSource, ServerConfig};
+
+const POLICY: &str = "warden: 1
+tenant: acme
+tools:
+  ledger:
+    actions:
+      post: { class: write }
+      read: { class: read }
+defaults:
+  fail_mode: { read: open }
+agents:
+  a:
+    tools:
+      ledger:
+        post: {}
+        read: {}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_audit_log_fails_writes_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let c =
+        warden_core::compile(&[warden_core::load("p.yaml", POLICY).unwrap()], &[], "t").unwrap();
+    std::fs::write(dir.path().join("data.json"), c.data_json()).unwrap();
+    for (p, t) in &c.modules {
+        std::fs::create_dir_all(dir.path().join(p).parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(p), t).unwrap();
+    }
+    let db = dir.path().join("audit.db");
+    let cfg = ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        name: "main".into(),
+        source: BundleSource::Dir(dir.path().to_path_buf()),
+        verification: None,
+        poll: Duration::from_secs(60),
+        body_limit: 1 << 20,
+        data_dir: None,
+        auth: Default::default(),
+        audit: None,
+    };
+    let auditor = Auditor::start(AuditConfig {
+        path: db.clone(),
+        key_pem: None,
+        checkpoint_every: 100,
+        checkpoint_interval: Duration::from_secs(60),
+        mask: vec![],
+    })
+    .unwrap();
+    let (svc, _) = warden_server::start(&cfg).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            warden_server::http::router(svc, 1 << 20, Arc::new(Default::default()), Some(auditor)),
+        )
+        .await
+    });
+    let client = reqwest::Client::new();
+    let call = |action: &str| json!({"tenant": "acme", "agent": {"id": "a"}, "action": {"tool": "ledger", "type": action}, "environment": {"time": "2026-11-23T10:00:00Z"}});
+    let r = client
+        .post(format!("{base}/v1/decide"))
+        .json(&call("post"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let id = r.headers()["x-warden-decision-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let logged = warden_audit::entries(&db).unwrap();
+    assert_eq!(
+        (logged.len(), logged[0].1.decision_id.as_str()),
+        (1, id.as_str()),
+        "recorded before it was returned"
+    );
+
+    // Break the database under the running server.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TABLE records")
+        .unwrap();
+    let w = client
+        .post(format!("{base}/v1/decide"))
+        .json(&call("post"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(w.status().as_u16(), 503);
+    let body: serde_json::Value = w.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["fail_mode"].as_str()),
+        (Some("audit_unavailable"), Some("closed"))
+    );
+    let r = client
+        .post(format!("{base}/v1/decide"))
+        .json(&call("read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "reads declared fail-open still answer"
+    );
+    assert_eq!(r.headers()["warden-audit"], "failed");
+}
