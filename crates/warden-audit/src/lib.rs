@@ -98,11 +98,27 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (or creates) the log at `path`; `key_pem` (Ed25519 PKCS#8) signs checkpoints.
+    /// Opens (or creates) the log at `path`; `key_pem` (Ed25519 PKCS#8) signs checkpoints. Every
+    /// commit is fsynced (`synchronous=FULL`): records survive a power loss.
     pub fn open(path: &Path, key_pem: Option<&str>) -> Result<AuditLog, AuditError> {
+        Self::open_with(path, key_pem, true)
+    }
+
+    /// Like [`AuditLog::open`]; with `fsync_each_commit = false` (WAL `synchronous=NORMAL`),
+    /// committed records survive a process crash (SIGKILL) but the last ones may be lost if the
+    /// machine loses power. Faster.
+    pub fn open_with(
+        path: &Path,
+        key_pem: Option<&str>,
+        fsync_each_commit: bool,
+    ) -> Result<AuditLog, AuditError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if fsync_each_commit { "FULL" } else { "NORMAL" },
+        )?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, hash TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER NOT NULL, head TEXT NOT NULL, signature TEXT NOT NULL, time TEXT NOT NULL);",

@@ -23,6 +23,8 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// JSON pointers into the input whose values are replaced before recording.
     pub mask: Vec<String>,
+    /// Fsync every commit (survives power loss); otherwise survives process crashes only.
+    pub fsync_each_commit: bool,
 }
 
 type Job = (Entry, oneshot::Sender<Result<u64, String>>);

@@ -59,6 +59,10 @@ pub struct Args {
     /// Ed25519 private key (PKCS#8 PEM, `warden keygen --alg ed25519`) that signs audit checkpoints.
     #[arg(long)]
     audit_key: Option<PathBuf>,
+    /// `full`: fsync every audit commit (records survive power loss); `normal`: records survive a
+    /// crash of the process (SIGKILL) but not of the machine. Faster.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    audit_sync: String,
     /// Input paths (JSON pointers, e.g. /action/args/card_number) masked in the audit log.
     #[arg(long)]
     audit_mask: Vec<String>,
@@ -181,5 +185,6 @@ fn audit_config(a: &Args) -> Result<Option<warden_server::audit::AuditConfig>, C
         checkpoint_every: 10_000,
         checkpoint_interval: Duration::from_secs(10),
         mask: a.audit_mask.clone(),
+        fsync_each_commit: a.audit_sync == "full",
     }))
 }
