@@ -53,6 +53,7 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
         checkpoint_every: 100,
         checkpoint_interval: Duration::from_secs(60),
         mask: vec![],
+        fsync_each_commit: true,
     })
     .unwrap();
     let (svc, _) = warden_server::start(&cfg).await;
