@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod canonical;
+pub mod contents;
 pub mod hash;
 pub mod keys;
 pub mod manifest;
@@ -14,5 +15,6 @@ pub mod signing;
 pub type Files = Vec<(String, Vec<u8>)>;
 
 pub use archive::{read_archive, write_archive, ArchiveError};
+pub use contents::{contents, Contents};
 pub use manifest::{Manifest, ManifestMetadata};
 pub use signing::{sign, verify, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError};

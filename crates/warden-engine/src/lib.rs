@@ -165,24 +165,20 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
             ))
         }
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let mut filled = input.clone();
     if let Some(obj) = filled.as_object_mut() {
         let env = obj
             .entry("environment")
             .or_insert_with(|| serde_json::json!({}));
         if let Some(env) = env.as_object_mut() {
-            env.insert("time".into(), serde_json::Value::String(rfc3339_utc(now)));
+            env.insert("time".into(), serde_json::Value::String(now_rfc3339()));
         }
     }
     to_value(&filled)
 }
 
 /// Converts JSON to a regorus value without copying the JSON first.
-fn to_value(v: &serde_json::Value) -> Result<Value, EngineError> {
+pub fn to_value(v: &serde_json::Value) -> Result<Value, EngineError> {
     <Value as serde::Deserialize>::deserialize(v).map_err(|e| EngineError::Input(e.to_string()))
 }
 
@@ -193,6 +189,15 @@ pub fn decision_from_value(v: &Value) -> Result<Decision, EngineError> {
     }
     let json = serde_json::to_value(v).map_err(|e| EngineError::Eval(e.to_string()))?;
     serde_json::from_value(json).map_err(|e| EngineError::Eval(format!("malformed decision: {e}")))
+}
+
+/// The current time as RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339_utc(secs)
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC (`2026-11-23T14:05:09Z`).

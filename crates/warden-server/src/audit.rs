@@ -70,12 +70,7 @@ impl Auditor {
                         if since_checkpoint >= cfg.checkpoint_every
                             || last_checkpoint.elapsed() >= cfg.checkpoint_interval
                         {
-                            let now = warden_engine::rfc3339_utc(
-                                std::time::SystemTime::now()
-                                    .duration_since(std::time::UNIX_EPOCH)
-                                    .map(|d| d.as_secs())
-                                    .unwrap_or(0),
-                            );
+                            let now = warden_engine::now_rfc3339();
                             if let Err(e) = log.checkpoint(&now) {
                                 tracing::error!(error = %e, "audit checkpoint failed");
                             }

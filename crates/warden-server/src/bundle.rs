@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use warden_bundle::{read_archive, verify, Manifest, VerificationConfig};
+use warden_bundle::{read_archive, verify, VerificationConfig};
 use warden_engine::{Evaluator, Prepared, Source as Module};
 
 /// Where a bundle comes from.
@@ -115,32 +115,13 @@ pub fn load(
         // OPA rejects a signed bundle when no key is configured; so do we.
         return Err("bundle is signed but no verification key is configured".into());
     }
-    let mut revision = String::new();
-    let mut data = serde_json::json!({});
-    let mut modules = Vec::new();
-    for (name, bytes) in files {
-        let base = name.rsplit('/').next().unwrap_or(name);
-        if name == ".manifest" {
-            let m: Manifest =
-                serde_json::from_slice(bytes).map_err(|e| format!(".manifest: {e}"))?;
-            revision = m.revision;
-        } else if base == "data.json" {
-            let mut doc: serde_json::Value =
-                serde_json::from_slice(bytes).map_err(|e| format!("{name}: {e}"))?;
-            let dir: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
-            for part in dir[..dir.len() - 1].iter().rev() {
-                doc = serde_json::json!({ *part: doc });
-            }
-            data = merge(data, doc);
-        } else if base.ends_with(".rego") {
-            let text =
-                String::from_utf8(bytes.clone()).map_err(|_| format!("{name}: not UTF-8"))?;
-            modules.push(Module {
-                path: name.clone(),
-                text,
-            });
-        }
-    }
+    let c = warden_bundle::contents(files)?;
+    let mut revision = c.manifest.map(|m| m.revision).unwrap_or_default();
+    let modules: Vec<Module> = c
+        .modules
+        .into_iter()
+        .map(|(path, text)| Module { path, text })
+        .collect();
     if modules.is_empty() {
         return Err("bundle has no Rego modules".into());
     }
@@ -156,27 +137,10 @@ pub fn load(
     } else {
         (vec![], Evaluator::Interpreter)
     };
-    let data =
-        <regorus::Value as serde::Deserialize>::deserialize(&data).map_err(|e| e.to_string())?;
+    let data = warden_engine::to_value(&c.data).map_err(|e| e.to_string())?;
     let prepared = Prepared::with_evaluator(&modules, data, &queries, &revision, evaluator)
         .map_err(|e| e.to_string())?;
     Ok(Loaded { prepared, revision })
-}
-
-fn merge(a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
-    match (a, b) {
-        (serde_json::Value::Object(mut x), serde_json::Value::Object(y)) => {
-            for (k, v) in y {
-                let merged = match x.remove(&k) {
-                    Some(old) => merge(old, v),
-                    None => v,
-                };
-                x.insert(k, merged);
-            }
-            serde_json::Value::Object(x)
-        }
-        (_, b) => b,
-    }
 }
 
 /// What a bundle service answered.

@@ -198,13 +198,9 @@ fn audit_entry(
             .to_string()
     };
     let status = svc.status();
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.as_secs())
-        .unwrap_or(0);
     warden_audit::Entry {
         decision_id: decision_id.to_string(),
-        time: warden_engine::rfc3339_utc(secs),
+        time: warden_engine::now_rfc3339(),
         tenant: text("/tenant"),
         agent: text("/agent/id"),
         tool: text("/action/tool"),

@@ -139,14 +139,6 @@ pub struct DecisionService {
     metrics: Metrics,
 }
 
-fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    warden_engine::rfc3339_utc(secs)
-}
-
 impl DecisionService {
     /// A service with no bundle yet.
     pub fn new(name: &str, source: &str) -> Arc<Self> {
@@ -169,7 +161,7 @@ impl DecisionService {
         let revision = loaded.revision.clone();
         self.engine.swap(loaded.prepared);
         self.ready.store(true, Ordering::Release);
-        let t = now();
+        let t = warden_engine::now_rfc3339();
         if let Ok(mut s) = self.status.lock() {
             if let Some(old) = s.active_revision.replace(revision.clone()) {
                 self.metrics
@@ -201,7 +193,7 @@ impl DecisionService {
             "bundle rejected; the last good bundle keeps serving"
         );
         if let Ok(mut s) = self.status.lock() {
-            s.last_error = Some(format!("{}: {why}", now()));
+            s.last_error = Some(format!("{}: {why}", warden_engine::now_rfc3339()));
             s.failures += 1;
         }
         self.metrics
@@ -268,8 +260,7 @@ impl DecisionService {
         }
         let engine = &self.engine;
         let input = match input {
-            Some(v) => <regorus::Value as serde::Deserialize>::deserialize(v)
-                .map_err(|e| DecideError::Input(e.to_string()))?,
+            Some(v) => warden_engine::to_value(v).map_err(|e| DecideError::Input(e.to_string()))?,
             None => regorus::Value::Undefined,
         };
         engine

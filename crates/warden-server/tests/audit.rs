@@ -30,10 +30,9 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
     let dir = tempfile::tempdir().unwrap();
     let c =
         warden_core::compile(&[warden_core::load("p.yaml", POLICY).unwrap()], &[], "t").unwrap();
-    std::fs::write(dir.path().join("data.json"), c.data_json()).unwrap();
-    for (p, t) in &c.modules {
-        std::fs::create_dir_all(dir.path().join(p).parent().unwrap()).unwrap();
-        std::fs::write(dir.path().join(p), t).unwrap();
+    for (p, bytes) in c.files() {
+        std::fs::create_dir_all(dir.path().join(&p).parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(p), bytes).unwrap();
     }
     let db = dir.path().join("audit.db");
     let cfg = ServerConfig {

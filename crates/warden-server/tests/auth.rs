@@ -12,10 +12,9 @@ use warden_server::{BundleSource, ServerConfig};
 fn bundle_dir(dir: &std::path::Path) {
     let yaml = "warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      pay:\n        create: {}\n";
     let c = warden_core::compile(&[warden_core::load("p.yaml", yaml).unwrap()], &[], "t").unwrap();
-    std::fs::write(dir.join("data.json"), c.data_json()).unwrap();
-    for (p, t) in &c.modules {
-        std::fs::create_dir_all(dir.join(p).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(p), t).unwrap();
+    for (p, bytes) in c.files() {
+        std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(p), bytes).unwrap();
     }
 }
 

@@ -29,12 +29,7 @@ fn bundle(cap: u32) -> Vec<u8> {
         &format!("cap-{cap}"),
     )
     .unwrap();
-    let mut files = vec![("data.json".to_string(), c.data_json().into_bytes())];
-    files.extend(
-        c.modules
-            .iter()
-            .map(|(p, t)| (p.clone(), t.clone().into_bytes())),
-    );
+    let files = c.files();
     warden_bundle::write_archive(&files).unwrap()
 }
 

@@ -17,13 +17,15 @@ fn policy(cap: u32) -> String {
 fn bundle(cap: u32, key: Option<&SigningKey>) -> Vec<u8> {
     let f = warden_core::load("p.yaml", &policy(cap)).unwrap();
     let c = warden_core::compile(&[f], &[], &format!("cap-{cap}")).unwrap();
-    let mut files = vec![
-        (".manifest".to_string(), format!("{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1,\"metadata\":{{}}}}", c.revision).into_bytes()),
-        ("data.json".to_string(), c.data_json().into_bytes()),
-    ];
-    for (p, t) in &c.modules {
-        files.push((p.clone(), t.clone().into_bytes()));
-    }
+    let mut files = vec![(
+        ".manifest".to_string(),
+        format!(
+            "{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1,\"metadata\":{{}}}}",
+            c.revision
+        )
+        .into_bytes(),
+    )];
+    files.extend(c.files());
     if let Some(k) = key {
         let sig = warden_bundle::sign(&files, k, None).unwrap();
         files.insert(0, (".signatures.json".into(), sig.into_bytes()));

@@ -136,16 +136,13 @@ fn io(p: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
 
 fn created_at() -> String {
     // SOURCE_DATE_EPOCH makes builds reproducible.
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
+    match std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-    warden_engine::rfc3339_utc(secs)
+    {
+        Some(secs) => warden_engine::rfc3339_utc(secs),
+        None => warden_engine::now_rfc3339(),
+    }
 }
 
 fn signing_key(args: &SignArgs) -> Result<Option<SigningKey>, CliError> {
@@ -262,13 +259,9 @@ fn build(a: &BuildArgs) -> Result<(), CliError> {
             }
             let project = Project::open(&a.path)?;
             let (compiled, _) = super::compile_project(&project)?;
-            let mut files = vec![("data.json".to_string(), compiled.data_json().into_bytes())];
-            for (p, t) in &compiled.modules {
-                files.push((p.clone(), t.clone().into_bytes()));
-            }
             (
-                files,
-                a.revision.clone().unwrap_or(compiled.revision.clone()),
+                compiled.files(),
+                compiled.revision.clone(),
                 vec!["warden".to_string()],
                 Some(project.version.clone()),
             )

@@ -32,13 +32,12 @@ pub fn write_output(compiled: &warden_core::Compiled, out: &Path) -> Result<(), 
             fs::remove_dir_all(&d).map_err(io)?;
         }
     }
-    fs::write(out.join("data.json"), compiled.data_json()).map_err(io)?;
-    for (rel, text) in &compiled.modules {
+    for (rel, bytes) in compiled.files() {
         let p = out.join(rel);
         if let Some(parent) = p.parent() {
             fs::create_dir_all(parent).map_err(io)?;
         }
-        fs::write(&p, text).map_err(io)?;
+        fs::write(&p, bytes).map_err(io)?;
     }
     Ok(())
 }

@@ -115,7 +115,11 @@ fn read_stdin() -> Result<String, CliError> {
 
 /// One line of raw-query output: `{"result": v}`, `{}` when undefined, or `{"error": "..."}`.
 fn raw_result(engine: &Engine, query: &str, input: &Value) -> Value {
-    match engine.eval(query, regorus::Value::from(input.clone())) {
+    let input = match warden_engine::to_value(input) {
+        Ok(v) => v,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    match engine.eval(query, input) {
         Ok(regorus::Value::Undefined) => json!({}),
         Ok(v) => match serde_json::to_value(&v) {
             Ok(j) => json!({"result": j}),
@@ -171,46 +175,36 @@ pub fn load_bundle_dir(
     query: &str,
     evaluator: warden_engine::Evaluator,
 ) -> Result<Prepared, CliError> {
-    let mut modules = Vec::new();
-    let mut data = json!({});
+    let mut files = Vec::new();
     for f in project::files(dir)? {
-        let rel = f.strip_prefix(dir).unwrap_or(&f);
-        match f.file_name().and_then(|n| n.to_str()) {
-            Some("data.json") => {
-                let text = project::read(&f)?;
-                let mut doc: Value = serde_json::from_str(&text).map_err(|e| {
-                    CliError::usage(format!("{}: not valid JSON: {e}", f.display()))
-                })?;
-                let parts: Vec<String> = rel
-                    .parent()
-                    .map(|p| p.iter().map(|c| c.to_string_lossy().to_string()).collect())
-                    .unwrap_or_default();
-                for part in parts.iter().rev() {
-                    doc = json!({ part: doc });
-                }
-                data = warden_core::testspec::merge(&data, &doc);
-            }
-            Some(n) if n.ends_with(".rego") => modules.push(Source {
-                path: project::display(rel),
-                text: project::read(&f)?,
-            }),
-            _ => {}
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.ends_with(".rego") || rel.ends_with("data.json") {
+            files.push((
+                rel,
+                std::fs::read(&f)
+                    .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", f.display())))?,
+            ));
         }
     }
-    if modules.is_empty() {
+    let c = warden_bundle::contents(&files).map_err(CliError::usage)?;
+    if c.modules.is_empty() {
         return Err(CliError::usage(format!(
             "no .rego files in `{}`",
             dir.display()
         )));
     }
-    Prepared::with_evaluator(
-        &modules,
-        regorus::Value::from(data),
-        &[query],
-        "",
-        evaluator,
-    )
-    .map_err(|e| CliError::usage(e.to_string()))
+    let modules: Vec<Source> = c
+        .modules
+        .into_iter()
+        .map(|(path, text)| Source { path, text })
+        .collect();
+    let data = warden_engine::to_value(&c.data).map_err(|e| CliError::usage(e.to_string()))?;
+    Prepared::with_evaluator(&modules, data, &[query], "", evaluator)
+        .map_err(|e| CliError::usage(e.to_string()))
 }
 
 /// A human explanation of one decision.

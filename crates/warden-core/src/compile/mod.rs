@@ -100,6 +100,17 @@ impl Compiled {
         s.push('\n');
         s
     }
+
+    /// The output as bundle files: `data.json`, then the modules (paths without a leading `/`).
+    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = vec![("data.json".to_string(), self.data_json().into_bytes())];
+        out.extend(
+            self.modules
+                .iter()
+                .map(|(p, t)| (p.clone(), t.clone().into_bytes())),
+        );
+        out
+    }
 }
 
 /// Compiles loaded files plus custom Rego into OPA data and modules.
