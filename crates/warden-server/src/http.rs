@@ -197,7 +197,6 @@ fn audit_entry(
             .unwrap_or("")
             .to_string()
     };
-    let status = svc.status();
     warden_audit::Entry {
         decision_id: decision_id.to_string(),
         time: warden_engine::now_rfc3339(),
@@ -209,7 +208,7 @@ fn audit_entry(
         result: serde_json::to_value(d).unwrap_or(Value::Null),
         outcome: d.outcome.as_str().to_string(),
         reasons: d.reasons.clone(),
-        bundles: [(status.name, d.metadata.bundle_revision.clone())].into(),
+        bundles: [(svc.name().to_string(), d.metadata.bundle_revision.clone())].into(),
         policy_version: d.metadata.policy_version.clone(),
         latency_us,
         trace_id: None,

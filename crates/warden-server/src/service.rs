@@ -132,6 +132,8 @@ impl Metrics {
 
 /// The decision service shared by every API.
 pub struct DecisionService {
+    /// The bundle's name (fixed for the service's life).
+    name: String,
     /// Starts with an empty policy set; `ready` says whether a bundle was activated.
     engine: Engine,
     ready: AtomicBool,
@@ -145,6 +147,7 @@ impl DecisionService {
         // An empty policy set until the first bundle is activated (`ready` guards its use).
         let engine = Engine::new(Prepared::empty());
         Arc::new(DecisionService {
+            name: name.into(),
             engine,
             ready: AtomicBool::new(false),
             status: Mutex::new(BundleStatus {
@@ -202,6 +205,11 @@ impl DecisionService {
                 result: "failed".into(),
             })
             .inc();
+    }
+
+    /// The bundle's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Whether a bundle is active.
