@@ -16,7 +16,8 @@ pub mod source;
 pub mod testspec;
 
 pub use compile::{
-    compile, load, Compiled, LoadedFile, RegoModule, DECISION_QUERY, LIBRARY, LIBRARY_VERSION,
+    compile, load, BundlePart, Compiled, LoadedFile, RegoModule, DECISION_QUERY, LIBRARY,
+    LIBRARY_VERSION,
 };
 pub use contract::{Decision, DecisionInput, Outcome};
 pub use diag::{Diagnostic, Severity};

@@ -82,7 +82,16 @@ impl Engine {
 
     /// Evaluates `query` against `input` and returns its value (`Value::Undefined` when undefined).
     pub fn eval(&self, query: &str, input: Value) -> Result<Value, EngineError> {
-        let prepared = self.active.load();
+        self.eval_on(&self.active.load(), query, input)
+    }
+
+    /// Evaluates `query` on a given snapshot of this engine's policy set (from [`Engine::current`]).
+    pub fn eval_on(
+        &self,
+        prepared: &Prepared,
+        query: &str,
+        input: Value,
+    ) -> Result<Value, EngineError> {
         match prepared.program(query) {
             Some(program) => VMS.with(|cell| {
                 let mut map = cell.borrow_mut();
@@ -126,6 +135,18 @@ impl Engine {
         let value = decision_input(input)?;
         let out = self.eval(warden_core::DECISION_QUERY, value)?;
         decision_from_value(&out)
+    }
+
+    /// Like [`Engine::decide`], also returning the policy set that decided (for its bundle
+    /// revisions: a reload between the decision and reading them cannot misattribute it).
+    pub fn decide_with_set(
+        &self,
+        input: &serde_json::Value,
+    ) -> Result<(Decision, Arc<Prepared>), EngineError> {
+        let value = decision_input(input)?;
+        let prepared = self.active.load_full();
+        let out = self.eval_on(&prepared, warden_core::DECISION_QUERY, value)?;
+        Ok((decision_from_value(&out)?, prepared))
     }
 }
 

@@ -48,6 +48,7 @@ pub struct Prepared {
     programs: RwLock<HashMap<String, Compiled>>,
     revision: String,
     evaluator: Evaluator,
+    bundles: std::collections::BTreeMap<String, String>,
 }
 
 impl Prepared {
@@ -86,6 +87,7 @@ impl Prepared {
             programs: RwLock::new(HashMap::new()),
             revision: revision.to_string(),
             evaluator,
+            bundles: Default::default(),
         };
         for q in queries {
             prepared.compile(q);
@@ -102,6 +104,7 @@ impl Prepared {
             programs: RwLock::new(HashMap::new()),
             revision: String::new(),
             evaluator: Evaluator::Interpreter,
+            bundles: Default::default(),
         }
     }
 
@@ -131,6 +134,17 @@ impl Prepared {
     /// Revision of the policies (bundle revision or content hash).
     pub fn revision(&self) -> &str {
         &self.revision
+    }
+
+    /// The bundles this set was merged from: name → revision (empty when not built from bundles).
+    pub fn bundles(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.bundles
+    }
+
+    /// Records the bundles this set was merged from.
+    pub fn with_bundles(mut self, bundles: std::collections::BTreeMap<String, String>) -> Self {
+        self.bundles = bundles;
+        self
     }
 
     /// The data document.

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use warden_bundle::{read_archive, verify, VerificationConfig};
-use warden_engine::{Evaluator, Prepared, Source as Module};
+use warden_engine::Source as Module;
+
+use crate::policy_set::Part;
 
 /// Where a bundle comes from.
 #[derive(Debug, Clone)]
@@ -86,19 +88,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
     Ok(())
 }
 
-/// A verified, prepared bundle ready to activate.
-pub struct Loaded {
-    /// The policy set.
-    pub prepared: Prepared,
-    /// Its revision (from `.manifest`).
-    pub revision: String,
-}
-
-/// Verifies (when a configuration is given) and prepares a bundle's files.
+/// Verifies (when a configuration is given) and reads a bundle's files into a [`Part`] of the
+/// policy set; the service merges it with the other active bundles.
 pub fn load(
     files: &[(String, Vec<u8>)],
     verification: Option<&VerificationConfig>,
-) -> Result<Loaded, String> {
+) -> Result<Part, String> {
     let signed = files.iter().any(|(n, _)| n == ".signatures.json");
     if let Some(cfg) = verification {
         // Stricter than OPA, which lets an unsigned bundle through when no key id is configured:
@@ -116,31 +111,32 @@ pub fn load(
         return Err("bundle is signed but no verification key is configured".into());
     }
     let c = warden_bundle::contents(files)?;
-    let mut revision = c.manifest.map(|m| m.revision).unwrap_or_default();
+    let (mut revision, roots) = match c.manifest {
+        Some(m) => (m.revision, m.roots),
+        None => (String::new(), vec![String::new()]),
+    };
     let modules: Vec<Module> = c
         .modules
         .into_iter()
         .map(|(path, text)| Module { path, text })
         .collect();
-    if modules.is_empty() {
-        return Err("bundle has no Rego modules".into());
+    if modules.is_empty() && c.data.as_object().is_none_or(|m| m.is_empty()) {
+        return Err("bundle has neither Rego modules nor data".into());
     }
     if revision.is_empty() {
         // No manifest: name the content.
         revision = format!("{:016x}", fingerprint(files));
     }
-    // Warden's own library is verified on the RVM; arbitrary Rego runs on the interpreter, which
-    // is closer to OPA (docs/opa-compatibility.md).
-    let warden = modules.iter().any(|m| m.path == "warden/main.rego");
-    let (queries, evaluator) = if warden {
-        (vec![warden_core::DECISION_QUERY], Evaluator::Rvm)
-    } else {
-        (vec![], Evaluator::Interpreter)
-    };
-    let data = warden_engine::to_value(&c.data).map_err(|e| e.to_string())?;
-    let prepared = Prepared::with_evaluator(&modules, data, &queries, &revision, evaluator)
-        .map_err(|e| e.to_string())?;
-    Ok(Loaded { prepared, revision })
+    Ok(Part {
+        revision,
+        roots: if roots.is_empty() {
+            vec![String::new()]
+        } else {
+            roots
+        },
+        modules,
+        data: c.data,
+    })
 }
 
 /// What a bundle service answered.

@@ -150,14 +150,14 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     let svc = &app.svc;
     let start = std::time::Instant::now();
     // Decisions are CPU-bound and take microseconds: run them inline on the runtime's worker.
-    let decision = match svc.decide(&input) {
+    let (decision, set) = match svc.decide_with_set(&input) {
         Ok(d) => d,
         Err(e) => return decide_error(e),
     };
     let latency_us = start.elapsed().as_micros() as u64;
     let decision_id = uuid::Uuid::new_v4().to_string();
     if let Some(audit) = &app.audit {
-        let entry = audit_entry(svc, audit, &decision_id, input, &decision, latency_us);
+        let entry = audit_entry(&set, audit, &decision_id, input, &decision, latency_us);
         if let Err(e) = audit.record(entry).await {
             // The decision could not be recorded: the caller's fail mode decides.
             if decision.fail_mode != "open" {
@@ -181,7 +181,7 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
 }
 
 fn audit_entry(
-    svc: &DecisionService,
+    set: &warden_engine::Prepared,
     audit: &crate::audit::Auditor,
     decision_id: &str,
     mut input: Value,
@@ -208,7 +208,7 @@ fn audit_entry(
         result: serde_json::to_value(d).unwrap_or(Value::Null),
         outcome: d.outcome.as_str().to_string(),
         reasons: d.reasons.clone(),
-        bundles: [(svc.name().to_string(), d.metadata.bundle_revision.clone())].into(),
+        bundles: set.bundles().clone(),
         policy_version: d.metadata.policy_version.clone(),
         latency_us,
         trace_id: None,
@@ -310,7 +310,7 @@ async fn health(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     // Like OPA: the server is healthy when it serves; `?bundles` also requires the bundle active.
-    if q.contains_key("bundles") && !app.svc.ready() {
+    if q.contains_key("bundles") && !app.svc.all_active() {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({"error": "bundle not activated"})),
@@ -321,8 +321,18 @@ async fn health(
 }
 
 async fn status(State(app): State<Arc<App>>) -> Response {
-    let s = app.svc.status();
-    Json(json!({"bundles": {s.name.clone(): s}})).into_response()
+    let bundles: serde_json::Map<String, Value> = app
+        .svc
+        .statuses()
+        .into_iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                serde_json::to_value(&s).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    Json(json!({"bundles": bundles})).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {

@@ -1,7 +1,8 @@
 //! Warden's gateway server.
 //!
 //! One [`DecisionService`] makes every decision; the HTTP APIs in [`http`] are thin adapters over
-//! it. A bundle is loaded from a file or directory, verified when a key is configured, activated
+//! it. Several bundles can be active at once (their union is the policy set, see [`policy_set`]).
+//! Each bundle is loaded from a file or directory, verified when a key is configured, activated
 //! atomically, re-read on a polling interval (a changed bundle is activated; a bad one is rejected
 //! and the last good one keeps serving), and persisted so a restart without the source still
 //! serves it.
@@ -10,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod http;
+pub mod policy_set;
 pub mod service;
 
 use std::net::SocketAddr;
@@ -17,26 +19,33 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bundle::{BundleSource, Loaded};
+pub use bundle::BundleSource;
 pub use service::{DecideError, DecisionService};
 use warden_bundle::VerificationConfig;
+
+/// One bundle the server keeps active.
+#[derive(Clone)]
+pub struct BundleConfig {
+    /// Its name (status, metrics, audit records, persistence).
+    pub name: String,
+    /// Where it comes from.
+    pub source: BundleSource,
+    /// Verify it with this configuration; `None` accepts unsigned bundles only.
+    pub verification: Option<VerificationConfig>,
+}
 
 /// How to run the server.
 #[derive(Clone)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub addr: SocketAddr,
-    /// Bundle name (status and persistence).
-    pub name: String,
-    /// Where the bundle comes from.
-    pub source: BundleSource,
-    /// Verify bundles with this configuration; `None` accepts unsigned bundles only.
-    pub verification: Option<VerificationConfig>,
-    /// How often the source is re-read.
+    /// The bundles, each loaded, verified and reloaded on its own; the policy set is their union.
+    pub bundles: Vec<BundleConfig>,
+    /// How often each source is re-read.
     pub poll: Duration,
     /// Largest request body in bytes (413 above).
     pub body_limit: usize,
-    /// Where the last good bundle is persisted (`<dir>/bundles/<name>/bundle.tar.gz`).
+    /// Where the last good bundles are persisted (`<dir>/bundles/<name>/bundle.tar.gz`).
     pub data_dir: Option<PathBuf>,
     /// Caller authentication; open when empty.
     pub auth: Arc<auth::AuthConfig>,
@@ -44,14 +53,31 @@ pub struct ServerConfig {
     pub audit: Option<audit::AuditConfig>,
 }
 
-/// Persisted copy of the last good bundle.
-fn persisted(cfg: &ServerConfig) -> Option<PathBuf> {
-    cfg.data_dir
-        .as_ref()
-        .map(|d| d.join("bundles").join(&cfg.name).join("bundle.tar.gz"))
+impl ServerConfig {
+    /// A configuration serving one bundle, with defaults for everything else (tests, embedding).
+    pub fn single(addr: SocketAddr, name: &str, source: BundleSource) -> Self {
+        ServerConfig {
+            addr,
+            bundles: vec![BundleConfig {
+                name: name.into(),
+                source,
+                verification: None,
+            }],
+            poll: Duration::from_secs(5),
+            body_limit: 1024 * 1024,
+            data_dir: None,
+            auth: Arc::default(),
+            audit: None,
+        }
+    }
 }
 
-/// What the poller remembers between polls.
+/// Persisted copy of a bundle's last good version.
+fn persisted(data_dir: Option<&PathBuf>, name: &str) -> Option<PathBuf> {
+    data_dir.map(|d| d.join("bundles").join(name).join("bundle.tar.gz"))
+}
+
+/// What the poller remembers between polls of one bundle.
 #[derive(Debug, Clone, Default)]
 pub struct PollState {
     /// Fingerprint of the last bundle tried (a bad one is not re-tried until it changes).
@@ -60,8 +86,8 @@ pub struct PollState {
     etag: Option<String>,
 }
 
-fn persist(cfg: &ServerConfig, files: &warden_bundle::Files) {
-    let Some(p) = persisted(cfg) else { return };
+fn persist(path: Option<PathBuf>, files: &warden_bundle::Files) {
+    let Some(p) = path else { return };
     let saved = warden_bundle::write_archive(files)
         .map_err(|e| e.to_string())
         .and_then(|bytes| {
@@ -75,22 +101,26 @@ fn persist(cfg: &ServerConfig, files: &warden_bundle::Files) {
     }
 }
 
-/// Verifies, prepares and activates `files` (blocking work, off the request workers).
+/// Verifies, merges and activates `files` as bundle `b` (blocking work, off the request workers).
 async fn try_activate(
     svc: &Arc<DecisionService>,
-    cfg: &ServerConfig,
+    b: &BundleConfig,
+    data_dir: Option<&PathBuf>,
     files: warden_bundle::Files,
 ) -> bool {
-    let (s, c) = (svc.clone(), cfg.clone());
+    let (s, b) = (svc.clone(), b.clone());
+    let path = persisted(data_dir, &b.name);
     tokio::task::spawn_blocking(
-        move || match bundle::load(&files, c.verification.as_ref()) {
-            Ok(loaded) => {
-                s.activate(loaded);
-                persist(&c, &files);
-                true
+        move || match bundle::load(&files, b.verification.as_ref()) {
+            Ok(part) => {
+                let ok = s.activate(&b.name, part).is_ok();
+                if ok {
+                    persist(path, &files);
+                }
+                ok
             }
             Err(e) => {
-                s.load_failed(&e);
+                s.load_failed(&b.name, &e);
                 false
             }
         },
@@ -99,14 +129,16 @@ async fn try_activate(
     .unwrap_or(false)
 }
 
-/// One poll of the source: fetch or read it, and activate it when it changed.
+/// One poll of bundle `b`'s source: fetch or read it, and activate it when it changed.
 pub async fn poll_once(
     svc: &Arc<DecisionService>,
-    cfg: &ServerConfig,
+    b: &BundleConfig,
+    data_dir: Option<&PathBuf>,
     client: &reqwest::Client,
     state: &mut PollState,
 ) {
-    let (files, fp, etag) = match &cfg.source {
+    let name = &b.name;
+    let (files, fp, etag) = match &b.source {
         BundleSource::Http(url) => match bundle::fetch(client, url, state.etag.as_deref()).await {
             Ok(bundle::Fetched::NotModified) => return,
             Ok(bundle::Fetched::Bundle {
@@ -115,7 +147,7 @@ pub async fn poll_once(
                 etag,
             }) => (files, fingerprint, etag),
             Err(e) => {
-                svc.load_failed(&e);
+                svc.load_failed(name, &e);
                 return;
             }
         },
@@ -124,11 +156,11 @@ pub async fn poll_once(
             match tokio::task::spawn_blocking(move || source.read()).await {
                 Ok(Ok((files, fp))) => (files, fp, None),
                 Ok(Err(e)) => {
-                    svc.load_failed(&e);
+                    svc.load_failed(name, &e);
                     return;
                 }
                 Err(e) => {
-                    svc.load_failed(&e.to_string());
+                    svc.load_failed(name, &e.to_string());
                     return;
                 }
             }
@@ -138,49 +170,90 @@ pub async fn poll_once(
         return;
     }
     state.last = Some(fp);
-    if try_activate(svc, cfg, files).await {
+    if try_activate(svc, b, data_dir, files).await {
         state.etag = etag;
     }
 }
 
-/// Loads the bundle (falling back to the persisted last good one) and returns the service.
-pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, PollState) {
-    let svc = DecisionService::new(&cfg.name, &cfg.source.describe());
-    let mut state = PollState::default();
-    poll_once(&svc, cfg, &reqwest::Client::new(), &mut state).await;
-    if !svc.ready() {
-        if let Some(p) = persisted(cfg).filter(|p| p.is_file()) {
-            match BundleSource::File(p.clone()).read() {
-                Ok((files, _)) => {
-                    if try_activate(&svc, cfg, files).await {
-                        tracing::warn!(path = %p.display(), "source unavailable: serving the persisted last good bundle");
+/// Loads every bundle (falling back to each one's persisted last good copy) and returns the
+/// service with one poll state per bundle.
+pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>) {
+    let names: Vec<(String, String)> = cfg
+        .bundles
+        .iter()
+        .map(|b| (b.name.clone(), b.source.describe()))
+        .collect();
+    let svc = DecisionService::with_bundles(&names);
+    let client = http_client();
+    let mut states = Vec::new();
+    for b in &cfg.bundles {
+        let mut state = PollState::default();
+        poll_once(&svc, b, cfg.data_dir.as_ref(), &client, &mut state).await;
+        let active = svc
+            .status(&b.name)
+            .is_some_and(|s| s.active_revision.is_some());
+        if !active {
+            if let Some(p) = persisted(cfg.data_dir.as_ref(), &b.name).filter(|p| p.is_file()) {
+                match BundleSource::File(p.clone()).read() {
+                    Ok((files, _)) => {
+                        if try_activate(&svc, b, cfg.data_dir.as_ref(), files).await {
+                            tracing::warn!(bundle = b.name, path = %p.display(), "source unavailable: serving the persisted last good bundle");
+                        }
                     }
+                    Err(e) => svc.load_failed(&b.name, &format!("persisted bundle: {e}")),
                 }
-                Err(e) => svc.load_failed(&format!("persisted bundle: {e}")),
             }
         }
+        states.push(state);
     }
-    (svc, state)
+    (svc, states)
 }
 
-/// Polls the source every `cfg.poll` plus up to 10% jitter (so replicas do not poll in step),
-/// activating changed bundles.
-pub async fn reload_loop(svc: Arc<DecisionService>, cfg: ServerConfig, mut state: PollState) {
-    let client = reqwest::Client::new();
+/// The client bundle services are fetched with.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Polls bundle `b` every `poll` plus up to 10% jitter (so replicas do not poll in step),
+/// activating changed versions.
+pub async fn reload_loop(
+    svc: Arc<DecisionService>,
+    b: BundleConfig,
+    data_dir: Option<PathBuf>,
+    poll: Duration,
+    mut state: PollState,
+) {
+    let client = http_client();
     loop {
-        let jitter_ms = (cfg.poll.as_millis() as u64 / 10).max(1);
+        let jitter_ms = (poll.as_millis() as u64 / 10).max(1);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        tokio::time::sleep(cfg.poll + Duration::from_millis(u64::from(nanos) % jitter_ms)).await;
-        poll_once(&svc, &cfg, &client, &mut state).await;
+        tokio::time::sleep(poll + Duration::from_millis(u64::from(nanos) % jitter_ms)).await;
+        poll_once(&svc, &b, data_dir.as_ref(), &client, &mut state).await;
+    }
+}
+
+/// Starts one [`reload_loop`] per bundle (`states` from [`start`]).
+pub fn spawn_reloaders(svc: &Arc<DecisionService>, cfg: &ServerConfig, states: Vec<PollState>) {
+    for (b, state) in cfg.bundles.iter().zip(states) {
+        tokio::spawn(reload_loop(
+            svc.clone(),
+            b.clone(),
+            cfg.data_dir.clone(),
+            cfg.poll,
+            state,
+        ));
     }
 }
 
 /// Runs the server until the process is stopped.
 pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
-    let (svc, state) = start(&cfg).await;
+    let (svc, states) = start(&cfg).await;
     let auditor = match &cfg.audit {
         Some(a) => Some(audit::Auditor::start(a.clone()).map_err(|e| {
             std::io::Error::other(format!(
@@ -192,15 +265,23 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, ready = svc.ready(), "warden serving");
+    let active: Vec<String> = svc
+        .statuses()
+        .into_iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s.name,
+                s.active_revision.unwrap_or_else(|| "(not loaded)".into())
+            )
+        })
+        .collect();
     eprintln!(
-        "warden: listening on http://{} (bundle {}: {})",
+        "warden: listening on http://{} (bundles: {})",
         listener.local_addr()?,
-        cfg.name,
-        svc.status()
-            .active_revision
-            .unwrap_or_else(|| "none loaded".into())
+        active.join(", ")
     );
-    tokio::spawn(reload_loop(svc.clone(), cfg.clone(), state));
+    spawn_reloaders(&svc, &cfg, states);
     axum::serve(
         listener,
         http::router(svc, cfg.body_limit, cfg.auth.clone(), auditor),

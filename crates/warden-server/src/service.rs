@@ -2,6 +2,7 @@
 //! Envoy) calls [`DecisionService`], which owns the engine, the active bundle's status and the
 //! metrics.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,7 +17,7 @@ use serde::Serialize;
 use warden_core::contract::Decision;
 use warden_engine::{Engine, EngineError, Prepared};
 
-use crate::bundle::Loaded;
+use crate::policy_set::{self, Part};
 
 /// Why a request got no decision.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +66,13 @@ struct ReasonLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoadLabels {
+    bundle: String,
     result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RevisionLabels {
+    bundle: String,
     revision: String,
 }
 
@@ -115,7 +118,7 @@ impl Metrics {
         );
         registry.register(
             "bundle_info",
-            "The active bundle revision (value 1)",
+            "Active revision of each bundle (value 1)",
             revision.clone(),
         );
         Metrics {
@@ -130,46 +133,88 @@ impl Metrics {
     }
 }
 
+/// One configured bundle: its status and, once activated, its verified contents.
+struct Slot {
+    status: BundleStatus,
+    part: Option<Part>,
+}
+
 /// The decision service shared by every API.
 pub struct DecisionService {
-    /// The bundle's name (fixed for the service's life).
-    name: String,
-    /// Starts with an empty policy set; `ready` says whether a bundle was activated.
+    /// The merged policy set of every active bundle; `ready` says whether one was activated.
     engine: Engine,
     ready: AtomicBool,
-    status: Mutex<BundleStatus>,
+    /// Configured bundles by name (fixed for the service's life).
+    slots: Mutex<BTreeMap<String, Slot>>,
     metrics: Metrics,
 }
 
 impl DecisionService {
-    /// A service with no bundle yet.
+    /// A service with one configured bundle and nothing loaded yet.
     pub fn new(name: &str, source: &str) -> Arc<Self> {
-        // An empty policy set until the first bundle is activated (`ready` guards its use).
-        let engine = Engine::new(Prepared::empty());
+        Self::with_bundles(&[(name.to_string(), source.to_string())])
+    }
+
+    /// A service with several configured bundles (name, source description), nothing loaded yet.
+    pub fn with_bundles(bundles: &[(String, String)]) -> Arc<Self> {
+        let slots = bundles
+            .iter()
+            .map(|(name, source)| {
+                let status = BundleStatus {
+                    name: name.clone(),
+                    source: source.clone(),
+                    ..Default::default()
+                };
+                (name.clone(), Slot { status, part: None })
+            })
+            .collect();
         Arc::new(DecisionService {
-            name: name.into(),
-            engine,
+            // An empty policy set until the first bundle is activated (`ready` guards its use).
+            engine: Engine::new(Prepared::empty()),
             ready: AtomicBool::new(false),
-            status: Mutex::new(BundleStatus {
-                name: name.into(),
-                source: source.into(),
-                ..Default::default()
-            }),
+            slots: Mutex::new(slots),
             metrics: Metrics::new(),
         })
     }
 
-    /// Activates a loaded bundle atomically: calls in flight finish on the old one.
-    pub fn activate(&self, loaded: Loaded) {
-        let revision = loaded.revision.clone();
-        self.engine.swap(loaded.prepared);
+    /// Activates bundle `name`'s new contents: merges them with the other active bundles and
+    /// swaps the policy set atomically (calls in flight finish on the old one). When the merge
+    /// fails (overlapping roots, a Rego error) nothing changes and the error is recorded.
+    pub fn activate(&self, name: &str, part: Part) -> Result<(), String> {
+        let Ok(mut slots) = self.slots.lock() else {
+            return Err("internal error: bundle table poisoned".into());
+        };
+        if !slots.contains_key(name) {
+            return Err(format!("bundle {name} is not configured"));
+        }
+        let revision = part.revision.clone();
+        let mut parts: BTreeMap<String, Part> = slots
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .filter_map(|(n, s)| s.part.clone().map(|p| (n.clone(), p)))
+            .collect();
+        parts.insert(name.to_string(), part.clone());
+        let prepared = match policy_set::merge(&parts) {
+            Ok(p) => p,
+            Err(e) => {
+                drop(slots);
+                self.load_failed(name, &e);
+                return Err(e);
+            }
+        };
+        self.engine.swap(prepared);
         self.ready.store(true, Ordering::Release);
         let t = warden_engine::now_rfc3339();
-        if let Ok(mut s) = self.status.lock() {
+        if let Some(slot) = slots.get_mut(name) {
+            slot.part = Some(part);
+            let s = &mut slot.status;
             if let Some(old) = s.active_revision.replace(revision.clone()) {
                 self.metrics
                     .revision
-                    .get_or_create(&RevisionLabels { revision: old })
+                    .get_or_create(&RevisionLabels {
+                        bundle: name.into(),
+                        revision: old,
+                    })
                     .set(0);
             }
             s.last_successful_download = Some(t.clone());
@@ -179,47 +224,70 @@ impl DecisionService {
         }
         self.metrics
             .revision
-            .get_or_create(&RevisionLabels { revision })
+            .get_or_create(&RevisionLabels {
+                bundle: name.into(),
+                revision,
+            })
             .set(1);
         self.metrics
             .loads
             .get_or_create(&LoadLabels {
+                bundle: name.into(),
                 result: "activated".into(),
             })
             .inc();
+        Ok(())
     }
 
-    /// Records a failed load; the active bundle keeps serving.
-    pub fn load_failed(&self, why: &str) {
+    /// Records a failed load of bundle `name`; the active policy set keeps serving.
+    pub fn load_failed(&self, name: &str, why: &str) {
         tracing::warn!(
+            bundle = name,
             error = why,
             "bundle rejected; the last good bundle keeps serving"
         );
-        if let Ok(mut s) = self.status.lock() {
-            s.last_error = Some(format!("{}: {why}", warden_engine::now_rfc3339()));
-            s.failures += 1;
+        if let Ok(mut slots) = self.slots.lock() {
+            if let Some(slot) = slots.get_mut(name) {
+                slot.status.last_error = Some(format!("{}: {why}", warden_engine::now_rfc3339()));
+                slot.status.failures += 1;
+            }
         }
         self.metrics
             .loads
             .get_or_create(&LoadLabels {
+                bundle: name.into(),
                 result: "failed".into(),
             })
             .inc();
     }
 
-    /// The bundle's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether a bundle is active.
+    /// Whether a policy set is active (at least one bundle activated).
     pub fn ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// The bundle status.
-    pub fn status(&self) -> BundleStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    /// Whether every configured bundle is active (OPA's `/health?bundles`).
+    pub fn all_active(&self) -> bool {
+        self.slots
+            .lock()
+            .map(|s| s.values().all(|slot| slot.part.is_some()))
+            .unwrap_or(false)
+    }
+
+    /// Every configured bundle's status, by name.
+    pub fn statuses(&self) -> Vec<BundleStatus> {
+        self.slots
+            .lock()
+            .map(|s| s.values().map(|slot| slot.status.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// One bundle's status.
+    pub fn status(&self, name: &str) -> Option<BundleStatus> {
+        self.slots
+            .lock()
+            .ok()
+            .and_then(|s| s.get(name).map(|slot| slot.status.clone()))
     }
 
     /// The active policy set.
@@ -229,12 +297,20 @@ impl DecisionService {
 
     /// Decides one call.
     pub fn decide(&self, input: &serde_json::Value) -> Result<Decision, DecideError> {
+        self.decide_with_set(input).map(|(d, _)| d)
+    }
+
+    /// Decides one call and returns the policy set that decided (its bundles and revisions).
+    pub fn decide_with_set(
+        &self,
+        input: &serde_json::Value,
+    ) -> Result<(Decision, Arc<Prepared>), DecideError> {
         if !self.ready() {
             return Err(DecideError::NoBundle);
         }
         let engine = &self.engine;
         let start = Instant::now();
-        let d = engine.decide(input).map_err(|e| match e {
+        let (d, set) = engine.decide_with_set(input).map_err(|e| match e {
             EngineError::Input(m) => DecideError::Input(m),
             other => DecideError::Eval(other.to_string()),
         })?;
@@ -254,7 +330,7 @@ impl DecisionService {
         if d.would_deny {
             self.metrics.would_deny.inc();
         }
-        Ok(d)
+        Ok((d, set))
     }
 
     /// Evaluates any query (OPA's Data API); `Undefined` when the document is undefined.

@@ -37,9 +37,11 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
     let db = dir.path().join("audit.db");
     let cfg = ServerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
-        name: "main".into(),
-        source: BundleSource::Dir(dir.path().to_path_buf()),
-        verification: None,
+        bundles: vec![warden_server::BundleConfig {
+            name: "main".into(),
+            source: BundleSource::Dir(dir.path().to_path_buf()),
+            verification: None,
+        }],
         poll: Duration::from_secs(60),
         body_limit: 1 << 20,
         data_dir: None,

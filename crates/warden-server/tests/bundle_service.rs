@@ -81,9 +81,11 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = ServerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
-        name: "main".into(),
-        source: BundleSource::Http(url),
-        verification: None,
+        bundles: vec![warden_server::BundleConfig {
+            name: "main".into(),
+            source: BundleSource::Http(url),
+            verification: None,
+        }],
         poll: Duration::from_millis(100),
         body_limit: 1 << 20,
         data_dir: Some(dir.path().to_path_buf()),
@@ -91,7 +93,7 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
         audit: None,
     };
     let (svc, poll) = warden_server::start(&cfg).await;
-    tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), poll));
+    warden_server::spawn_reloaders(&svc, &cfg, poll);
     let input = json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "pay", "type": "create", "args": {"amount": 500}},
                        "environment": {"time": "2026-11-23T10:00:00Z"}});
     let outcome = |svc: &warden_server::DecisionService| {
@@ -134,7 +136,8 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
     }
     assert!(
         eventually(|| svc
-            .status()
+            .status("main")
+            .unwrap()
             .last_error
             .is_some_and(|e| e.contains("not a readable bundle")))
         .await
@@ -156,7 +159,8 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
     state.lock().unwrap().up = false;
     assert!(
         eventually(|| svc
-            .status()
+            .status("main")
+            .unwrap()
             .last_error
             .is_some_and(|e| e.contains("HTTP 500")))
         .await

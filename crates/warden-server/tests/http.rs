@@ -49,7 +49,7 @@ impl Server {
         let (svc, state) = warden_server::start(&cfg).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(warden_server::reload_loop(svc.clone(), cfg.clone(), state));
+        warden_server::spawn_reloaders(&svc, &cfg, state);
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -101,9 +101,11 @@ fn config(
 ) -> ServerConfig {
     ServerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
-        name: "main".into(),
-        source: BundleSource::File(source.to_path_buf()),
-        verification,
+        bundles: vec![warden_server::BundleConfig {
+            name: "main".into(),
+            source: BundleSource::File(source.to_path_buf()),
+            verification,
+        }],
         poll: Duration::from_millis(100),
         body_limit: 1024 * 1024,
         data_dir: Some(data_dir.to_path_buf()),
@@ -175,7 +177,9 @@ async fn decisions_data_api_health_status_and_metrics() {
         "{metrics}"
     );
     assert!(
-        metrics.contains(&format!("warden_bundle_info{{revision=\"{revision}\"}} 1")),
+        metrics.contains(&format!(
+            "warden_bundle_info{{bundle=\"main\",revision=\"{revision}\"}} 1"
+        )),
         "{metrics}"
     );
 }
@@ -320,7 +324,7 @@ async fn hot_reload_activates_good_bundles_rejects_tampered_ones_and_survives_re
     assert_eq!(s.decide(7500).await["outcome"], "allow");
     let (_, metrics) = s.get("/metrics").await;
     assert!(
-        metrics.contains("warden_bundle_loads_total{result=\"failed\"}"),
+        metrics.contains("warden_bundle_loads_total{bundle=\"main\",result=\"failed\"}"),
         "{metrics}"
     );
 

@@ -110,6 +110,13 @@ pub struct BuildArgs {
     /// Pack this raw Rego directory (.rego and data.json files) instead of a project.
     #[arg(long)]
     rego_dir: Option<PathBuf>,
+    /// Pack only this tenant's compiled data (roots `warden/tenants/<ID>`), to serve beside a
+    /// `--library` bundle and the other tenants' bundles, each reloaded on its own.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["rego_dir", "library"])]
+    tenant: Option<String>,
+    /// Pack only the shared Rego library (roots `warden/main`), for per-tenant bundles.
+    #[arg(long, conflicts_with = "rego_dir")]
+    library: bool,
     /// Output file.
     #[arg(short, long, default_value = "bundle.tar.gz")]
     output: PathBuf,
@@ -257,14 +264,28 @@ fn build(a: &BuildArgs) -> Result<(), CliError> {
             if a.revision.is_some() {
                 return Err(CliError::usage("--revision applies to --rego-dir bundles").hint("a project bundle's revision is its compiled content hash, the value decisions report"));
             }
-            let project = Project::open(&a.path)?;
-            let (compiled, _) = super::compile_project(&project)?;
-            (
-                compiled.files(),
-                compiled.revision.clone(),
-                vec!["warden".to_string()],
-                Some(project.version.clone()),
-            )
+            if a.library {
+                let p = warden_core::Compiled::library_part();
+                (p.files, p.revision, p.roots, None)
+            } else {
+                let project = Project::open(&a.path)?;
+                let (compiled, _) = super::compile_project(&project)?;
+                match &a.tenant {
+                    Some(t) => {
+                        let p = compiled.tenant_part(t).map_err(|e| {
+                            CliError::usage(e)
+                                .hint("list the project's tenants with `warden explain`")
+                        })?;
+                        (p.files, p.revision, p.roots, Some(project.version.clone()))
+                    }
+                    None => (
+                        compiled.files(),
+                        compiled.revision.clone(),
+                        vec!["warden".to_string()],
+                        Some(project.version.clone()),
+                    ),
+                }
+            }
         }
     };
     let manifest = Manifest {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use warden_server::{BundleSource, ServerConfig};
+use warden_server::{BundleConfig, BundleSource, ServerConfig};
 
 use crate::project::Project;
 use crate::CliError;
@@ -12,15 +12,17 @@ use crate::CliError;
 #[derive(clap::Args)]
 pub struct Args {
     /// A policy project to compile and serve (for development).
-    #[arg(long, conflicts_with = "bundle")]
-    policies: Option<PathBuf>,
-    /// A bundle `.tar.gz` or bundle directory to serve; re-read every --poll-seconds.
     #[arg(long)]
-    bundle: Option<PathBuf>,
+    policies: Option<PathBuf>,
+    /// A bundle to serve: a `.tar.gz`, a bundle directory or an `http(s)://` bundle service URL,
+    /// re-read every --poll-seconds. Repeat as `--bundle NAME=SOURCE` to serve several bundles at
+    /// once (e.g. one per tenant); their manifest roots must not overlap.
+    #[arg(long, value_name = "[NAME=]SOURCE")]
+    bundle: Vec<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8181", env = "WARDEN_ADDR")]
     addr: std::net::SocketAddr,
-    /// Bundle name (status, metrics, persistence).
+    /// Name of the bundle given without `NAME=` (status, metrics, persistence).
     #[arg(long, default_value = "main")]
     name: String,
     #[command(flatten)]
@@ -73,35 +75,48 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: &Args) -> Result<(), CliError> {
-    let source = match (&a.policies, &a.bundle) {
-        (Some(p), _) => {
-            let project = Project::open(p)?;
-            let (compiled, _) = super::compile_project(&project)?;
-            let dir = a.data_dir.join("compiled").join(&a.name);
-            super::compile::write_output(&compiled, &dir)?;
-            let manifest = format!(
-                "{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1}}\n",
-                compiled.revision
-            );
-            std::fs::write(dir.join(".manifest"), manifest)
-                .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", dir.display())))?;
-            BundleSource::Dir(dir)
-        }
-        (None, Some(b)) => BundleSource::from_path(b),
-        (None, None) => {
-            return Err(
-                CliError::usage("give --policies PROJECT or --bundle FILE|DIR")
-                    .hint("e.g. warden serve --policies examples/fintech"),
-            )
-        }
-    };
     let verification = a.key.config()?;
+    let mut bundles = Vec::new();
+    if let Some(p) = &a.policies {
+        let project = Project::open(p)?;
+        let (compiled, _) = super::compile_project(&project)?;
+        let dir = a.data_dir.join("compiled").join(&a.name);
+        super::compile::write_output(&compiled, &dir)?;
+        let manifest = format!(
+            "{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1}}\n",
+            compiled.revision
+        );
+        std::fs::write(dir.join(".manifest"), manifest)
+            .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", dir.display())))?;
+        bundles.push(BundleConfig {
+            name: a.name.clone(),
+            source: BundleSource::Dir(dir),
+            // A project compiled here is trusted as it is: it is not a downloaded artifact.
+            verification: None,
+        });
+    }
+    for spec in &a.bundle {
+        let (name, src) = bundle_spec(spec, &a.name);
+        if bundles.iter().any(|b: &BundleConfig| b.name == name) {
+            return Err(CliError::usage(format!("two bundles are named `{name}`"))
+                .hint("name each one: --bundle NAME=SOURCE"));
+        }
+        bundles.push(BundleConfig {
+            name,
+            source: BundleSource::from_path(std::path::Path::new(src)),
+            verification: verification.clone(),
+        });
+    }
+    if bundles.is_empty() {
+        return Err(
+            CliError::usage("give --policies PROJECT or --bundle FILE|DIR|URL")
+                .hint("e.g. warden serve --policies examples/fintech"),
+        );
+    }
     let auth = auth_config(a)?;
     let cfg = ServerConfig {
         addr: a.addr,
-        name: a.name.clone(),
-        source,
-        verification,
+        bundles,
         poll: Duration::from_secs(a.poll_seconds.max(1)),
         body_limit: a.max_body_bytes,
         data_dir: Some(a.data_dir.clone()),
@@ -119,6 +134,21 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         CliError::usage(format!("cannot serve on {}: {e}", a.addr))
             .hint("is another process using the port? pick one with --addr")
     })
+}
+
+/// `NAME=SOURCE`, or a bare source named `default_name`. A `=` inside a URL's query is not a name.
+fn bundle_spec<'a>(spec: &'a str, default_name: &str) -> (String, &'a str) {
+    match spec.split_once('=') {
+        Some((name, src))
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            (name.to_string(), src)
+        }
+        _ => (default_name.to_string(), spec),
+    }
 }
 
 fn auth_config(a: &Args) -> Result<warden_server::auth::AuthConfig, CliError> {

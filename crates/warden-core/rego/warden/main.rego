@@ -10,7 +10,7 @@
 # no partial object rules with constant keys, no `walk` generators, only strings are sorted.
 package warden.main
 
-library_version := "1.1.0"
+library_version := "1.2.0"
 
 builtin_priority := 1000000000
 
@@ -926,7 +926,10 @@ appeal_path := tenant.appeal_path if outcome != "allow"
 
 default meta := {}
 
-meta := data.warden.meta
+# A tenant served from its own bundle (`warden bundle build --tenant`) carries its own meta.
+meta := object.get(object.get(data.warden.tenants, input.tenant, {}), "meta", data.warden.meta) if {
+	is_object(data.warden.meta)
+} else := data.warden.tenants[input.tenant].meta
 
 # Simple plans (only presence, min/max, in/equals and matches conditions; no limits, redaction,
 # overrides or `when`) carry `fast`: every rule's constraints in flat lists keyed by the rule's

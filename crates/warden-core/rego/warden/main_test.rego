@@ -123,3 +123,10 @@ test_text_matches_nested_and_too_deep if {
 	not main.text_matches("[0-9]{3}-[0-9]{2}", {"a": [{"b": "clean"}]})
 	main.text_matches("never", [[[[[["deep"]]]]]])
 }
+
+test_tenant_bundle_meta_names_the_version if {
+	t := object.union(tenants, {"t": object.union(tenants.t, {"meta": {"policy_version": "9.9", "revision": "tenant-rev"}})})
+	d := main.decision with input as call("search", "query", {}) with data.warden.tenants as t with data.warden.meta as null
+	d.metadata.policy_version == "9.9"
+	d.metadata.bundle_revision == "tenant-rev"
+}
