@@ -56,6 +56,10 @@ pub struct Entry {
     /// W3C trace id, when the call was traced.
     #[serde(default)]
     pub trace_id: Option<String>,
+    /// A candidate bundle's shadow decision for the same call, when one ran
+    /// (`{"bundle", "revision", "outcome", "reasons"}`); `warden audit diff` compares them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<Value>,
 }
 
 #[derive(Serialize, Deserialize)]

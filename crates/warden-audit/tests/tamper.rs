@@ -27,6 +27,7 @@ fn entry(i: u64) -> Entry {
         policy_version: "1".into(),
         latency_us: 5,
         trace_id: None,
+        candidate: None,
     }
 }
 

@@ -150,14 +150,19 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     let svc = &app.svc;
     let start = std::time::Instant::now();
     // Decisions are CPU-bound and take microseconds: run them inline on the runtime's worker.
-    let (decision, set) = match svc.decide_with_set(&input) {
+    let crate::service::Decided {
+        decision,
+        set,
+        candidate,
+    } = match svc.decide_with_set(&input) {
         Ok(d) => d,
         Err(e) => return decide_error(e),
     };
     let latency_us = start.elapsed().as_micros() as u64;
     let decision_id = uuid::Uuid::new_v4().to_string();
     if let Some(audit) = &app.audit {
-        let entry = audit_entry(&set, audit, &decision_id, input, &decision, latency_us);
+        let mut entry = audit_entry(&set, audit, &decision_id, input, &decision, latency_us);
+        entry.candidate = candidate.and_then(|c| serde_json::to_value(c).ok());
         if let Err(e) = audit.record(entry).await {
             // The decision could not be recorded: the caller's fail mode decides.
             if decision.fail_mode != "open" {
@@ -212,6 +217,7 @@ fn audit_entry(
         policy_version: d.metadata.policy_version.clone(),
         latency_us,
         trace_id: None,
+        candidate: None,
         input,
         input_hash,
     }
@@ -332,7 +338,11 @@ async fn status(State(app): State<Arc<App>>) -> Response {
             )
         })
         .collect();
-    Json(json!({"bundles": bundles})).into_response()
+    let mut body = json!({"bundles": bundles});
+    if let Some(c) = app.svc.candidate_status() {
+        body["candidate"] = serde_json::to_value(c).unwrap_or(Value::Null);
+    }
+    Json(body).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {

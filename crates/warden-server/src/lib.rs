@@ -32,6 +32,9 @@ pub struct BundleConfig {
     pub source: BundleSource,
     /// Verify it with this configuration; `None` accepts unsigned bundles only.
     pub verification: Option<VerificationConfig>,
+    /// A candidate standing in for the bundle `name`: evaluated in shadow on live traffic,
+    /// recorded and counted, never enforced.
+    pub shadow: bool,
 }
 
 /// How to run the server.
@@ -40,6 +43,7 @@ pub struct ServerConfig {
     /// Address to listen on.
     pub addr: SocketAddr,
     /// The bundles, each loaded, verified and reloaded on its own; the policy set is their union.
+    /// At most one may be a `shadow` candidate.
     pub bundles: Vec<BundleConfig>,
     /// How often each source is re-read.
     pub poll: Duration,
@@ -62,6 +66,7 @@ impl ServerConfig {
                 name: name.into(),
                 source,
                 verification: None,
+                shadow: false,
             }],
             poll: Duration::from_secs(5),
             body_limit: 1024 * 1024,
@@ -109,9 +114,10 @@ async fn try_activate(
     files: warden_bundle::Files,
 ) -> bool {
     let (s, b) = (svc.clone(), b.clone());
-    let path = persisted(data_dir, &b.name);
+    let path = persisted(data_dir, &b.name).filter(|_| !b.shadow);
     tokio::task::spawn_blocking(
         move || match bundle::load(&files, b.verification.as_ref()) {
+            Ok(part) if b.shadow => s.activate_candidate(part).is_ok(),
             Ok(part) => {
                 let ok = s.activate(&b.name, part).is_ok();
                 if ok {
@@ -120,13 +126,21 @@ async fn try_activate(
                 ok
             }
             Err(e) => {
-                s.load_failed(&b.name, &e);
+                failed(&s, &b, &e);
                 false
             }
         },
     )
     .await
     .unwrap_or(false)
+}
+
+fn failed(svc: &DecisionService, b: &BundleConfig, why: &str) {
+    if b.shadow {
+        svc.candidate_failed(why);
+    } else {
+        svc.load_failed(&b.name, why);
+    }
 }
 
 /// One poll of bundle `b`'s source: fetch or read it, and activate it when it changed.
@@ -137,7 +151,6 @@ pub async fn poll_once(
     client: &reqwest::Client,
     state: &mut PollState,
 ) {
-    let name = &b.name;
     let (files, fp, etag) = match &b.source {
         BundleSource::Http(url) => match bundle::fetch(client, url, state.etag.as_deref()).await {
             Ok(bundle::Fetched::NotModified) => return,
@@ -147,7 +160,7 @@ pub async fn poll_once(
                 etag,
             }) => (files, fingerprint, etag),
             Err(e) => {
-                svc.load_failed(name, &e);
+                failed(svc, b, &e);
                 return;
             }
         },
@@ -156,11 +169,11 @@ pub async fn poll_once(
             match tokio::task::spawn_blocking(move || source.read()).await {
                 Ok(Ok((files, fp))) => (files, fp, None),
                 Ok(Err(e)) => {
-                    svc.load_failed(name, &e);
+                    failed(svc, b, &e);
                     return;
                 }
                 Err(e) => {
-                    svc.load_failed(name, &e.to_string());
+                    failed(svc, b, &e.to_string());
                     return;
                 }
             }
@@ -181,9 +194,15 @@ pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>)
     let names: Vec<(String, String)> = cfg
         .bundles
         .iter()
+        .filter(|b| !b.shadow)
         .map(|b| (b.name.clone(), b.source.describe()))
         .collect();
-    let svc = DecisionService::with_bundles(&names);
+    let candidate = cfg
+        .bundles
+        .iter()
+        .find(|b| b.shadow)
+        .map(|b| (b.name.clone(), b.source.describe()));
+    let svc = DecisionService::with_candidate(&names, candidate);
     let client = http_client();
     let mut states = Vec::new();
     for b in &cfg.bundles {
@@ -192,7 +211,7 @@ pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>)
         let active = svc
             .status(&b.name)
             .is_some_and(|s| s.active_revision.is_some());
-        if !active {
+        if !active && !b.shadow {
             if let Some(p) = persisted(cfg.data_dir.as_ref(), &b.name).filter(|p| p.is_file()) {
                 match BundleSource::File(p.clone()).read() {
                     Ok((files, _)) => {

@@ -65,6 +65,12 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CandidateLabels {
+    active: String,
+    candidate: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoadLabels {
     bundle: String,
     result: String,
@@ -84,6 +90,7 @@ struct Metrics {
     latency: Histogram,
     loads: Family<LoadLabels, Counter>,
     revision: Family<RevisionLabels, Gauge>,
+    candidate: Family<CandidateLabels, Counter>,
 }
 
 impl Metrics {
@@ -95,6 +102,12 @@ impl Metrics {
         let latency = Histogram::new(exponential_buckets(0.000_002, 2.0, 20));
         let loads = Family::<LoadLabels, Counter>::default();
         let revision = Family::<RevisionLabels, Gauge>::default();
+        let candidate = Family::<CandidateLabels, Counter>::default();
+        registry.register(
+            "candidate_decisions",
+            "Shadow decisions of the candidate bundle, by active and candidate outcome",
+            candidate.clone(),
+        );
         registry.register("decisions", "Decisions by outcome", decisions.clone());
         registry.register(
             "decision_reasons",
@@ -129,6 +142,7 @@ impl Metrics {
             latency,
             loads,
             revision,
+            candidate,
         }
     }
 }
@@ -139,6 +153,40 @@ struct Slot {
     part: Option<Part>,
 }
 
+/// A candidate bundle evaluated in shadow beside the active policy set: the same set with one
+/// bundle replaced by the candidate. Its decisions are recorded and counted, never enforced.
+struct Candidate {
+    /// The configured bundle the candidate stands in for.
+    replaces: String,
+    engine: Engine,
+    ready: AtomicBool,
+    slot: Mutex<Slot>,
+}
+
+/// What the candidate decided for a call (recorded beside the enforced decision).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct CandidateResult {
+    /// The bundle the candidate stands in for.
+    pub bundle: String,
+    /// The candidate's revision.
+    pub revision: String,
+    /// Its outcome (`error` when it could not decide).
+    pub outcome: String,
+    /// Its reason codes (or the error).
+    pub reasons: Vec<String>,
+}
+
+/// A decision with the policy set that made it and, when a candidate runs in shadow, what the
+/// candidate would have decided.
+pub struct Decided {
+    /// The enforced decision.
+    pub decision: Decision,
+    /// The policy set that decided (its bundles and revisions).
+    pub set: Arc<Prepared>,
+    /// The candidate's decision, if a candidate is active.
+    pub candidate: Option<CandidateResult>,
+}
+
 /// The decision service shared by every API.
 pub struct DecisionService {
     /// The merged policy set of every active bundle; `ready` says whether one was activated.
@@ -146,6 +194,7 @@ pub struct DecisionService {
     ready: AtomicBool,
     /// Configured bundles by name (fixed for the service's life).
     slots: Mutex<BTreeMap<String, Slot>>,
+    candidate: Option<Candidate>,
     metrics: Metrics,
 }
 
@@ -157,6 +206,15 @@ impl DecisionService {
 
     /// A service with several configured bundles (name, source description), nothing loaded yet.
     pub fn with_bundles(bundles: &[(String, String)]) -> Arc<Self> {
+        Self::with_candidate(bundles, None)
+    }
+
+    /// Like [`DecisionService::with_bundles`], with a candidate `(replaces, source)` evaluated in
+    /// shadow: the active set with bundle `replaces` swapped for the candidate.
+    pub fn with_candidate(
+        bundles: &[(String, String)],
+        candidate: Option<(String, String)>,
+    ) -> Arc<Self> {
         let slots = bundles
             .iter()
             .map(|(name, source)| {
@@ -173,6 +231,19 @@ impl DecisionService {
             engine: Engine::new(Prepared::empty()),
             ready: AtomicBool::new(false),
             slots: Mutex::new(slots),
+            candidate: candidate.map(|(replaces, source)| Candidate {
+                slot: Mutex::new(Slot {
+                    status: BundleStatus {
+                        name: format!("candidate:{replaces}"),
+                        source,
+                        ..Default::default()
+                    },
+                    part: None,
+                }),
+                replaces,
+                engine: Engine::new(Prepared::empty()),
+                ready: AtomicBool::new(false),
+            }),
             metrics: Metrics::new(),
         })
     }
@@ -222,6 +293,15 @@ impl DecisionService {
             s.last_error = None;
             s.activations += 1;
         }
+        if let Some(c) = &self.candidate {
+            // The candidate shadows the new active set, not the old one.
+            if let Err(e) = self.rebuild_candidate(c, &slots, None) {
+                tracing::warn!(
+                    error = e,
+                    "candidate no longer merges with the active bundles"
+                );
+            }
+        }
         self.metrics
             .revision
             .get_or_create(&RevisionLabels {
@@ -237,6 +317,75 @@ impl DecisionService {
             })
             .inc();
         Ok(())
+    }
+
+    /// Activates a new version of the candidate bundle (shadow only).
+    pub fn activate_candidate(&self, part: Part) -> Result<(), String> {
+        let Some(c) = &self.candidate else {
+            return Err("no candidate bundle is configured".into());
+        };
+        let Ok(slots) = self.slots.lock() else {
+            return Err("internal error: bundle table poisoned".into());
+        };
+        self.rebuild_candidate(c, &slots, Some(part))
+    }
+
+    /// Rebuilds the candidate set from the active bundles, with `part` (or the candidate's current
+    /// contents) in place of the bundle it replaces. Callers hold the bundle table.
+    fn rebuild_candidate(
+        &self,
+        c: &Candidate,
+        slots: &BTreeMap<String, Slot>,
+        part: Option<Part>,
+    ) -> Result<(), String> {
+        let Ok(mut slot) = c.slot.lock() else {
+            return Err("internal error: candidate poisoned".into());
+        };
+        let fresh = part.is_some();
+        let Some(part) = part.or_else(|| slot.part.clone()) else {
+            return Ok(());
+        };
+        let mut parts: BTreeMap<String, Part> = slots
+            .iter()
+            .filter(|(n, _)| **n != c.replaces)
+            .filter_map(|(n, s)| s.part.clone().map(|p| (n.clone(), p)))
+            .collect();
+        parts.insert(c.replaces.clone(), part.clone());
+        let t = warden_engine::now_rfc3339();
+        match policy_set::merge(&parts) {
+            Ok(prepared) => {
+                c.engine.swap(prepared);
+                c.ready.store(true, Ordering::Release);
+                if fresh {
+                    slot.status.active_revision = Some(part.revision.clone());
+                    slot.status.last_successful_activation = Some(t);
+                    slot.status.activations += 1;
+                    slot.status.last_error = None;
+                    slot.part = Some(part);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                slot.status.last_error = Some(format!("{t}: {e}"));
+                slot.status.failures += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// The candidate's status, if one is configured.
+    pub fn candidate_status(&self) -> Option<BundleStatus> {
+        let c = self.candidate.as_ref()?;
+        c.slot.lock().ok().map(|s| s.status.clone())
+    }
+
+    /// Records a failed load of the candidate.
+    pub fn candidate_failed(&self, why: &str) {
+        tracing::warn!(error = why, "candidate bundle rejected");
+        if let Some(Ok(mut slot)) = self.candidate.as_ref().map(|c| c.slot.lock()) {
+            slot.status.last_error = Some(format!("{}: {why}", warden_engine::now_rfc3339()));
+            slot.status.failures += 1;
+        }
     }
 
     /// Records a failed load of bundle `name`; the active policy set keeps serving.
@@ -297,14 +446,12 @@ impl DecisionService {
 
     /// Decides one call.
     pub fn decide(&self, input: &serde_json::Value) -> Result<Decision, DecideError> {
-        self.decide_with_set(input).map(|(d, _)| d)
+        self.decide_with_set(input).map(|d| d.decision)
     }
 
-    /// Decides one call and returns the policy set that decided (its bundles and revisions).
-    pub fn decide_with_set(
-        &self,
-        input: &serde_json::Value,
-    ) -> Result<(Decision, Arc<Prepared>), DecideError> {
+    /// Decides one call, returning the policy set that decided and the candidate's shadow
+    /// decision (evaluated on the same input after the enforced one; it never changes it).
+    pub fn decide_with_set(&self, input: &serde_json::Value) -> Result<Decided, DecideError> {
         if !self.ready() {
             return Err(DecideError::NoBundle);
         }
@@ -330,7 +477,39 @@ impl DecisionService {
         if d.would_deny {
             self.metrics.would_deny.inc();
         }
-        Ok((d, set))
+        let candidate = self.shadow(input, &d);
+        Ok(Decided {
+            decision: d,
+            set,
+            candidate,
+        })
+    }
+
+    fn shadow(&self, input: &serde_json::Value, active: &Decision) -> Option<CandidateResult> {
+        let c = self.candidate.as_ref()?;
+        if !c.ready.load(Ordering::Acquire) {
+            return None;
+        }
+        let (outcome, reasons, set) = match c.engine.decide_with_set(input) {
+            Ok((d, set)) => (d.outcome.as_str().to_string(), d.reasons, Some(set)),
+            Err(e) => ("error".to_string(), vec![e.to_string()], None),
+        };
+        self.metrics
+            .candidate
+            .get_or_create(&CandidateLabels {
+                active: active.outcome.as_str().into(),
+                candidate: outcome.clone(),
+            })
+            .inc();
+        let revision = set
+            .and_then(|s| s.bundles().get(&c.replaces).cloned())
+            .unwrap_or_default();
+        Some(CandidateResult {
+            bundle: c.replaces.clone(),
+            revision,
+            outcome,
+            reasons,
+        })
     }
 
     /// Evaluates any query (OPA's Data API); `Undefined` when the document is undefined.

@@ -41,6 +41,7 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
             name: "main".into(),
             source: BundleSource::Dir(dir.path().to_path_buf()),
             verification: None,
+            shadow: false,
         }],
         poll: Duration::from_secs(60),
         body_limit: 1 << 20,

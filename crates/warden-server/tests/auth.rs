@@ -53,6 +53,7 @@ async fn identities_come_from_credentials_not_from_the_body() {
             name: "main".into(),
             source: BundleSource::Dir(dir.path().to_path_buf()),
             verification: None,
+            shadow: false,
         }],
         poll: Duration::from_secs(60),
         body_limit: 1 << 20,

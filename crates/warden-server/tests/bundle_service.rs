@@ -85,6 +85,7 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
             name: "main".into(),
             source: BundleSource::Http(url),
             verification: None,
+            shadow: false,
         }],
         poll: Duration::from_millis(100),
         body_limit: 1 << 20,

@@ -105,6 +105,7 @@ fn config(
             name: "main".into(),
             source: BundleSource::File(source.to_path_buf()),
             verification,
+            shadow: false,
         }],
         poll: Duration::from_millis(100),
         body_limit: 1024 * 1024,

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
+use warden_server::service::Decided;
 use warden_server::{BundleConfig, BundleSource, ServerConfig};
 
 fn compiled(tenant: &str, cap: u32) -> warden_core::Compiled {
@@ -47,6 +48,7 @@ async fn library_and_tenant_bundles_reload_independently() {
         name: name.into(),
         source: BundleSource::File(dir.path().join(format!("{name}.tar.gz"))),
         verification: None,
+        shadow: false,
     };
     let mut cfg = ServerConfig::single(
         "127.0.0.1:0".parse().unwrap(),
@@ -63,7 +65,9 @@ async fn library_and_tenant_bundles_reload_independently() {
     assert!(svc.ready());
     assert!(!svc.all_active(), "the missing bundle is not active");
 
-    let (d, set) = svc.decide_with_set(&input("acme", 7500)).unwrap();
+    let Decided {
+        decision: d, set, ..
+    } = svc.decide_with_set(&input("acme", 7500)).unwrap();
     assert_eq!(d.outcome.as_str(), "approval_needed");
     assert_eq!(
         d.metadata.bundle_revision, acme_rev,
@@ -92,7 +96,9 @@ async fn library_and_tenant_bundles_reload_independently() {
     let new_rev = write_tenant(&dir.path().join("globex.tar.gz"), "globex", 1000);
     let client = warden_server::http_client();
     warden_server::poll_once(&svc, &cfg.bundles[2], None, &client, &mut states[2]).await;
-    let (d, set) = svc.decide_with_set(&input("globex", 7500)).unwrap();
+    let Decided {
+        decision: d, set, ..
+    } = svc.decide_with_set(&input("globex", 7500)).unwrap();
     assert_eq!(d.outcome.as_str(), "approval_needed");
     assert_eq!(set.bundles()["globex"], new_rev);
     assert_eq!(set.bundles()["acme"], acme_rev, "acme untouched");
@@ -111,7 +117,9 @@ async fn library_and_tenant_bundles_reload_independently() {
     warden_server::poll_once(&svc, &cfg.bundles[1], None, &client, &mut states[1]).await;
     let err = svc.status("acme").unwrap().last_error.unwrap_or_default();
     assert!(err.contains("overlapping roots"), "{err}");
-    let (d, set) = svc.decide_with_set(&input("acme", 2000)).unwrap();
+    let Decided {
+        decision: d, set, ..
+    } = svc.decide_with_set(&input("acme", 2000)).unwrap();
     assert_eq!(d.outcome.as_str(), "allow", "still the cap of 5000");
     assert_eq!(set.bundles()["acme"], acme_rev);
 
@@ -131,4 +139,74 @@ async fn library_and_tenant_bundles_reload_independently() {
         svc.decide(&input("globex", 500)).unwrap().outcome.as_str(),
         "allow"
     );
+}
+
+#[tokio::test]
+async fn a_candidate_runs_in_shadow_and_reports_disagreements() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = warden_core::Compiled::library_part();
+    write(
+        &dir.path().join("lib.tar.gz"),
+        &lib.revision,
+        &["warden/main"],
+        lib.files,
+    );
+    let active_rev = write_tenant(&dir.path().join("acme.tar.gz"), "acme", 5000);
+    let cand_rev = write_tenant(&dir.path().join("cand.tar.gz"), "acme", 1000);
+    let file = |f: &str| BundleSource::File(dir.path().join(f));
+    let mut cfg = ServerConfig::single("127.0.0.1:0".parse().unwrap(), "lib", file("lib.tar.gz"));
+    cfg.bundles.push(BundleConfig {
+        name: "acme".into(),
+        source: file("acme.tar.gz"),
+        verification: None,
+        shadow: false,
+    });
+    cfg.bundles.push(BundleConfig {
+        name: "acme".into(),
+        source: file("cand.tar.gz"),
+        verification: None,
+        shadow: true,
+    });
+    let (svc, _) = warden_server::start(&cfg).await;
+    let status = svc.candidate_status().unwrap();
+    assert_eq!(status.active_revision.as_deref(), Some(cand_rev.as_str()));
+
+    // 2000 is within the active cap but above the candidate's: enforced allow, shadow approval.
+    let d = svc.decide_with_set(&input("acme", 2000)).unwrap();
+    assert_eq!(
+        d.decision.outcome.as_str(),
+        "allow",
+        "the candidate never enforces"
+    );
+    assert_eq!(d.set.bundles()["acme"], active_rev);
+    let c = d.candidate.unwrap();
+    assert_eq!(
+        (c.outcome.as_str(), c.revision.as_str()),
+        ("approval_needed", cand_rev.as_str())
+    );
+    assert_eq!(c.reasons, vec!["amount_requires_approval"]);
+    // Both agree below both caps.
+    let d = svc.decide_with_set(&input("acme", 500)).unwrap();
+    assert_eq!(d.candidate.unwrap().outcome, d.decision.outcome.as_str());
+    let m = svc.metrics_text();
+    assert!(
+        m.contains(
+            "warden_candidate_decisions_total{active=\"allow\",candidate=\"approval_needed\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains("warden_candidate_decisions_total{active=\"allow\",candidate=\"allow\"} 1"),
+        "{m}"
+    );
+
+    // A new active revision is shadowed by the same candidate (rebuilt on the new set).
+    let new_rev = write_tenant(&dir.path().join("acme.tar.gz"), "acme", 800);
+    let client = warden_server::http_client();
+    let mut st = Default::default();
+    warden_server::poll_once(&svc, &cfg.bundles[1], None, &client, &mut st).await;
+    let d = svc.decide_with_set(&input("acme", 900)).unwrap();
+    assert_eq!(d.set.bundles()["acme"], new_rev);
+    assert_eq!(d.decision.outcome.as_str(), "approval_needed");
+    assert_eq!(d.candidate.unwrap().outcome, "allow");
 }

@@ -1,4 +1,4 @@
-//! `warden audit verify | query | export`: read and check a decision log.
+//! `warden audit verify | query | export | diff | replay`: read and check a decision log.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,16 @@ pub enum AuditCmd {
         #[arg(long)]
         until: Option<String>,
     },
+    /// Where a candidate bundle running in shadow (`serve --candidate`) disagreed with the
+    /// enforced decisions.
+    Diff {
+        /// The audit database.
+        db: PathBuf,
+        #[command(flatten)]
+        report: super::audit_diff::ReportArgs,
+    },
+    /// Re-decide every recorded input with a candidate policy and report what would change.
+    Replay(super::audit_diff::ReplayArgs),
     /// Write every decision as JSON Lines, in Warden's shape or OPA's decision-log shape.
     Export {
         /// The audit database.
@@ -120,6 +130,8 @@ pub fn run(cmd: &AuditCmd) -> Result<(), CliError> {
             }
             Ok(())
         }
+        AuditCmd::Diff { db, report } => super::audit_diff::diff(db, report),
+        AuditCmd::Replay(a) => super::audit_diff::replay(a),
         AuditCmd::Export { db, format } => {
             for (seq, e) in warden_audit::entries(db).map_err(store)? {
                 let line = match format.as_str() {

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod audit_diff;
 pub mod bundle;
 pub mod compile;
 pub mod eval;

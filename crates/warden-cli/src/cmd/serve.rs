@@ -22,6 +22,11 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8181", env = "WARDEN_ADDR")]
     addr: std::net::SocketAddr,
+    /// A candidate bundle evaluated in shadow on live traffic in place of bundle NAME: its
+    /// decisions are recorded beside the enforced ones (`warden audit diff`) and counted in
+    /// `warden_candidate_decisions_total`, never enforced.
+    #[arg(long, value_name = "[NAME=]SOURCE")]
+    candidate: Option<String>,
     /// Name of the bundle given without `NAME=` (status, metrics, persistence).
     #[arg(long, default_value = "main")]
     name: String,
@@ -93,6 +98,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             source: BundleSource::Dir(dir),
             // A project compiled here is trusted as it is: it is not a downloaded artifact.
             verification: None,
+            shadow: false,
         });
     }
     for spec in &a.bundle {
@@ -105,6 +111,22 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             name,
             source: BundleSource::from_path(std::path::Path::new(src)),
             verification: verification.clone(),
+            shadow: false,
+        });
+    }
+    if let Some(spec) = &a.candidate {
+        let (name, src) = bundle_spec(spec, &a.name);
+        if !bundles.iter().any(|b| b.name == name) {
+            return Err(CliError::usage(format!(
+                "--candidate stands in for bundle `{name}`, which is not served"
+            ))
+            .hint("name the bundle it replaces: --candidate NAME=SOURCE"));
+        }
+        bundles.push(BundleConfig {
+            name,
+            source: BundleSource::from_path(std::path::Path::new(src)),
+            verification: verification.clone(),
+            shadow: true,
         });
     }
     if bundles.is_empty() {
