@@ -167,7 +167,7 @@ pub async fn fetch(
     let resp = req
         .send()
         .await
-        .map_err(|e| format!("bundle service {url} unreachable: {e}"))?;
+        .map_err(|e| format!("bundle service {url} unreachable: {}", chain(&e)))?;
     match resp.status().as_u16() {
         304 => Ok(Fetched::NotModified),
         200 => {
@@ -190,6 +190,18 @@ pub async fn fetch(
         }
         code => Err(format!("bundle service {url} answered HTTP {code}")),
     }
+}
+
+/// An error with its causes (reqwest's own message omits e.g. why a certificate was rejected).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 /// A change detector over names and bytes (not a security hash: verification is).

@@ -44,6 +44,7 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
             shadow: false,
         }],
         poll: Duration::from_secs(60),
+        bundle_http: Default::default(),
         body_limit: 1 << 20,
         data_dir: None,
         auth: Default::default(),

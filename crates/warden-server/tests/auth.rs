@@ -56,6 +56,7 @@ async fn identities_come_from_credentials_not_from_the_body() {
             shadow: false,
         }],
         poll: Duration::from_secs(60),
+        bundle_http: Default::default(),
         body_limit: 1 << 20,
         data_dir: None,
         auth: Arc::new(auth),

@@ -88,6 +88,7 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
             shadow: false,
         }],
         poll: Duration::from_millis(100),
+        bundle_http: Default::default(),
         body_limit: 1 << 20,
         data_dir: Some(dir.path().to_path_buf()),
         auth: Default::default(),

@@ -108,6 +108,7 @@ fn config(
             shadow: false,
         }],
         poll: Duration::from_millis(100),
+        bundle_http: Default::default(),
         body_limit: 1024 * 1024,
         data_dir: Some(data_dir.to_path_buf()),
         auth: Default::default(),

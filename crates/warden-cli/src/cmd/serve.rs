@@ -32,6 +32,13 @@ pub struct Args {
     name: String,
     #[command(flatten)]
     key: super::bundle::VerifyArgs,
+    /// Extra trusted CA certificate(s) (PEM) for `https://` bundle services with a private CA.
+    #[arg(long, value_name = "PEM")]
+    bundle_ca_cert: Option<PathBuf>,
+    /// File holding a bearer token sent to bundle services (`Authorization: Bearer …`); the
+    /// WARDEN_BUNDLE_TOKEN environment variable works too. Never pass tokens as arguments.
+    #[arg(long, value_name = "FILE")]
+    bundle_token_file: Option<PathBuf>,
     /// How often the bundle is re-read.
     #[arg(long, default_value_t = 5)]
     poll_seconds: u64,
@@ -136,10 +143,25 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         );
     }
     let auth = auth_config(a)?;
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", p.display())))
+    };
+    let bearer_token = match &a.bundle_token_file {
+        Some(p) => Some(String::from_utf8_lossy(&read(p)?).trim().to_string()),
+        None => std::env::var("WARDEN_BUNDLE_TOKEN").ok(),
+    };
+    let bundle_http = warden_server::BundleHttp {
+        ca_pem: a.bundle_ca_cert.as_ref().map(read).transpose()?,
+        bearer_token,
+    };
+    bundle_http
+        .client()
+        .map_err(|e| CliError::usage(e).hint("--bundle-ca-cert takes PEM certificates"))?;
     let cfg = ServerConfig {
         addr: a.addr,
         bundles,
         poll: Duration::from_secs(a.poll_seconds.max(1)),
+        bundle_http,
         body_limit: a.max_body_bytes,
         data_dir: Some(a.data_dir.clone()),
         auth: std::sync::Arc::new(auth),
