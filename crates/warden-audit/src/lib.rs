@@ -62,6 +62,29 @@ pub struct Entry {
     pub candidate: Option<Value>,
 }
 
+/// An entry in RFC 8785 canonical form, ready to be chained.
+#[derive(Debug, Clone)]
+pub struct CanonicalEntry(String);
+
+impl Entry {
+    /// Serializes the entry canonically (RFC 8785), once, wherever the caller runs.
+    pub fn canonical(&self) -> Result<CanonicalEntry, AuditError> {
+        serde_jcs::to_string(self)
+            .map(CanonicalEntry)
+            .map_err(|e| AuditError::Encode(e.to_string()))
+    }
+}
+
+impl CanonicalEntry {
+    /// The record's canonical text: exactly `serde_jcs` of `Record { seq, prev, entry }` (RFC 8785
+    /// orders the keys `entry`, `prev`, `seq`; `prev` is lowercase hex and `seq` an integer, so
+    /// neither needs escaping), built by concatenation instead of re-serializing the entry.
+    /// `verify` re-serializes every record and rejects any that differ.
+    fn record(&self, seq: u64, prev: &str) -> String {
+        format!("{{\"entry\":{},\"prev\":\"{prev}\",\"seq\":{seq}}}", self.0)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Record {
     seq: u64,
@@ -161,6 +184,16 @@ impl AuditLog {
 
     /// Appends `entries` in one transaction (group commit); returns when they are durable.
     pub fn append(&mut self, entries: &[Entry]) -> Result<u64, AuditError> {
+        let canonical = entries
+            .iter()
+            .map(Entry::canonical)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.append_canonical(&canonical)
+    }
+
+    /// Appends entries already serialized with [`Entry::canonical`] (so the expensive part runs
+    /// on the callers' threads and the single writer only chains, hashes and inserts).
+    pub fn append_canonical(&mut self, entries: &[CanonicalEntry]) -> Result<u64, AuditError> {
         let tx = self.conn.transaction()?;
         let (mut seq, mut head) = (self.seq, self.head.clone());
         {
@@ -168,13 +201,7 @@ impl AuditLog {
                 tx.prepare_cached("INSERT INTO records (seq, body, hash) VALUES (?1, ?2, ?3)")?;
             for e in entries {
                 seq += 1;
-                let record = Record {
-                    seq,
-                    prev: head.clone(),
-                    entry: e.clone(),
-                };
-                let body = serde_jcs::to_string(&record)
-                    .map_err(|err| AuditError::Encode(err.to_string()))?;
+                let body = e.record(seq, &head);
                 head = hex::encode(Sha256::digest(body.as_bytes()));
                 insert.execute(params![seq as i64, body, head])?;
             }

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use warden_audit::{AuditLog, Entry};
+use warden_audit::{AuditLog, CanonicalEntry, Entry};
 
 /// Audit settings.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct AuditConfig {
     pub fsync_each_commit: bool,
 }
 
-type Job = (Entry, oneshot::Sender<Result<u64, String>>);
+type Job = (CanonicalEntry, oneshot::Sender<Result<u64, String>>);
 
 /// Handle to the writer thread.
 #[derive(Clone)]
@@ -42,8 +42,8 @@ const MAX_BATCH: usize = 1024;
 impl Auditor {
     /// Opens the log and starts the writer thread.
     pub fn start(cfg: AuditConfig) -> Result<Auditor, String> {
-        let mut log =
-            AuditLog::open(&cfg.path, cfg.key_pem.as_deref()).map_err(|e| e.to_string())?;
+        let mut log = AuditLog::open_with(&cfg.path, cfg.key_pem.as_deref(), cfg.fsync_each_commit)
+            .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::sync_channel::<Job>(64 * 1024);
         let mask = cfg.mask.clone();
         std::thread::Builder::new()
@@ -59,8 +59,9 @@ impl Auditor {
                             Err(_) => break,
                         }
                     }
-                    let (entries, waiters): (Vec<Entry>, Vec<_>) = batch.into_iter().unzip();
-                    let result = log.append(&entries).map_err(|e| e.to_string());
+                    let (entries, waiters): (Vec<CanonicalEntry>, Vec<_>) =
+                        batch.into_iter().unzip();
+                    let result = log.append_canonical(&entries).map_err(|e| e.to_string());
                     if let Ok(last) = &result {
                         let first = last + 1 - entries.len() as u64;
                         for (i, w) in waiters.into_iter().enumerate() {
@@ -101,8 +102,10 @@ impl Auditor {
         masked
     }
 
-    /// Records `entry`; resolves once it is committed to disk.
+    /// Records `entry`; resolves once it is committed to disk. The entry is serialized here, on
+    /// the caller's thread; the writer thread only chains, hashes and inserts.
     pub async fn record(&self, entry: Entry) -> Result<u64, String> {
+        let entry = entry.canonical().map_err(|e| e.to_string())?;
         let (done, wait) = oneshot::channel();
         self.tx
             .try_send((entry, done))

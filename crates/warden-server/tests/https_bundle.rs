@@ -176,7 +176,10 @@ async fn https_bundle_service_with_private_ca_and_bearer_token() {
     };
     let (ready, err) = last_error(&cfg).await;
     assert!(!ready, "an untrusted certificate is not accepted");
-    assert!(err.contains("unreachable") && err.contains("certificate"), "{err}");
+    assert!(
+        err.contains("unreachable") && err.contains("certificate"),
+        "{err}"
+    );
 
     cfg.bundle_http = BundleHttp {
         ca_pem: Some(ca),
