@@ -116,6 +116,9 @@ fn checkpoint_message(seq: u64, head: &str) -> Vec<u8> {
     format!("warden-audit-checkpoint\n{seq}\n{head}").into_bytes()
 }
 
+/// WAL pages after which a commit checkpoints the WAL into the database.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
+
 /// An open log that appends records.
 pub struct AuditLog {
     conn: Connection,
@@ -146,6 +149,10 @@ impl AuditLog {
             "synchronous",
             if fsync_each_commit { "FULL" } else { "NORMAL" },
         )?;
+        // The writer checkpoints the WAL inside a commit, stalling every decision waiting on it.
+        // Small, frequent checkpoints keep that stall short: with SQLite's default (1,000 pages)
+        // p99 at 5,000 decisions/s was 3–6 ms, with 64 pages 1.3–2.7 ms (bench/load.sh).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, hash TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER NOT NULL, head TEXT NOT NULL, signature TEXT NOT NULL, time TEXT NOT NULL);",
