@@ -56,6 +56,9 @@ pub struct Entry {
     /// W3C trace id, when the call was traced.
     #[serde(default)]
     pub trace_id: Option<String>,
+    /// The Data API path queried (`warden/main/decision` when absent: the decision API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// A candidate bundle's shadow decision for the same call, when one ran
     /// (`{"bundle", "revision", "outcome", "reasons"}`); `warden audit diff` compares them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -380,7 +383,7 @@ pub fn opa_event(e: &Entry) -> Value {
     serde_json::json!({
         "decision_id": e.decision_id,
         "bundles": bundles,
-        "path": "warden/main/decision",
+        "path": e.path.as_deref().unwrap_or("warden/main/decision"),
         "input": e.input,
         "result": e.result,
         "timestamp": e.time,

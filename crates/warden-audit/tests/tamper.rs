@@ -28,6 +28,7 @@ fn entry(i: u64) -> Entry {
         latency_us: 5,
         trace_id: None,
         candidate: None,
+        path: None,
     }
 }
 

@@ -125,3 +125,116 @@ impl Auditor {
         wait.await.map_err(|_| "audit writer stopped".to_string())?
     }
 }
+
+/// What one audited call was, for [`Auditor::entry`].
+pub struct Call<'a> {
+    /// The decision id returned to the caller.
+    pub decision_id: &'a str,
+    /// The input as received (masked here before it is stored).
+    pub input: serde_json::Value,
+    /// The result as returned.
+    pub result: serde_json::Value,
+    /// The policy set that answered.
+    pub set: &'a warden_engine::Prepared,
+    /// Time to answer, microseconds.
+    pub latency_us: u64,
+    /// W3C trace id from the caller's `traceparent`, if any.
+    pub trace_id: Option<String>,
+    /// Data API path (`None` for the decision API).
+    pub path: Option<String>,
+}
+
+impl Auditor {
+    /// Builds the record of one call: input hash before masking, masked input, and the
+    /// tenant/agent/tool/action, outcome, reasons and policy version read from input and result.
+    pub fn entry(&self, call: Call<'_>) -> Entry {
+        use serde_json::Value;
+        let Call {
+            decision_id,
+            mut input,
+            result,
+            set,
+            latency_us,
+            trace_id,
+            path,
+        } = call;
+        let input_hash = warden_audit::canonical_hash(&input).unwrap_or_default();
+        let masked = self.mask(&mut input);
+        let text = |v: &Value, p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let outcome = match result.pointer("/outcome").and_then(Value::as_str) {
+            Some(o) => o.to_string(),
+            None if result.is_null() => "undefined".to_string(),
+            None => "query".to_string(),
+        };
+        let reasons = result
+            .pointer("/reasons")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default();
+        Entry {
+            decision_id: decision_id.to_string(),
+            time: warden_engine::now_rfc3339(),
+            tenant: text(&input, "/tenant"),
+            agent: text(&input, "/agent/id"),
+            tool: text(&input, "/action/tool"),
+            action: text(&input, "/action/type"),
+            masked,
+            outcome,
+            reasons,
+            bundles: set.bundles().clone(),
+            policy_version: text(&result, "/metadata/policy_version"),
+            latency_us,
+            trace_id,
+            path,
+            candidate: None,
+            result,
+            input,
+            input_hash,
+        }
+    }
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed
+/// and not all zeros.
+pub fn trace_id(traceparent: &str) -> Option<String> {
+    let parts: Vec<&str> = traceparent.trim().split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match parts.as_slice() {
+        [v, t, s, f, ..]
+            if hex(v, 2)
+                && *v != "ff"
+                && hex(t, 32)
+                && hex(s, 16)
+                && hex(f, 2)
+                && t.bytes().any(|b| b != b'0') =>
+        {
+            Some(t.to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn traceparent_headers() {
+        let t = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            super::trace_id(t).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            super::trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            None
+        );
+        assert_eq!(super::trace_id("00-xyz-00f067aa0ba902b7-01"), None);
+        assert_eq!(
+            super::trace_id("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            None
+        );
+    }
+}

@@ -161,65 +161,64 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     let latency_us = start.elapsed().as_micros() as u64;
     let decision_id = uuid::Uuid::new_v4().to_string();
     if let Some(audit) = &app.audit {
-        let mut entry = audit_entry(&set, audit, &decision_id, input, &decision, latency_us);
+        let mut entry = audit.entry(crate::audit::Call {
+            decision_id: &decision_id,
+            input,
+            result: serde_json::to_value(&decision).unwrap_or(Value::Null),
+            set: &set,
+            latency_us,
+            trace_id: trace_of(&headers),
+            path: None,
+        });
         entry.candidate = candidate.and_then(|c| serde_json::to_value(c).ok());
-        if let Err(e) = audit.record(entry).await {
-            // The decision could not be recorded: the caller's fail mode decides.
-            if decision.fail_mode != "open" {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({"error": {"code": "audit_unavailable", "message": format!("the decision could not be recorded: {e}")}, "fail_mode": "closed"})),
-                )
-                    .into_response();
-            }
-            let mut r = Json(decision).into_response();
-            r.headers_mut()
-                .insert("warden-audit", header::HeaderValue::from_static("failed"));
-            return r;
+        match recorded(audit, entry, decision.fail_mode != "open").await {
+            Ok(true) => {}
+            Ok(false) => return audit_failed(Json(decision).into_response()),
+            Err(r) => return r,
         }
     }
-    let mut r = Json(decision).into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&decision_id) {
+    with_decision_id(Json(decision).into_response(), &decision_id)
+}
+
+fn audit_failed(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert("warden-audit", header::HeaderValue::from_static("failed"));
+    r
+}
+
+/// The trace id of the request's W3C `traceparent` header.
+fn trace_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::audit::trace_id)
+}
+
+fn with_decision_id(mut r: Response, decision_id: &str) -> Response {
+    if let Ok(v) = header::HeaderValue::from_str(decision_id) {
         r.headers_mut().insert("x-warden-decision-id", v);
     }
     r
 }
 
-fn audit_entry(
-    set: &warden_engine::Prepared,
+/// Writes the record. When it cannot be written, a fail-closed call gets 503 and a fail-open one
+/// is answered with the header `warden-audit: failed` (`Ok(false)`).
+async fn recorded(
     audit: &crate::audit::Auditor,
-    decision_id: &str,
-    mut input: Value,
-    d: &warden_core::Decision,
-    latency_us: u64,
-) -> warden_audit::Entry {
-    let input_hash = warden_audit::canonical_hash(&input).unwrap_or_default();
-    let masked = audit.mask(&mut input);
-    let text = |p: &str| {
-        input
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    warden_audit::Entry {
-        decision_id: decision_id.to_string(),
-        time: warden_engine::now_rfc3339(),
-        tenant: text("/tenant"),
-        agent: text("/agent/id"),
-        tool: text("/action/tool"),
-        action: text("/action/type"),
-        masked,
-        result: serde_json::to_value(d).unwrap_or(Value::Null),
-        outcome: d.outcome.as_str().to_string(),
-        reasons: d.reasons.clone(),
-        bundles: set.bundles().clone(),
-        policy_version: d.metadata.policy_version.clone(),
-        latency_us,
-        trace_id: None,
-        candidate: None,
-        input,
-        input_hash,
+    entry: warden_audit::Entry,
+    closed: bool,
+) -> Result<bool, Response> {
+    match audit.record(entry).await {
+        Ok(_) => Ok(true),
+        Err(e) if closed => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": {"code": "audit_unavailable", "message": format!("the decision could not be recorded: {e}")}, "fail_mode": "closed"})),
+        )
+            .into_response()),
+        Err(e) => {
+            tracing::error!(error = e, "decision answered without an audit record (fail open)");
+            Ok(false)
+        }
     }
 }
 
@@ -240,23 +239,67 @@ fn query_of(path: &str) -> Result<String, ApiError> {
         .join("."))
 }
 
-fn data_answer(svc: &DecisionService, query: &str, input: Option<&Value>) -> Response {
+async fn data_answer(
+    app: &App,
+    headers: &HeaderMap,
+    query: &str,
+    input: Option<Value>,
+) -> Response {
     let decision_id = uuid::Uuid::new_v4().to_string();
-    match svc.query(query, input) {
-        Ok(regorus::Value::Undefined) => Json(json!({"decision_id": decision_id})).into_response(),
-        Ok(v) => match serde_json::to_value(&v) {
-            Ok(result) => {
-                Json(json!({"result": result, "decision_id": decision_id})).into_response()
+    let start = std::time::Instant::now();
+    let (value, set) = match app.svc.query(query, input.as_ref()) {
+        Ok(v) => v,
+        Err(DecideError::Eval(m)) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", m)
+        }
+        Err(e) => return decide_error(e),
+    };
+    let result = match value {
+        regorus::Value::Undefined => None,
+        v => match serde_json::to_value(&v) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    e.to_string(),
+                )
             }
-            Err(e) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                e.to_string(),
-            ),
         },
-        Err(DecideError::Eval(m)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", m),
-        Err(e) => decide_error(e),
+    };
+    // Like OPA's decision logs, Data API queries with an input are recorded; a decision query's
+    // fail mode applies when the record cannot be written, anything else fails closed.
+    if let (Some(audit), Some(input)) = (&app.audit, input) {
+        let closed = result
+            .as_ref()
+            .and_then(|r| r.get("fail_mode"))
+            .and_then(Value::as_str)
+            != Some("open");
+        let entry = audit.entry(crate::audit::Call {
+            decision_id: &decision_id,
+            input,
+            result: result.clone().unwrap_or(Value::Null),
+            set: &set,
+            latency_us: start.elapsed().as_micros() as u64,
+            trace_id: trace_of(headers),
+            path: Some(query.trim_start_matches("data.").replace('.', "/")),
+        });
+        let body = data_body(result, &decision_id);
+        return match recorded(audit, entry, closed).await {
+            Ok(true) => with_decision_id(body, &decision_id),
+            Ok(false) => audit_failed(body),
+            Err(r) => r,
+        };
     }
+    with_decision_id(data_body(result, &decision_id), &decision_id)
+}
+
+fn data_body(result: Option<Value>, decision_id: &str) -> Response {
+    match result {
+        Some(r) => Json(json!({"result": r, "decision_id": decision_id})),
+        None => Json(json!({"decision_id": decision_id})),
+    }
+    .into_response()
 }
 
 async fn data_post(
@@ -286,7 +329,7 @@ async fn data_post(
             return r.into_response();
         }
     }
-    data_answer(&app.svc, &query, input.as_ref())
+    data_answer(&app, &headers, &query, input).await
 }
 
 async fn data_get(
@@ -298,7 +341,7 @@ async fn data_get(
         return r.into_response();
     }
     match query_of(&path) {
-        Ok(q) => data_answer(&app.svc, &q, None),
+        Ok(q) => data_answer(&app, &headers, &q, None).await,
         Err(r) => r.into_response(),
     }
 }

@@ -512,23 +512,26 @@ impl DecisionService {
         })
     }
 
-    /// Evaluates any query (OPA's Data API); `Undefined` when the document is undefined.
+    /// Evaluates any query (OPA's Data API); `Undefined` when the document is undefined. Also
+    /// returns the policy set that answered.
     pub fn query(
         &self,
         query: &str,
         input: Option<&serde_json::Value>,
-    ) -> Result<regorus::Value, DecideError> {
+    ) -> Result<(regorus::Value, Arc<Prepared>), DecideError> {
         if !self.ready() {
             return Err(DecideError::NoBundle);
         }
-        let engine = &self.engine;
         let input = match input {
             Some(v) => warden_engine::to_value(v).map_err(|e| DecideError::Input(e.to_string()))?,
             None => regorus::Value::Undefined,
         };
-        engine
-            .eval(query, input)
-            .map_err(|e| DecideError::Eval(e.to_string()))
+        let set = self.engine.current();
+        let v = self
+            .engine
+            .eval_on(&set, query, input)
+            .map_err(|e| DecideError::Eval(e.to_string()))?;
+        Ok((v, set))
     }
 
     /// Prometheus text exposition.

@@ -73,6 +73,10 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
     let call = |action: &str| json!({"tenant": "acme", "agent": {"id": "a"}, "action": {"tool": "ledger", "type": action}, "environment": {"time": "2026-11-23T10:00:00Z"}});
     let r = client
         .post(format!("{base}/v1/decide"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .json(&call("post"))
         .send()
         .await
@@ -88,6 +92,27 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
         (1, id.as_str()),
         "recorded before it was returned"
     );
+    assert_eq!(
+        logged[0].1.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "the caller's W3C trace id is recorded"
+    );
+
+    // OPA's Data API is recorded too, with its path (OPA decision-log shape on export).
+    let r: serde_json::Value = client
+        .post(format!("{base}/v1/data/warden/main/decision"))
+        .json(&json!({"input": call("read")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logged = warden_audit::entries(&db).unwrap();
+    let e = &logged[1].1;
+    assert_eq!(e.decision_id, r["decision_id"].as_str().unwrap());
+    assert_eq!(e.outcome, r["result"]["outcome"].as_str().unwrap());
+    assert_eq!(warden_audit::opa_event(e)["path"], "warden/main/decision");
 
     // Break the database under the running server.
     rusqlite::Connection::open(&db)
