@@ -25,21 +25,19 @@ agents:
         read: {}
 ";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unwritable_audit_log_fails_writes_closed() {
-    let dir = tempfile::tempdir().unwrap();
+/// Serves POLICY with the audit log at `db`; returns the base URL.
+async fn serve(dir: &std::path::Path, db: &std::path::Path) -> String {
     let c =
         warden_core::compile(&[warden_core::load("p.yaml", POLICY).unwrap()], &[], "t").unwrap();
     for (p, bytes) in c.files() {
-        std::fs::create_dir_all(dir.path().join(&p).parent().unwrap()).unwrap();
-        std::fs::write(dir.path().join(p), bytes).unwrap();
+        std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(p), bytes).unwrap();
     }
-    let db = dir.path().join("audit.db");
     let cfg = ServerConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         bundles: vec![warden_server::BundleConfig {
             name: "main".into(),
-            source: BundleSource::Dir(dir.path().to_path_buf()),
+            source: BundleSource::Dir(dir.to_path_buf()),
             verification: None,
             shadow: false,
         }],
@@ -51,7 +49,7 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
         audit: None,
     };
     let auditor = Auditor::start(AuditConfig {
-        path: db.clone(),
+        path: db.to_path_buf(),
         key_pem: None,
         checkpoint_every: 100,
         checkpoint_interval: Duration::from_secs(60),
@@ -69,8 +67,19 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
         )
         .await
     });
+    base
+}
+
+fn call(action: &str) -> serde_json::Value {
+    json!({"tenant": "acme", "agent": {"id": "a"}, "action": {"tool": "ledger", "type": action}, "environment": {"time": "2026-11-23T10:00:00Z"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_audit_log_fails_writes_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let base = serve(&dir.path().join("bundle"), &db).await;
     let client = reqwest::Client::new();
-    let call = |action: &str| json!({"tenant": "acme", "agent": {"id": "a"}, "action": {"tool": "ledger", "type": action}, "environment": {"time": "2026-11-23T10:00:00Z"}});
     let r = client
         .post(format!("{base}/v1/decide"))
         .header(
@@ -143,4 +152,76 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
         "reads declared fail-open still answer"
     );
     assert_eq!(r.headers()["warden-audit"], "failed");
+}
+
+/// A tmpfs mounted for the test's life (the test runs as root, as CI does).
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_writes_closed_and_recovers_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "this test mounts a 1 MB tmpfs to fill it: run it as root (CI does)"
+    );
+    let _guard = Tmpfs(mnt.clone());
+    let db = mnt.join("audit.db");
+    let base = serve(&dir.path().join("bundle"), &db).await;
+    let client = reqwest::Client::new();
+    let post = || async {
+        let r = client
+            .post(format!("{base}/v1/decide"))
+            .json(&call("post"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    };
+    assert_eq!(post().await.0, 200);
+    // Fill the disk, leaving the log no room.
+    let filler = mnt.join("filler");
+    let free = 1024 * 1024 - std::fs::metadata(&db).unwrap().len() as usize;
+    let _ = std::fs::write(&filler, vec![0u8; free]);
+    let mut refused = None;
+    for _ in 0..2000 {
+        let (status, body) = post().await;
+        if status != 200 {
+            refused = Some((status, body));
+            break;
+        }
+    }
+    let (status, body) = refused.expect("a full disk must stop unrecorded writes");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("audit_unavailable") && body.contains("full"),
+        "the error says why: {body}"
+    );
+    let r = client
+        .post(format!("{base}/v1/decide"))
+        .json(&call("read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "fail-open reads still answer");
+    assert_eq!(r.headers()["warden-audit"], "failed");
+    // Space returns: writes are recorded and answered again, and the chain is intact.
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(post().await.0, 200);
+    let report = warden_audit::verify(&db, None).unwrap();
+    assert!(report.is_ok(), "{report:?}");
 }
