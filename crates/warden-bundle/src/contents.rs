@@ -18,6 +18,29 @@ pub struct Contents {
 
 /// Reads `files` (names without a leading `/`). Errors name the file.
 pub fn contents(files: &[(String, Vec<u8>)]) -> Result<Contents, String> {
+    read(files, true)
+}
+
+/// Like [`contents`] but leaves `data` empty, for callers that parse the data files themselves
+/// (see [`data_files`]) into another representation.
+pub fn contents_without_data(files: &[(String, Vec<u8>)]) -> Result<Contents, String> {
+    read(files, false)
+}
+
+/// Every `data.json` file with the directory path it mounts at (OPA's layout), in bundle order.
+pub fn data_files(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<&str>, &[u8])> {
+    files
+        .iter()
+        .filter(|(name, _)| name.rsplit('/').next() == Some("data.json"))
+        .map(|(name, bytes)| {
+            let dirs: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+            let mount = dirs[..dirs.len().saturating_sub(1)].to_vec();
+            (name.as_str(), mount, bytes.as_slice())
+        })
+        .collect()
+}
+
+fn read(files: &[(String, Vec<u8>)], with_data: bool) -> Result<Contents, String> {
     let mut out = Contents {
         modules: Vec::new(),
         data: Value::Object(Default::default()),
@@ -28,7 +51,7 @@ pub fn contents(files: &[(String, Vec<u8>)]) -> Result<Contents, String> {
         if name == ".manifest" {
             out.manifest =
                 Some(serde_json::from_slice(bytes).map_err(|e| format!(".manifest: {e}"))?);
-        } else if base == "data.json" {
+        } else if base == "data.json" && with_data {
             let mut doc: Value = serde_json::from_slice(bytes)
                 .map_err(|e| format!("{name}: not valid JSON: {e}"))?;
             let dirs: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();

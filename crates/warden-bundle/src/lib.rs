@@ -15,6 +15,6 @@ pub mod signing;
 pub type Files = Vec<(String, Vec<u8>)>;
 
 pub use archive::{read_archive, write_archive, ArchiveError};
-pub use contents::{contents, Contents};
+pub use contents::{contents, contents_without_data, data_files, Contents};
 pub use manifest::{Manifest, ManifestMetadata};
 pub use signing::{sign, verify, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError};

@@ -41,24 +41,60 @@ impl BundleSource {
         }
     }
 
-    /// The bundle's files (archive order; names without a leading `/`) and a fingerprint of them.
-    pub fn read(&self) -> Result<(warden_bundle::Files, u64), String> {
-        let files = match self {
-            BundleSource::File(p) => {
-                let bytes =
-                    std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                read_archive(&bytes).map_err(|e| e.to_string())?
-            }
+    /// The bundle as stored: a file's archive bytes (not unpacked yet) or a directory's files.
+    pub fn read_raw(&self) -> Result<Raw, String> {
+        match self {
+            BundleSource::File(p) => std::fs::read(p)
+                .map(Raw::Archive)
+                .map_err(|e| format!("cannot read {}: {e}", p.display())),
             BundleSource::Dir(d) => {
                 let mut out = Vec::new();
                 walk(d, d, &mut out)?;
                 out.sort_by(|a, b| a.0.cmp(&b.0));
-                out
+                Ok(Raw::Files(out))
             }
-            BundleSource::Http(u) => return Err(format!("{u} is fetched asynchronously")),
-        };
-        let fp = fingerprint(&files);
-        Ok((files, fp))
+            BundleSource::Http(u) => Err(format!("{u} is fetched asynchronously")),
+        }
+    }
+
+    /// The bundle's files (archive order; names without a leading `/`) and its fingerprint.
+    pub fn read(&self) -> Result<(warden_bundle::Files, u64), String> {
+        let raw = self.read_raw()?;
+        let fp = raw.fingerprint();
+        Ok((raw.unpack()?.0, fp))
+    }
+}
+
+/// A bundle as read, before unpacking: polls compare fingerprints of this, so an unchanged
+/// bundle is never unpacked or parsed again.
+pub enum Raw {
+    /// A `.tar.gz` archive's bytes.
+    Archive(Vec<u8>),
+    /// A directory's files.
+    Files(warden_bundle::Files),
+}
+
+impl Raw {
+    /// A change detector over the stored form (not a security hash: verification is).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        match self {
+            Raw::Archive(b) => b.hash(&mut h),
+            Raw::Files(f) => f.hash(&mut h),
+        }
+        h.finish()
+    }
+
+    /// The files, and the archive bytes when there were some (persisted as they are).
+    pub fn unpack(self) -> Result<(warden_bundle::Files, Option<Vec<u8>>), String> {
+        match self {
+            Raw::Archive(bytes) => {
+                let files = read_archive(&bytes).map_err(|e| e.to_string())?;
+                Ok((files, Some(bytes)))
+            }
+            Raw::Files(f) => Ok((f, None)),
+        }
     }
 }
 
@@ -110,7 +146,8 @@ pub fn load(
         // OPA rejects a signed bundle when no key is configured; so do we.
         return Err("bundle is signed but no verification key is configured".into());
     }
-    let c = warden_bundle::contents(files)?;
+    let c = warden_bundle::contents_without_data(files)?;
+    let data = data_document(files)?;
     let (mut revision, roots) = match c.manifest {
         Some(m) => (m.revision, m.roots),
         None => (String::new(), vec![String::new()]),
@@ -120,7 +157,7 @@ pub fn load(
         .into_iter()
         .map(|(path, text)| Module { path, text })
         .collect();
-    if modules.is_empty() && c.data.as_object().is_none_or(|m| m.is_empty()) {
+    if modules.is_empty() && data.as_object().is_ok_and(|m| m.is_empty()) {
         return Err("bundle has neither Rego modules nor data".into());
     }
     if revision.is_empty() {
@@ -135,8 +172,28 @@ pub fn load(
             roots
         },
         modules,
-        data: c.data,
+        data,
     })
+}
+
+/// The bundle's data document as engine values: each `data.json` parsed straight into regorus
+/// values (object keys interned, one copy in memory) and mounted at its directory, as OPA does.
+fn data_document(files: &[(String, Vec<u8>)]) -> Result<regorus::Value, String> {
+    let mut data = regorus::Value::new_object();
+    for (name, mount, bytes) in warden_bundle::data_files(files) {
+        let text = std::str::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8"))?;
+        let mut doc = regorus::Value::from_json_str(text)
+            .map_err(|e| format!("{name}: not valid JSON: {e}"))?;
+        for dir in mount.iter().rev() {
+            let mut obj = regorus::Value::new_object();
+            obj.as_object_mut()
+                .map_err(|e| e.to_string())?
+                .insert(regorus::Value::from(*dir), doc);
+            doc = obj;
+        }
+        crate::policy_set::merge_value(&mut data, doc);
+    }
+    Ok(data)
 }
 
 /// What a bundle service answered.
@@ -145,10 +202,8 @@ pub enum Fetched {
     NotModified,
     /// A bundle, with its `ETag` if the service sent one.
     Bundle {
-        /// Its files.
-        files: warden_bundle::Files,
-        /// Its fingerprint.
-        fingerprint: u64,
+        /// Its archive, not unpacked yet.
+        raw: Raw,
         /// The service's `ETag`.
         etag: Option<String>,
     },
@@ -180,11 +235,8 @@ pub async fn fetch(
                 .bytes()
                 .await
                 .map_err(|e| format!("bundle service {url}: {e}"))?;
-            let files = read_archive(&bytes).map_err(|e| e.to_string())?;
-            let fingerprint = fingerprint(&files);
             Ok(Fetched::Bundle {
-                files,
-                fingerprint,
+                raw: Raw::Archive(bytes.to_vec()),
                 etag,
             })
         }

@@ -94,10 +94,15 @@ pub struct PollState {
     etag: Option<String>,
 }
 
-fn persist(path: Option<PathBuf>, files: &warden_bundle::Files) {
+/// Keeps the last good bundle: the archive as it came when there is one (a directory source is
+/// archived; compressing large bundles costs seconds of CPU, so archives are never re-packed).
+fn persist(path: Option<PathBuf>, files: &warden_bundle::Files, archive: Option<Vec<u8>>) {
     let Some(p) = path else { return };
-    let saved = warden_bundle::write_archive(files)
-        .map_err(|e| e.to_string())
+    let bytes = match archive {
+        Some(b) => Ok(b),
+        None => warden_bundle::write_archive(files).map_err(|e| e.to_string()),
+    };
+    let saved = bytes
         .and_then(|bytes| {
             std::fs::create_dir_all(p.parent().unwrap_or(&p)).map_err(|e| e.to_string())?;
             let tmp = p.with_extension("tmp");
@@ -109,22 +114,30 @@ fn persist(path: Option<PathBuf>, files: &warden_bundle::Files) {
     }
 }
 
-/// Verifies, merges and activates `files` as bundle `b` (blocking work, off the request workers).
+/// Unpacks, verifies, merges and activates `raw` as bundle `b` (blocking work, off the request
+/// workers).
 async fn try_activate(
     svc: &Arc<DecisionService>,
     b: &BundleConfig,
     data_dir: Option<&PathBuf>,
-    files: warden_bundle::Files,
+    raw: bundle::Raw,
 ) -> bool {
     let (s, b) = (svc.clone(), b.clone());
     let path = persisted(data_dir, &b.name).filter(|_| !b.shadow);
-    tokio::task::spawn_blocking(
-        move || match bundle::load(&files, b.verification.as_ref()) {
+    tokio::task::spawn_blocking(move || {
+        let (files, archive) = match raw.unpack() {
+            Ok(u) => u,
+            Err(e) => {
+                failed(&s, &b, &e);
+                return false;
+            }
+        };
+        match bundle::load(&files, b.verification.as_ref()) {
             Ok(part) if b.shadow => s.activate_candidate(part).is_ok(),
             Ok(part) => {
                 let ok = s.activate(&b.name, part).is_ok();
                 if ok {
-                    persist(path, &files);
+                    persist(path, &files, archive);
                 }
                 ok
             }
@@ -132,8 +145,8 @@ async fn try_activate(
                 failed(&s, &b, &e);
                 false
             }
-        },
-    )
+        }
+    })
     .await
     .unwrap_or(false)
 }
@@ -154,14 +167,10 @@ pub async fn poll_once(
     client: &reqwest::Client,
     state: &mut PollState,
 ) {
-    let (files, fp, etag) = match &b.source {
+    let (raw, etag) = match &b.source {
         BundleSource::Http(url) => match bundle::fetch(client, url, state.etag.as_deref()).await {
             Ok(bundle::Fetched::NotModified) => return,
-            Ok(bundle::Fetched::Bundle {
-                files,
-                fingerprint,
-                etag,
-            }) => (files, fingerprint, etag),
+            Ok(bundle::Fetched::Bundle { raw, etag }) => (raw, etag),
             Err(e) => {
                 failed(svc, b, &e);
                 return;
@@ -169,8 +178,8 @@ pub async fn poll_once(
         },
         source => {
             let source = source.clone();
-            match tokio::task::spawn_blocking(move || source.read()).await {
-                Ok(Ok((files, fp))) => (files, fp, None),
+            match tokio::task::spawn_blocking(move || source.read_raw()).await {
+                Ok(Ok(raw)) => (raw, None),
                 Ok(Err(e)) => {
                     failed(svc, b, &e);
                     return;
@@ -182,11 +191,12 @@ pub async fn poll_once(
             }
         }
     };
+    let fp = raw.fingerprint();
     if state.last == Some(fp) {
         return;
     }
     state.last = Some(fp);
-    if try_activate(svc, b, data_dir, files).await {
+    if try_activate(svc, b, data_dir, raw).await {
         state.etag = etag;
     }
 }
@@ -216,9 +226,9 @@ pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>)
             .is_some_and(|s| s.active_revision.is_some());
         if !active && !b.shadow {
             if let Some(p) = persisted(cfg.data_dir.as_ref(), &b.name).filter(|p| p.is_file()) {
-                match BundleSource::File(p.clone()).read() {
-                    Ok((files, _)) => {
-                        if try_activate(&svc, b, cfg.data_dir.as_ref(), files).await {
+                match BundleSource::File(p.clone()).read_raw() {
+                    Ok(raw) => {
+                        if try_activate(&svc, b, cfg.data_dir.as_ref(), raw).await {
                             tracing::warn!(bundle = b.name, path = %p.display(), "source unavailable: serving the persisted last good bundle");
                         }
                     }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use regorus::Value;
 use warden_engine::{Evaluator, Prepared, Source as Module};
 
 /// One verified bundle, ready to be merged.
@@ -20,7 +20,7 @@ pub struct Part {
     pub roots: Vec<String>,
     /// Its Rego modules (paths as in the bundle).
     pub modules: Vec<Module>,
-    /// Its data document.
+    /// Its data document (engine values: merging shares subtrees instead of copying them).
     pub data: Value,
 }
 
@@ -75,7 +75,10 @@ fn check_within(name: &str, part: &Part) -> Result<(), String> {
         }
         match v {
             Value::Object(m) if roots.iter().any(|r| overlaps(r, path)) => {
-                for (k, child) in m {
+                for (k, child) in m.iter() {
+                    let Value::String(k) = k else {
+                        return Err(format!("bundle {name}: data has a non-string key"));
+                    };
                     path.push(k);
                     walk(name, child, path, roots, all)?;
                     path.pop();
@@ -91,15 +94,24 @@ fn check_within(name: &str, part: &Part) -> Result<(), String> {
     walk(name, &part.data, &mut Vec::new(), &roots, &part.roots)
 }
 
-/// Deep-merges `from` into `into`; the roots check guarantees no two bundles write one leaf.
-fn merge_data(into: &mut Map<String, Value>, from: &Map<String, Value>) {
-    for (k, v) in from {
-        match (into.get_mut(k), v) {
-            (Some(Value::Object(a)), Value::Object(b)) => merge_data(a, b),
-            _ => {
-                into.insert(k.clone(), v.clone());
+/// Deep-merges `from` into `into`: objects key by key, anything else replaces. Subtrees are
+/// shared (reference-counted), not copied; only the objects on merged paths are rebuilt.
+pub fn merge_value(into: &mut Value, from: Value) {
+    match (into, from) {
+        (a @ Value::Object(_), Value::Object(b)) => {
+            let Ok(a) = a.as_object_mut() else { return };
+            for (k, v) in b.iter() {
+                match a.get_mut(k) {
+                    Some(existing) if matches!(existing, Value::Object(_)) => {
+                        merge_value(existing, v.clone())
+                    }
+                    _ => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
             }
         }
+        (a, b) => *a = b,
     }
 }
 
@@ -126,12 +138,16 @@ pub fn merge(parts: &BTreeMap<String, Part>) -> Result<Prepared, String> {
             }
         }
     }
-    let mut data = Map::new();
+    // One bundle: its data as it is (no copy). Several: merged, sharing every subtree.
+    let mut data = match parts.values().next() {
+        Some(p) if parts.len() == 1 => p.data.clone(),
+        _ => Value::new_object(),
+    };
     let mut modules = Vec::new();
     let mut warden = false;
     for (name, part) in parts {
-        if let Value::Object(m) = &part.data {
-            merge_data(&mut data, m);
+        if parts.len() > 1 {
+            merge_value(&mut data, part.data.clone());
         }
         for m in &part.modules {
             warden |= package(&m.text) == Some(vec!["warden", "main"]);
@@ -162,7 +178,6 @@ pub fn merge(parts: &BTreeMap<String, Part>) -> Result<Prepared, String> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let data = warden_engine::to_value(&Value::Object(data)).map_err(|e| e.to_string())?;
     Prepared::with_evaluator(&modules, data, &queries, &revision, evaluator)
         .map(|p| p.with_bundles(revisions))
         .map_err(|e| e.to_string())
@@ -173,7 +188,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn part(roots: &[&str], pkg: &str, data: Value) -> Part {
+    fn part(roots: &[&str], pkg: &str, data: serde_json::Value) -> Part {
+        let data = warden_engine::to_value(&data).unwrap();
         Part {
             revision: "r".into(),
             roots: roots.iter().map(|s| s.to_string()).collect(),
