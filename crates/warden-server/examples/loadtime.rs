@@ -5,13 +5,16 @@ use std::time::Instant;
 fn main() {
     let path = std::env::args().nth(1).expect("bundle path");
     let t = Instant::now();
-    let (files, _) = warden_server::BundleSource::File(path.into()).read().expect("read");
+    let (files, _) = warden_server::BundleSource::File(path.into())
+        .read()
+        .expect("read");
     println!("read+unpack {:?}", t.elapsed());
     let t = Instant::now();
     let part = warden_server::bundle::load(&files, None).expect("load");
     println!("parse {:?}", t.elapsed());
     let t = Instant::now();
-    let set = warden_server::policy_set::merge(&[("main".to_string(), part)].into()).expect("merge");
+    let set =
+        warden_server::policy_set::merge(&[("main".to_string(), part)].into()).expect("merge");
     println!("merge+prepare {:?}", t.elapsed());
     let t = Instant::now();
     let e = warden_engine::Engine::new(set);

@@ -102,15 +102,25 @@ fn persist(path: Option<PathBuf>, files: &warden_bundle::Files, archive: Option<
         Some(b) => Ok(b),
         None => warden_bundle::write_archive(files).map_err(|e| e.to_string()),
     };
-    let saved = bytes
-        .and_then(|bytes| {
-            std::fs::create_dir_all(p.parent().unwrap_or(&p)).map_err(|e| e.to_string())?;
-            let tmp = p.with_extension("tmp");
-            std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, &p).map_err(|e| e.to_string())
-        });
+    let saved = bytes.and_then(|bytes| {
+        std::fs::create_dir_all(p.parent().unwrap_or(&p)).map_err(|e| e.to_string())?;
+        let tmp = p.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &p).map_err(|e| e.to_string())
+    });
     if let Err(e) = saved {
         tracing::warn!(error = e, "could not persist the last good bundle");
+    }
+}
+
+/// Lowers the calling thread's CPU priority (nice 19): loading a large bundle takes seconds of
+/// CPU that must not delay decisions on a small machine.
+pub(crate) fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's id has no memory-safety preconditions.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
     }
 }
 
@@ -125,6 +135,7 @@ async fn try_activate(
     let (s, b) = (svc.clone(), b.clone());
     let path = persisted(data_dir, &b.name).filter(|_| !b.shadow);
     tokio::task::spawn_blocking(move || {
+        background_priority();
         let (files, archive) = match raw.unpack() {
             Ok(u) => u,
             Err(e) => {

@@ -194,7 +194,8 @@ fn retire(old: Arc<Prepared>) {
     let spawned = std::thread::Builder::new()
         .name("warden-retire".into())
         .spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(5));
+            crate::background_priority();
+            std::thread::sleep(std::time::Duration::from_secs(2));
             drop(old);
         });
     if let Err(e) = spawned {
