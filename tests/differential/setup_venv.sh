@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates /work/main/.venv (gitignored) with real OPA (Go, via opa-golib-python-bindings).
+# Creates .venv (gitignored) with real OPA (Go, via opa-golib-python-bindings) and the official
+# MCP Python SDK (for the MCP gateway's end-to-end tests).
 # Idempotent: a no-op when the pinned version is already installed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -11,4 +12,8 @@ VER=0.4.4   # embeds OPA v1.20.2 (strict builtin errors on)
 if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$PKG') != '$VER')" 2>/dev/null; then
   # The wheel declares Requires-Python >=3.14 but works on 3.11 (ctypes + a Go c-shared library).
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --ignore-requires-python "$PKG==$VER"
+fi
+MCP_VER=2.3.0
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_VER')" 2>/dev/null; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VER"
 fi

@@ -66,6 +66,8 @@ enum Command {
     },
     /// Run the gateway server: decision API, OPA Data API, health, status, metrics.
     Serve(Box<cmd::serve::Args>),
+    /// Run the MCP gateway on stdio: launch an MCP server and decide every tool call it gets.
+    Mcp(Box<cmd::mcp::Args>),
     /// Build, sign and verify OPA-format bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -163,6 +165,7 @@ fn main() -> ExitCode {
         Command::Explain { path, output } => cmd::explain::run(&path, output.as_deref()),
         Command::Bundle(b) => cmd::bundle::run(&b),
         Command::Serve(a) => cmd::serve::run(&a),
+        Command::Mcp(a) => cmd::mcp::run(&a),
         Command::Audit(a) => cmd::audit::run(&a),
         Command::Keygen { alg, output } => cmd::bundle::keygen(alg, &output),
     };

@@ -455,6 +455,20 @@ impl DecisionService {
             .and_then(|s| s.get(name).map(|slot| slot.status.clone()))
     }
 
+    /// Whether the active policy set grants `agent` of `tenant` the action `action` of `tool` at
+    /// all (some call could be allowed): Warden's compiled plans exist for it, or for the tool's
+    /// `*`. `None` when the set is not Warden's compiled form (raw Rego), where only a decision can
+    /// tell. Used to hide tools an agent may never call.
+    pub fn granted(&self, tenant: &str, agent: &str, tool: &str, action: &str) -> Option<bool> {
+        let set = self.current()?;
+        let tenants = &set.data()["warden"]["tenants"];
+        if *tenants == regorus::Value::Undefined {
+            return None;
+        }
+        let plans = &tenants[tenant]["agents"][agent]["plans"][tool];
+        Some(plans[action] != regorus::Value::Undefined || plans["*"] != regorus::Value::Undefined)
+    }
+
     /// The active policy set.
     pub fn current(&self) -> Option<Arc<Prepared>> {
         self.ready().then(|| self.engine.current())

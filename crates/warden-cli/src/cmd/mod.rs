@@ -7,6 +7,7 @@ pub mod compile;
 pub mod eval;
 pub mod explain;
 pub mod init;
+pub mod mcp;
 pub mod schema;
 pub mod serve;
 pub mod test;

@@ -90,19 +90,9 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     let verification = a.key.config()?;
     let mut bundles = Vec::new();
     if let Some(p) = &a.policies {
-        let project = Project::open(p)?;
-        let (compiled, _) = super::compile_project(&project)?;
-        let dir = a.data_dir.join("compiled").join(&a.name);
-        super::compile::write_output(&compiled, &dir)?;
-        let manifest = format!(
-            "{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1}}\n",
-            compiled.revision
-        );
-        std::fs::write(dir.join(".manifest"), manifest)
-            .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", dir.display())))?;
         bundles.push(BundleConfig {
             name: a.name.clone(),
-            source: BundleSource::Dir(dir),
+            source: BundleSource::Dir(compiled_bundle_dir(p, &a.data_dir, &a.name)?),
             // A project compiled here is trusted as it is: it is not a downloaded artifact.
             verification: None,
             shadow: false,
@@ -180,8 +170,28 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     })
 }
 
+/// Compiles the project at `path` into a bundle directory `<data_dir>/compiled/<name>` (with a
+/// `.manifest` owning `warden`) and returns it.
+pub(crate) fn compiled_bundle_dir(
+    path: &std::path::Path,
+    data_dir: &std::path::Path,
+    name: &str,
+) -> Result<PathBuf, CliError> {
+    let project = Project::open(path)?;
+    let (compiled, _) = super::compile_project(&project)?;
+    let dir = data_dir.join("compiled").join(name);
+    super::compile::write_output(&compiled, &dir)?;
+    let manifest = format!(
+        "{{\"revision\":\"{}\",\"roots\":[\"warden\"],\"rego_version\":1}}\n",
+        compiled.revision
+    );
+    std::fs::write(dir.join(".manifest"), manifest)
+        .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", dir.display())))?;
+    Ok(dir)
+}
+
 /// `NAME=SOURCE`, or a bare source named `default_name`. A `=` inside a URL's query is not a name.
-fn bundle_spec<'a>(spec: &'a str, default_name: &str) -> (String, &'a str) {
+pub(crate) fn bundle_spec<'a>(spec: &'a str, default_name: &str) -> (String, &'a str) {
     match spec.split_once('=') {
         Some((name, src))
             if !name.is_empty()

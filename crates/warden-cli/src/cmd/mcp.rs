@@ -1,0 +1,199 @@
+//! `warden mcp --config FILE`: the stdio MCP gateway. Launches the configured MCP server as a
+//! child process and speaks MCP over stdin/stdout in its place, deciding every `tools/call`.
+//! Standard output is the MCP channel: everything else goes to standard error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use warden_mcp::{Denials, Gate, SqliteLimits, Unlisted};
+use warden_server::{BundleConfig, BundleSource, ServerConfig};
+
+use crate::CliError;
+
+/// Arguments of `warden mcp`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The gateway's configuration (YAML); relative paths in it are relative to its directory.
+    #[arg(long)]
+    config: PathBuf,
+    #[command(flatten)]
+    key: super::bundle::VerifyArgs,
+}
+
+/// The MCP server to launch.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSpec {
+    /// Its name in policies: the `tool`; its MCP tools are the actions.
+    name: String,
+    command: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    cwd: Option<String>,
+}
+
+/// `mcp.yaml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpFile {
+    tenant: String,
+    agent: String,
+    server: ServerSpec,
+    policies: Option<String>,
+    #[serde(default)]
+    bundles: BTreeMap<String, String>,
+    #[serde(default)]
+    tools_list: Unlisted,
+    #[serde(default)]
+    denials: Denials,
+    call_timeout_seconds: Option<u64>,
+    max_message_bytes: Option<usize>,
+    data_dir: Option<String>,
+    audit_db: Option<String>,
+    state_db: Option<String>,
+}
+
+fn read_config(path: &Path) -> Result<McpFile, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let doc = warden_core::source::Document::parse(&path.display().to_string(), &text)
+        .map_err(|d| CliError::diagnostics(vec![*d]))?;
+    serde_json::from_value(doc.value).map_err(|e| {
+        CliError::usage(format!("{}: {e}", path.display()))
+            .hint("expected tenant, agent, server {name, command, args}, and policies or bundles")
+    })
+}
+
+/// Runs the command; exits with the MCP server's exit code.
+pub fn run(a: &Args) -> Result<(), CliError> {
+    let f = read_config(&a.config)?;
+    let base = a
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let rel = |p: &str| base.join(p);
+    let data_dir = rel(f.data_dir.as_deref().unwrap_or(".warden"));
+    let verification = a.key.config()?;
+    let mut bundles = Vec::new();
+    if let Some(p) = &f.policies {
+        let dir = super::serve::compiled_bundle_dir(&rel(p), &data_dir, &f.server.name)?;
+        bundles.push(BundleConfig {
+            name: f.server.name.clone(),
+            source: BundleSource::Dir(dir),
+            verification: None,
+            shadow: false,
+        });
+    }
+    for (name, src) in &f.bundles {
+        let src = if src.starts_with("http://") || src.starts_with("https://") {
+            PathBuf::from(src)
+        } else {
+            rel(src)
+        };
+        bundles.push(BundleConfig {
+            name: name.clone(),
+            source: BundleSource::from_path(&src),
+            verification: verification.clone(),
+            shadow: false,
+        });
+    }
+    if bundles.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: give `policies: DIR` or `bundles: {{NAME: SOURCE}}`",
+            a.config.display()
+        )));
+    }
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| CliError::usage(format!("cannot create `{}`: {e}", data_dir.display())))?;
+    let audit = match f.audit_db.as_deref() {
+        Some("none") => None,
+        other => Some(warden_server::audit::AuditConfig {
+            path: other.map(rel).unwrap_or_else(|| data_dir.join("audit.db")),
+            key_pem: None,
+            checkpoint_every: 10_000,
+            checkpoint_interval: Duration::from_secs(10),
+            mask: vec![],
+            fsync_each_commit: true,
+        }),
+    };
+    let state_db = f
+        .state_db
+        .as_deref()
+        .map(rel)
+        .unwrap_or_else(|| data_dir.join("limits.db"));
+    let limits = SqliteLimits::open(&state_db).map_err(|e| {
+        CliError::usage(format!("{}: {e}", state_db.display()))
+            .hint("the limit counters need a writable SQLite file (state_db)")
+    })?;
+    let cfg = ServerConfig {
+        bundles,
+        data_dir: Some(data_dir.clone()),
+        ..ServerConfig::single(
+            "127.0.0.1:0"
+                .parse()
+                .map_err(|_| CliError::failure("address"))?,
+            "unused",
+            BundleSource::Dir(data_dir.clone()),
+        )
+    };
+    let upstream = warden_mcp::stdio::Upstream {
+        command: f.server.command.clone(),
+        args: f.server.args.clone(),
+        env: f.server.env.clone().into_iter().collect(),
+        cwd: f.server.cwd.as_deref().map(rel),
+        call_timeout: Duration::from_secs(f.call_timeout_seconds.unwrap_or(60).max(1)),
+        max_message_bytes: f.max_message_bytes.unwrap_or(4 * 1024 * 1024),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    let code = rt.block_on(async move {
+        let (svc, states) = warden_server::start(&cfg).await;
+        if !svc.ready() {
+            let why: Vec<String> = svc
+                .statuses()
+                .into_iter()
+                .filter_map(|s| s.last_error.map(|e| format!("{}: {e}", s.name)))
+                .collect();
+            return Err(CliError::usage(format!(
+                "no policy bundle could be loaded: {}",
+                why.join("; ")
+            )));
+        }
+        warden_server::spawn_reloaders(&svc, &cfg, states);
+        let auditor = match &audit {
+            Some(c) => Some(
+                warden_server::audit::Auditor::start(c.clone())
+                    .map_err(|e| CliError::usage(format!("cannot open the audit log: {e}")))?,
+            ),
+            None => None,
+        };
+        let gate = Arc::new(Gate {
+            svc,
+            tenant: f.tenant.clone(),
+            agent: f.agent.clone(),
+            server: f.server.name.clone(),
+            limits: Arc::new(limits),
+            audit: auditor,
+            denials: f.denials,
+            unlisted: f.tools_list,
+        });
+        warden_mcp::stdio::run(gate, upstream, tokio::io::stdin(), tokio::io::stdout())
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(1));
+    std::process::exit(code);
+}

@@ -1,0 +1,400 @@
+//! The policy gate for MCP traffic: turns a `tools/call` into a decision input, decides it with
+//! the shared [`DecisionService`], charges limits exactly, audits, and says what to do with the
+//! call (forward it, possibly with redacted arguments, or answer it with a readable error). It
+//! also decides which tools an agent may see in `tools/list`. Transport-free: the stdio proxy
+//! (and later the HTTP one) are thin adapters over it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use warden_core::contract::{Consume, Decision};
+use warden_server::audit::{Auditor, Call};
+use warden_server::{DecideError, DecisionService};
+
+use crate::limits::LimitStore;
+
+/// Stable JSON-RPC error codes (server-defined range) for calls Warden answers itself.
+pub mod codes {
+    /// The policy denied the call.
+    pub const DENIED: i64 = -32001;
+    /// The call needs a person's approval first.
+    pub const APPROVAL_NEEDED: i64 = -32002;
+    /// A rate limit or budget is used up.
+    pub const RATE_LIMITED: i64 = -32003;
+    /// Warden could not decide or record the call (no policy, store or audit failure): fail closed.
+    pub const UNAVAILABLE: i64 = -32004;
+    /// The MCP server did not answer in time.
+    pub const UPSTREAM_TIMEOUT: i64 = -32005;
+    /// The MCP server is gone or answered something that is not JSON-RPC.
+    pub const UPSTREAM_FAILED: i64 = -32006;
+    /// JSON-RPC: the message is not JSON.
+    pub const PARSE_ERROR: i64 = -32700;
+    /// JSON-RPC: not a valid request (e.g. too large).
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// JSON-RPC: bad parameters.
+    pub const INVALID_PARAMS: i64 = -32602;
+}
+
+/// How a denied call is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Denials {
+    /// A JSON-RPC error with a stable code and the decision in `error.data.warden`.
+    #[default]
+    Error,
+    /// A tool result with `isError: true` whose text the model can read and explain.
+    Result,
+}
+
+/// What `tools/list` shows of tools the agent may never call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Unlisted {
+    /// Removed from the list.
+    #[default]
+    Hide,
+    /// Listed; calling them is denied.
+    Show,
+}
+
+/// Who is calling, through which server, and how to answer.
+pub struct Gate {
+    /// The decision service (hot-reloaded bundles).
+    pub svc: Arc<DecisionService>,
+    /// The caller's tenant.
+    pub tenant: String,
+    /// The caller's agent id (its identity: limits are keyed on it, not on the session).
+    pub agent: String,
+    /// The MCP server's name: the `tool` in policies; MCP tool names are the actions.
+    pub server: String,
+    /// Counters for rate limits and budgets.
+    pub limits: Arc<dyn LimitStore>,
+    /// The decision log.
+    pub audit: Option<Auditor>,
+    /// How denials are answered.
+    pub denials: Denials,
+    /// What tools/list shows.
+    pub unlisted: Unlisted,
+}
+
+/// One client session (stdio: the process; HTTP: `Mcp-Session-Id`).
+pub struct Session {
+    /// Session id, reported as `context.conversation_id`.
+    pub id: String,
+    started: Instant,
+    turns: AtomicU64,
+}
+
+impl Session {
+    /// A new session.
+    pub fn new() -> Self {
+        Session {
+            id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            turns: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What to do with a `tools/call`.
+pub enum Verdict {
+    /// Send it upstream with these params; settle the reservation when the answer comes back.
+    Forward {
+        /// The params to send (arguments redacted when the decision said `sanitize`).
+        params: Value,
+        /// Charges held for the call, if any.
+        reservation: Option<String>,
+    },
+    /// Answer the client with this JSON-RPC response; the call never reaches the server.
+    Reply(Value),
+}
+
+/// A JSON-RPC error response.
+pub fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> Value {
+    let mut e = json!({"code": code, "message": message.into()});
+    if let Some(d) = data {
+        e["data"] = d;
+    }
+    json!({"jsonrpc": "2.0", "id": id, "error": e})
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Seconds until the first exceeded enforced limit's window ends.
+fn retry_after(consume: &[Consume], now: u64) -> Option<u64> {
+    consume
+        .iter()
+        .filter(|c| !c.shadow && c.used + c.cost > c.max)
+        .map(|c| {
+            let s = c.window_seconds.max(1);
+            (now / s + 1) * s - now
+        })
+        .max()
+}
+
+impl Gate {
+    /// Whether `tools/list` should show `tool`.
+    pub fn visible(&self, tool: &str) -> bool {
+        self.unlisted == Unlisted::Show
+            || self
+                .svc
+                .granted(&self.tenant, &self.agent, &self.server, tool)
+                .unwrap_or(true)
+    }
+
+    /// Removes tools the agent may never call from a `tools/list` result.
+    pub fn filter_tools(&self, result: &mut Value) {
+        if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+            tools.retain(|t| {
+                t.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| self.visible(n))
+            });
+        }
+    }
+
+    fn input(&self, session: &Session, id: &Value, tool: &str, args: Value) -> Value {
+        let turn = session.turns.fetch_add(1, Ordering::Relaxed) + 1;
+        json!({
+            "tenant": self.tenant,
+            "agent": {"id": self.agent},
+            "action": {"tool": self.server, "type": tool, "args": args},
+            "context": {
+                "conversation_id": session.id,
+                "turn_count": turn,
+                "session_age_seconds": session.started.elapsed().as_secs(),
+            },
+            "environment": {"time": warden_engine::now_rfc3339()},
+            "mcp": {"server": self.server, "session": session.id, "jsonrpc_id": id},
+        })
+    }
+
+    /// Decides one `tools/call` (request `id`, its `params`).
+    pub async fn call(&self, session: &Session, id: &Value, params: &Value) -> Verdict {
+        let Some(tool) = params.get("name").and_then(Value::as_str) else {
+            return Verdict::Reply(error(
+                id,
+                codes::INVALID_PARAMS,
+                "tools/call needs params.name (a string)",
+                None,
+            ));
+        };
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => json!({}),
+            Some(a @ Value::Object(_)) => a.clone(),
+            Some(_) => {
+                return Verdict::Reply(error(
+                    id,
+                    codes::INVALID_PARAMS,
+                    "tools/call params.arguments must be an object",
+                    None,
+                ))
+            }
+        };
+        let mut input = self.input(session, id, tool, args);
+        let started = Instant::now();
+        let (decided, reservation) = match self.decide_and_reserve(&mut input) {
+            Ok(d) => d,
+            Err(why) => {
+                return Verdict::Reply(error(
+                    id,
+                    codes::UNAVAILABLE,
+                    format!("Warden could not decide this call, so it was not made: {why}"),
+                    None,
+                ))
+            }
+        };
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        let d = &decided.decision;
+        if let Some(audit) = &self.audit {
+            let entry = audit.entry(Call {
+                decision_id: &decision_id,
+                input: input.clone(),
+                result: serde_json::to_value(d).unwrap_or(Value::Null),
+                set: &decided.set,
+                latency_us: started.elapsed().as_micros() as u64,
+                trace_id: None,
+                path: None,
+            });
+            if let Err(e) = audit.record(entry).await {
+                if d.fail_mode != "open" {
+                    self.settle(reservation.as_deref(), false);
+                    return Verdict::Reply(error(
+                        id,
+                        codes::UNAVAILABLE,
+                        format!(
+                            "the decision could not be recorded, so the call was not made: {e}"
+                        ),
+                        None,
+                    ));
+                }
+                tracing::error!(
+                    error = e,
+                    "MCP call forwarded without an audit record (fail open)"
+                );
+            }
+        }
+        match d.outcome.as_str() {
+            "allow" => Verdict::Forward {
+                params: params.clone(),
+                reservation,
+            },
+            "sanitize" => match warden_core::redact::apply(&mut input, &d.redactions) {
+                Ok(_) => {
+                    let mut p = params.clone();
+                    p["arguments"] = input["action"]["args"].clone();
+                    Verdict::Forward {
+                        params: p,
+                        reservation,
+                    }
+                }
+                Err(e) => {
+                    self.settle(reservation.as_deref(), false);
+                    Verdict::Reply(error(
+                        id,
+                        codes::UNAVAILABLE,
+                        format!("a redaction could not be applied, so the call was not made: {e}"),
+                        None,
+                    ))
+                }
+            },
+            _ => {
+                self.settle(reservation.as_deref(), false);
+                Verdict::Reply(self.refusal(id, tool, d, &decision_id))
+            }
+        }
+    }
+
+    /// Decides with the current counters and, for a call that may go ahead, reserves its charges
+    /// atomically. A reservation that no longer fits (a concurrent call took the room) is
+    /// re-decided with fresh counters, so the answer is the policy's own `rate_limited`.
+    fn decide_and_reserve(
+        &self,
+        input: &mut Value,
+    ) -> Result<(warden_server::service::Decided, Option<String>), String> {
+        let decide = |input: &Value| {
+            self.svc.decide_with_set(input).map_err(|e| match e {
+                DecideError::NoBundle => "no policy bundle is loaded".to_string(),
+                other => other.to_string(),
+            })
+        };
+        let mut decided = decide(input)?;
+        if decided.decision.consume.is_empty() {
+            return Ok((decided, None));
+        }
+        for _ in 0..8 {
+            let now = now_secs();
+            let counters: Vec<(String, u64)> = decided
+                .decision
+                .consume
+                .iter()
+                .map(|c| (c.key.clone(), c.window_seconds))
+                .collect();
+            let used = self
+                .limits
+                .usage(&counters, now)
+                .map_err(|e| e.to_string())?;
+            let usage: serde_json::Map<String, Value> = counters
+                .iter()
+                .zip(used)
+                .map(|((k, _), u)| (k.clone(), json!(u)))
+                .collect();
+            input["state"] = json!({"usage": usage});
+            decided = decide(input)?;
+            if !matches!(decided.decision.outcome.as_str(), "allow" | "sanitize") {
+                return Ok((decided, None));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            match self
+                .limits
+                .reserve(&id, &decided.decision.consume, now)
+                .map_err(|e| e.to_string())?
+            {
+                Ok(()) => return Ok((decided, Some(id))),
+                Err(_) => continue,
+            }
+        }
+        Err("limit counters kept changing under concurrent calls; try again".into())
+    }
+
+    /// Settles a reservation: committed when the call succeeded, released otherwise.
+    pub fn settle(&self, reservation: Option<&str>, succeeded: bool) {
+        let Some(id) = reservation else { return };
+        let r = if succeeded {
+            self.limits.commit(id)
+        } else {
+            self.limits.release(id)
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, reservation = id, "could not settle a limit reservation");
+        }
+    }
+
+    /// The answer to a call the policy did not let through.
+    fn refusal(&self, id: &Value, tool: &str, d: &Decision, decision_id: &str) -> Value {
+        let outcome = d.outcome.as_str();
+        let first = d.violations.first();
+        let why = first
+            .map(|v| v.message.clone())
+            .unwrap_or_else(|| d.reasons.join(", "));
+        let remediation = d
+            .remediation
+            .clone()
+            .or_else(|| first.and_then(|v| v.remediation.clone()));
+        let retry = retry_after(&d.consume, now_secs());
+        let mut data = json!({
+            "decision_id": decision_id,
+            "outcome": outcome,
+            "reasons": d.reasons,
+            "remediation": remediation,
+            "violations": d.violations,
+            "policy_version": d.metadata.policy_version,
+            "rate_limit_remaining": d.metadata.rate_limit_remaining,
+        });
+        if outcome == "approval_needed" {
+            // The approvals flow (issue 5) turns this id into a pending approval.
+            data["approval_id"] = json!(decision_id);
+        }
+        if let Some(r) = retry {
+            data["retry_after"] = json!(r);
+        }
+        let (code, lead) = match outcome {
+            "approval_needed" => (codes::APPROVAL_NEEDED, "needs a person's approval"),
+            "rate_limited" => (codes::RATE_LIMITED, "is over a limit"),
+            _ => (codes::DENIED, "was blocked by policy"),
+        };
+        let mut text = format!(
+            "The call to {}/{} {lead} ({}): {why}",
+            self.server,
+            tool,
+            d.reasons.join(", ")
+        );
+        if let Some(r) = &remediation {
+            text.push_str(&format!(" What to do: {r}"));
+        }
+        if let Some(r) = retry {
+            text.push_str(&format!(" Retry after {r} s."));
+        }
+        match self.denials {
+            Denials::Error => error(id, code, text, Some(json!({"warden": data}))),
+            Denials::Result => json!({"jsonrpc": "2.0", "id": id, "result": {
+                "content": [{"type": "text", "text": text}],
+                "isError": true,
+                "_meta": {"warden": data},
+            }}),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Warden's MCP gateway. Agents reach most tools through MCP; this crate sits between any MCP
+//! client and any MCP server and decides every `tools/call` on its actual arguments with the same
+//! decision service as the HTTP APIs.
+//!
+//! - [`gate`]: the transport-free policy gate (decision input, limits, audit, answers).
+//! - [`limits`]: exact rate limits and budgets (reserve before forwarding, commit or release).
+//! - [`stdio`]: the stdio proxy that launches the server as a child process.
+
+pub mod gate;
+pub mod limits;
+pub mod stdio;
+
+pub use gate::{Denials, Gate, Session, Unlisted, Verdict};
+pub use limits::{LimitStore, SqliteLimits};

@@ -1,0 +1,416 @@
+//! The stdio proxy: Warden launches the MCP server as a child process and speaks stdio to the
+//! client in its place, so it drops into an existing `mcp.json` (`"command": "warden", "args":
+//! ["mcp", "--config", "…"]`).
+//!
+//! Written as a message pump over newline-delimited JSON-RPC rather than with `rmcp`'s typed
+//! server/client pair: the proxy must forward every message verbatim (initialize, capabilities,
+//! notifications, progress, server→client requests, any protocol version, methods added later)
+//! and only looks inside `tools/call`, `tools/list` and `notifications/cancelled`. A typed SDK
+//! would re-encode each message and drop what its version does not model.
+
+use std::collections::{HashMap, HashSet};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::gate::{codes, error, Gate, Session, Verdict};
+
+/// The MCP server to launch, and the proxy's limits.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Executable.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: Option<std::path::PathBuf>,
+    /// How long a forwarded `tools/call` may take before the client gets an error.
+    pub call_timeout: Duration,
+    /// Largest message accepted from either side, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// A request forwarded upstream whose answer Warden looks at.
+enum Pending {
+    Call { reservation: Option<String> },
+    List,
+}
+
+/// Shared state of one proxied session.
+struct Pump {
+    gate: Arc<Gate>,
+    session: Session,
+    pending: Mutex<HashMap<String, Pending>>,
+    /// Calls answered with a timeout: their late answers are dropped.
+    timed_out: Mutex<HashSet<String>>,
+    to_client: mpsc::UnboundedSender<String>,
+    /// Lines for the server; `None` closes its stdin.
+    to_server: mpsc::UnboundedSender<Option<String>>,
+    timeout: Duration,
+}
+
+fn key(id: &Value) -> String {
+    id.to_string()
+}
+
+/// Reads one line of at most `max` bytes. `Ok(None)` at end of input; `Err(n)` when the line
+/// was longer (it is consumed and discarded, `n` bytes).
+async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> std::io::Result<Option<Result<Vec<u8>, usize>>> {
+    let mut line = Vec::new();
+    let mut over = 0usize;
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(match (line.is_empty(), over) {
+                (true, 0) => None,
+                (_, 0) => Some(Ok(line)),
+                (_, n) => Some(Err(n)),
+            });
+        }
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if over > 0 || line.len() + chunk.len() > max {
+            over += line.len() + chunk.len();
+            line.clear();
+        } else {
+            line.extend_from_slice(chunk);
+        }
+        let used = done.unwrap_or(buf.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(Some(if over > 0 { Err(over) } else { Ok(line) }));
+        }
+    }
+}
+
+impl Pump {
+    fn reply(&self, v: Value) {
+        let _ = self.to_client.send(v.to_string());
+    }
+
+    /// One message from the client.
+    fn on_client_message(self: &Arc<Self>, msg: Value) {
+        let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
+        let id = msg.get("id").cloned();
+        match (method, id) {
+            ("tools/call", Some(id)) => {
+                let pump = self.clone();
+                tokio::spawn(async move { pump.call(id, msg).await });
+            }
+            ("tools/list", Some(id)) => {
+                if let Ok(mut p) = self.pending.lock() {
+                    p.insert(key(&id), Pending::List);
+                }
+                let _ = self.to_server.send(Some(msg.to_string()));
+            }
+            ("notifications/cancelled", None) => {
+                if let Some(rid) = msg.pointer("/params/requestId") {
+                    let call = self
+                        .pending
+                        .lock()
+                        .ok()
+                        .and_then(|mut p| p.remove(&key(rid)));
+                    if let Some(Pending::Call { reservation }) = call {
+                        self.gate.settle(reservation.as_deref(), false);
+                    }
+                }
+                let _ = self.to_server.send(Some(msg.to_string()));
+            }
+            _ => {
+                let _ = self.to_server.send(Some(msg.to_string()));
+            }
+        }
+    }
+
+    async fn call(self: Arc<Self>, id: Value, mut msg: Value) {
+        let params = msg.get("params").cloned().unwrap_or(Value::Null);
+        match self.gate.call(&self.session, &id, &params).await {
+            Verdict::Reply(r) => self.reply(r),
+            Verdict::Forward {
+                params,
+                reservation,
+            } => {
+                msg["params"] = params;
+                if let Ok(mut p) = self.pending.lock() {
+                    p.insert(key(&id), Pending::Call { reservation });
+                }
+                let _ = self.to_server.send(Some(msg.to_string()));
+                let timeout = self.timeout;
+                let pump = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    pump.expire(&id);
+                });
+            }
+        }
+    }
+
+    fn expire(&self, id: &Value) {
+        let k = key(id);
+        let call = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
+        if let Some(Pending::Call { reservation }) = call {
+            self.gate.settle(reservation.as_deref(), false);
+            if let Ok(mut t) = self.timed_out.lock() {
+                t.insert(k);
+            }
+            self.reply(error(
+                id,
+                codes::UPSTREAM_TIMEOUT,
+                format!(
+                    "the MCP server `{}` did not answer in time",
+                    self.gate.server
+                ),
+                None,
+            ));
+        }
+    }
+
+    /// One message from the server.
+    fn on_server_message(&self, mut msg: Value) {
+        let is_response = msg.get("method").is_none()
+            && (msg.get("result").is_some() || msg.get("error").is_some());
+        if let (true, Some(id)) = (is_response, msg.get("id").cloned()) {
+            let k = key(&id);
+            if self.timed_out.lock().is_ok_and(|mut t| t.remove(&k)) {
+                return;
+            }
+            let pending = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
+            match pending {
+                Some(Pending::Call { reservation }) => {
+                    let ok = msg.get("result").is_some_and(|r| {
+                        r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
+                    });
+                    self.gate.settle(reservation.as_deref(), ok);
+                    if msg.get("result").is_some_and(|r| !r.is_object()) {
+                        msg = error(
+                            &id,
+                            codes::UPSTREAM_FAILED,
+                            "the MCP server answered with a malformed tool result",
+                            None,
+                        );
+                    }
+                }
+                Some(Pending::List) => {
+                    if let Some(r) = msg.get_mut("result") {
+                        self.gate.filter_tools(r);
+                    }
+                }
+                None => {}
+            }
+        }
+        self.reply(msg);
+    }
+
+    /// Releases the charges of every call in flight (their client went away).
+    fn release_all(&self) {
+        let pending: Vec<Pending> = self
+            .pending
+            .lock()
+            .map(|mut p| p.drain().map(|(_, v)| v).collect())
+            .unwrap_or_default();
+        for p in pending {
+            if let Pending::Call { reservation } = p {
+                self.gate.settle(reservation.as_deref(), false);
+            }
+        }
+    }
+
+    /// The server is gone: every call in flight gets an error and releases its charges.
+    fn upstream_gone(&self, why: &str) {
+        let pending: Vec<(String, Pending)> = self
+            .pending
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default();
+        for (k, p) in pending {
+            if let Pending::Call { reservation } = p {
+                self.gate.settle(reservation.as_deref(), false);
+            }
+            let id: Value = serde_json::from_str(&k).unwrap_or(Value::Null);
+            self.reply(error(&id, codes::UPSTREAM_FAILED, why.to_string(), None));
+        }
+    }
+}
+
+/// Runs the proxy between `client_in`/`client_out` and a freshly launched `upstream` until the
+/// client closes its input or the server exits. Returns the server's exit code.
+pub async fn run<I, O>(
+    gate: Arc<Gate>,
+    upstream: Upstream,
+    client_in: I,
+    client_out: O,
+) -> std::io::Result<i32>
+where
+    I: AsyncRead + Unpin + Send + 'static,
+    O: AsyncWrite + Unpin + Send + 'static,
+{
+    let mut cmd = tokio::process::Command::new(&upstream.command);
+    cmd.args(&upstream.args)
+        .envs(upstream.env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if let Some(d) = &upstream.cwd {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot start the MCP server `{}`: {e}",
+            upstream.command
+        ))
+    })?;
+    let (Some(mut child_in), Some(child_out)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(std::io::Error::other(
+            "the MCP server's stdio is not available",
+        ));
+    };
+    let (to_client, mut client_rx) = mpsc::unbounded_channel::<String>();
+    let (to_server, mut server_rx) = mpsc::unbounded_channel::<Option<String>>();
+    let pump = Arc::new(Pump {
+        gate,
+        session: Session::new(),
+        pending: Mutex::new(HashMap::new()),
+        timed_out: Mutex::new(HashSet::new()),
+        to_client,
+        to_server,
+        timeout: upstream.call_timeout,
+    });
+
+    // Writers: one task per direction keeps each message's line intact.
+    let client_writer = tokio::spawn(async move {
+        let mut out = client_out;
+        while let Some(line) = client_rx.recv().await {
+            if out.write_all(line.as_bytes()).await.is_err()
+                || out.write_all(b"\n").await.is_err()
+                || out.flush().await.is_err()
+            {
+                break;
+            }
+        }
+    });
+    let server_writer = tokio::spawn(async move {
+        while let Some(Some(line)) = server_rx.recv().await {
+            if child_in.write_all(line.as_bytes()).await.is_err()
+                || child_in.write_all(b"\n").await.is_err()
+                || child_in.flush().await.is_err()
+            {
+                break;
+            }
+        }
+        // Dropping child_in closes the server's stdin: it exits as MCP's stdio shutdown says.
+    });
+
+    // Server → client.
+    let max = upstream.max_message_bytes;
+    let p = pump.clone();
+    let server_reader = tokio::spawn(async move {
+        let mut r = BufReader::new(child_out);
+        loop {
+            match read_line(&mut r, max).await {
+                Ok(Some(Ok(line))) => match serde_json::from_slice::<Value>(&line) {
+                    Ok(msg) => p.on_server_message(msg),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dropped a malformed message from the MCP server")
+                    }
+                },
+                Ok(Some(Err(n))) => {
+                    tracing::warn!(
+                        bytes = n,
+                        "dropped an oversized message from the MCP server"
+                    )
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        p.upstream_gone(&format!("the MCP server `{}` exited", p.gate.server));
+    });
+
+    // Client → server.
+    let p = pump.clone();
+    let client_reader = tokio::spawn(async move {
+        let mut r = BufReader::new(client_in);
+        loop {
+            match read_line(&mut r, max).await {
+                Ok(Some(Ok(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
+                Ok(Some(Ok(line))) => match serde_json::from_slice::<Value>(&line) {
+                    Ok(Value::Array(batch)) => {
+                        batch.into_iter().for_each(|m| p.on_client_message(m))
+                    }
+                    Ok(msg @ Value::Object(_)) => p.on_client_message(msg),
+                    Ok(_) => p.reply(error(
+                        &Value::Null,
+                        codes::INVALID_REQUEST,
+                        "a JSON-RPC message must be an object",
+                        None,
+                    )),
+                    Err(e) => p.reply(error(
+                        &Value::Null,
+                        codes::PARSE_ERROR,
+                        format!("not JSON: {e}"),
+                        None,
+                    )),
+                },
+                Ok(Some(Err(n))) => p.reply(error(
+                    &Value::Null,
+                    codes::INVALID_REQUEST,
+                    format!("message of {n} bytes is over the limit of {max}"),
+                    None,
+                )),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    });
+
+    tokio::select! {
+        _ = client_reader => {
+            // The client is done (or gone): calls it left in flight release their charges,
+            // then the server's stdin is closed and it gets a moment to exit.
+            pump.release_all();
+            let _ = pump.to_server.send(None);
+            let _ = tokio::time::timeout(Duration::from_secs(5), server_writer).await;
+        }
+        _ = server_reader => {}
+    }
+    let status = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+        Ok(Ok(s)) => s.code().unwrap_or(1),
+        _ => {
+            let _ = child.kill().await;
+            1
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), client_writer).await;
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_line;
+
+    #[tokio::test]
+    async fn lines_over_the_limit_are_discarded_whole() {
+        let data = b"{\"a\":1}\n0123456789abcdef\n{}\n".to_vec();
+        let mut r = tokio::io::BufReader::with_capacity(4, &data[..]);
+        assert_eq!(
+            read_line(&mut r, 10).await.unwrap(),
+            Some(Ok(b"{\"a\":1}".to_vec()))
+        );
+        assert_eq!(read_line(&mut r, 10).await.unwrap(), Some(Err(16)));
+        assert_eq!(
+            read_line(&mut r, 10).await.unwrap(),
+            Some(Ok(b"{}".to_vec()))
+        );
+        assert_eq!(read_line(&mut r, 10).await.unwrap(), None);
+    }
+}

@@ -1,0 +1,270 @@
+"""End-to-end tests of `warden mcp` (the stdio MCP gateway) with the official MCP SDK (PyPI `mcp`)
+on both sides: the SDK's client launches `warden mcp --config …`, which launches an MCP server
+written with the SDK (tests/mcp/server.py). The server appends every call it receives to a log,
+so a test can prove what reached it.
+
+usage: e2e_stdio.py --warden target/debug/warden
+Exits non-zero on the first failed check.
+"""
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "server.py")
+WARDEN = None
+passed = 0
+
+
+def check(cond, what):
+    global passed
+    if not cond:
+        print(f"FAIL: {what}", file=sys.stderr)
+        sys.exit(1)
+    passed += 1
+    print(f"ok: {what}")
+
+
+def config(dirname, **extra):
+    cfg = {
+        "tenant": "acme",
+        "agent": "test-agent",
+        "server": {"name": "testsrv", "command": sys.executable, "args": [SERVER],
+                   "env": {"CALL_LOG": os.path.join(dirname, "calls.jsonl")}},
+        "policies": HERE,
+        "data_dir": os.path.join(dirname, "state"),
+        "call_timeout_seconds": 3,
+        "max_message_bytes": 65536,
+    }
+    cfg.update(extra)
+    path = os.path.join(dirname, "mcp.yaml")
+    with open(path, "w") as f:
+        json.dump(cfg, f)  # JSON is YAML
+    return path
+
+
+def calls(dirname, tool=None):
+    path = os.path.join(dirname, "calls.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        out = [json.loads(line) for line in f if line.strip()]
+    return [c for c in out if tool is None or c["tool"] == tool]
+
+
+def gateway(cfg):
+    return stdio_client(StdioServerParameters(command=WARDEN, args=["mcp", "--config", cfg]))
+
+
+async def session(cfg):
+    ctx = gateway(cfg)
+    r, w = await ctx.__aenter__()
+    s = ClientSession(r, w)
+    await s.__aenter__()
+    await s.initialize()
+    return ctx, s
+
+
+async def close(ctx, s):
+    await s.__aexit__(None, None, None)
+    await ctx.__aexit__(None, None, None)
+
+
+def text(result):
+    return "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+async def refused(coro):
+    try:
+        await coro
+    except MCPError as e:
+        return e.error
+    return None
+
+
+async def basics(d):
+    cfg = config(d)
+    # The same call made directly against the server, for comparison.
+    async with stdio_client(StdioServerParameters(command=sys.executable, args=[SERVER])) as (r, w):
+        async with ClientSession(r, w) as direct:
+            await direct.initialize()
+            want = await direct.call_tool("echo", {"text": "hello"})
+    ctx, s = await session(cfg)
+    tools = sorted(t.name for t in (await s.list_tools()).tools)
+    check(tools == ["crash", "echo", "lookup", "pay", "read_file", "slow"],
+          f"tools/list hides the never-granted admin_reset: {tools}")
+    got = await s.call_tool("echo", {"text": "hello"})
+    check(got.model_dump() == want.model_dump(), "an allowed call returns the server's result unchanged")
+
+    err = await refused(s.call_tool("read_file", {"path": "/etc/passwd"}))
+    check(err is not None and err.code == -32001, f"a denied call is a JSON-RPC error -32001: {err}")
+    w = err.data["warden"]
+    check(w["reasons"] == ["path_not_allowed"] and "under /srv/data/" in err.message
+          and w["remediation"] == "Use a path under /srv/data/.",
+          f"the denial is readable and carries reasons and remediation: {err.message}")
+    check(not any(c["args"].get("path") == "/etc/passwd" for c in calls(d, "read_file")),
+          "the denied call never reached the server (its log proves it)")
+    ok = await s.call_tool("read_file", {"path": "/srv/data/a.txt"})
+    check(text(ok) == "contents of /srv/data/a.txt", "an allowed read goes through")
+
+    err = await refused(s.call_tool("pay", {"amount": 10, "currency": "EUR"}))
+    check(err is not None and err.data["warden"]["reasons"] == ["currency_not_allowed"],
+          "argument-level rules match the call's real arguments")
+
+    res = await s.call_tool("lookup", {"email": "jane@example.com"})
+    sent = calls(d, "lookup")[-1]["args"]["email"]
+    check(sent == "[REDACTED:email]", f"sanitize rewrites the arguments before forwarding: {sent}")
+    check("customer [REDACTED:email]" in text(res), "the server saw only the redacted argument")
+
+    err = await refused(s.call_tool("admin_reset", {}))
+    check(err is not None and err.code == -32001, "a hidden tool is also refused when called by name")
+    check(not calls(d, "admin_reset"), "and never reaches the server")
+    await close(ctx, s)
+
+
+async def rate_limit_exact(d):
+    cfg = config(d)
+    ctx, s = await session(cfg)
+    results = await asyncio.gather(*[s.call_tool("echo", {"text": f"m{i}"}) for i in range(500)],
+                                   return_exceptions=True)
+    ok = [r for r in results if not isinstance(r, Exception)]
+    limited = [r for r in results if isinstance(r, MCPError) and r.error.code == -32003]
+    check(len(ok) == 100 and len(limited) == 400,
+          f"500 concurrent calls against a limit of 100: {len(ok)} forwarded, {len(limited)} rate limited")
+    check(len(calls(d, "echo")) == 100, "exactly 100 reached the server")
+    data = limited[0].error.data["warden"]
+    check(data["reasons"] == ["rate_limit_exceeded"] and data["retry_after"] > 0
+          and data["rate_limit_remaining"] == 0,
+          f"rate_limited carries retry_after and rate_limit_remaining: {data}")
+    await close(ctx, s)
+    # A new session (and a new gateway process on the same state) does not reset the count.
+    ctx, s = await session(cfg)
+    err = await refused(s.call_tool("echo", {"text": "again"}))
+    check(err is not None and err.code == -32003, "restart mid-window: the count continues")
+    await close(ctx, s)
+
+
+async def budget_exact(d):
+    cfg = config(d)
+    ctx, s = await session(cfg)
+    rng = random.Random(7)
+    amounts = [round(rng.uniform(1, 400), 2) for _ in range(60)]
+    results = await asyncio.gather(*[s.call_tool("pay", {"amount": a, "currency": "USD"}) for a in amounts],
+                                   return_exceptions=True)
+    paid = sum(c["args"]["amount"] for c in calls(d, "pay"))
+    ok = sum(1 for r in results if not isinstance(r, Exception))
+    check(paid <= 5000 and ok == len(calls(d, "pay")) and sum(amounts) > 5000,
+          f"budget 5,000 under {len(amounts)} concurrent payments totalling {sum(amounts):.2f}: forwarded {paid:.2f}")
+    check(5000 - paid < 400, "and the budget was used up, not left idle")
+    await close(ctx, s)
+
+
+async def disconnect_releases(d):
+    cfg = config(d)
+    ctx, s = await session(cfg)
+    task = asyncio.create_task(s.call_tool("slow", {"seconds": 30}))
+    for _ in range(100):
+        if calls(d, "slow"):
+            break
+        await asyncio.sleep(0.05)
+    check(len(calls(d, "slow")) == 1, "the slow call reached the server")
+    task.cancel()
+    try:
+        await task
+    except BaseException:
+        pass
+    try:
+        await close(ctx, s)  # the client goes away mid-call
+    except BaseException:
+        pass
+    # slow allows 2 per hour: the abandoned call's charge was released, so two more fit.
+    ctx, s = await session(cfg)
+    r1 = await s.call_tool("slow", {"seconds": 0})
+    r2 = await s.call_tool("slow", {"seconds": 0})
+    check(text(r1) == "done" and text(r2) == "done",
+          "a client that disconnects mid-call releases its reservation")
+    err = await refused(s.call_tool("slow", {"seconds": 0}))
+    check(err is not None and err.code == -32003, "and the limit still holds after that")
+    await close(ctx, s)
+
+
+async def timeout_and_crash(d):
+    cfg = config(d)
+    ctx, s = await session(cfg)
+    t = time.monotonic()
+    err = await refused(s.call_tool("slow", {"seconds": 20}))
+    check(err is not None and err.code == -32005 and time.monotonic() - t < 10,
+          f"a hanging server: the client gets a timeout error: {err}")
+    check(text(await s.call_tool("echo", {"text": "still here"})) == "still here",
+          "the gateway keeps serving after a timeout")
+    err = await refused(s.call_tool("crash", {}))
+    check(err is not None and err.code == -32006, f"a crashing server: the call gets an error: {err}")
+    try:
+        await close(ctx, s)
+    except BaseException:
+        pass
+
+
+def raw_protocol(d):
+    """Malformed and oversized messages, straight over stdio without an SDK."""
+    cfg = config(d)
+    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+
+    def send(line):
+        p.stdin.write(line + "\n")
+        p.stdin.flush()
+
+    def recv():
+        return json.loads(p.stdout.readline())
+
+    send("this is not json")
+    r = recv()
+    check(r["error"]["code"] == -32700 and r["id"] is None, f"malformed JSON gets a parse error: {r}")
+    send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"pad": "x" * 100000}}))
+    r = recv()
+    check(r["error"]["code"] == -32600 and "over the limit" in r["error"]["message"],
+          f"an oversized message is refused: {r['error']['message']}")
+    send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}))
+    r = recv()
+    check(r["id"] == 2 and "serverInfo" in r["result"], "the next request is served (initialize passes through)")
+    send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": 5}}))
+    r = recv()
+    check(r["error"]["code"] == -32602, f"a tools/call without a string name gets invalid params: {r}")
+    send(json.dumps({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}))
+    r = recv()
+    check(r["id"] == 4 and r["error"]["code"] == -32601, f"unknown methods reach the server and its answer comes back: {r}")
+    p.stdin.close()
+    p.wait(timeout=10)
+
+
+async def main():
+    global WARDEN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--warden", required=True)
+    WARDEN = os.path.abspath(ap.parse_args().warden)
+    for name, test in [("basics", basics), ("rate limit", rate_limit_exact), ("budget", budget_exact),
+                       ("disconnect", disconnect_releases), ("timeout and crash", timeout_and_crash)]:
+        print(f"== {name}")
+        with tempfile.TemporaryDirectory() as d:
+            await test(d)
+    print("== raw protocol")
+    with tempfile.TemporaryDirectory() as d:
+        raw_protocol(d)
+    print(f"{passed} checks passed")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

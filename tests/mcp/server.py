@@ -1,0 +1,75 @@
+"""An MCP server written with the official Python SDK (PyPI `mcp`), for the gateway's end-to-end
+tests. Every call that reaches it is appended to the file named by $CALL_LOG (one JSON line per
+call), so a test can prove that a denied call never arrived.
+
+Tools: echo(text), pay(amount, currency), read_file(path), lookup(email), slow(seconds),
+admin_reset(), crash().
+"""
+import asyncio
+import json
+import os
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("warden-test-server")
+LOG = os.environ.get("CALL_LOG")
+
+
+def log(tool, args):
+    if LOG:
+        with open(LOG, "a") as f:
+            f.write(json.dumps({"tool": tool, "args": args}) + "\n")
+
+
+@server.tool()
+def echo(text: str) -> str:
+    """Returns its text."""
+    log("echo", {"text": text})
+    return text
+
+
+@server.tool()
+def pay(amount: float, currency: str) -> str:
+    """Pretends to make a payment."""
+    log("pay", {"amount": amount, "currency": currency})
+    return f"paid {amount} {currency}"
+
+
+@server.tool()
+def read_file(path: str) -> str:
+    """Pretends to read a file."""
+    log("read_file", {"path": path})
+    return f"contents of {path}"
+
+
+@server.tool()
+def lookup(email: str) -> str:
+    """Returns a customer record containing personal data."""
+    log("lookup", {"email": email})
+    return f"customer {email}, SSN 123-45-6789, phone 555-0100"
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Sleeps, then answers."""
+    log("slow", {"seconds": seconds})
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+@server.tool()
+def admin_reset() -> str:
+    """Wipes everything (never granted: the gateway hides it)."""
+    log("admin_reset", {})
+    return "reset"
+
+
+@server.tool()
+def crash() -> str:
+    """Kills the server process."""
+    log("crash", {})
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    server.run("stdio")
