@@ -190,7 +190,7 @@ mod tests {
     fn reservations_count_until_released_and_never_overshoot() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteLimits::open(&dir.path().join("s.db")).unwrap();
-        let now = 1_000_020;
+        let now = 1_000_040; // 20 s into a 60 s window
         assert!(s
             .reserve("a", &[charge("k", 3.0, 5.0)], now)
             .unwrap()
