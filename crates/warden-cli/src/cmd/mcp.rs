@@ -55,6 +55,9 @@ struct McpFile {
     max_message_bytes: Option<usize>,
     data_dir: Option<String>,
     audit_db: Option<String>,
+    /// `full` (fsync every commit, the default) or `normal` (survives a crash of the process,
+    /// not of the machine; faster).
+    audit_sync: Option<String>,
     state_db: Option<String>,
 }
 
@@ -120,7 +123,14 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             checkpoint_every: 10_000,
             checkpoint_interval: Duration::from_secs(10),
             mask: vec![],
-            fsync_each_commit: true,
+            fsync_each_commit: match f.audit_sync.as_deref() {
+                None | Some("full") => true,
+                Some("normal") => false,
+                Some(other) => {
+                    return Err(CliError::usage(format!("audit_sync: `{other}`"))
+                        .hint("use audit_sync: full or audit_sync: normal"))
+                }
+            },
         }),
     };
     let state_db = f

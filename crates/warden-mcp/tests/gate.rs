@@ -1,0 +1,193 @@
+//! The policy gate on its own (no transport): what `tools/list` shows, how each outcome of a
+//! `tools/call` is answered, and that limit charges are reserved and settled.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use warden_mcp::{Denials, Gate, LimitStore, Session, SqliteLimits, Unlisted, Verdict};
+use warden_server::{BundleSource, ServerConfig};
+
+async fn gate(
+    dir: &std::path::Path,
+    denials: Denials,
+    unlisted: Unlisted,
+) -> (Gate, Arc<SqliteLimits>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/mcp/policies/testsrv.yaml");
+    let text = std::fs::read_to_string(root).unwrap();
+    let c = warden_core::compile(
+        &[warden_core::load("testsrv.yaml", &text).unwrap()],
+        &[],
+        "1.0.0",
+    )
+    .unwrap();
+    let bdir = dir.join("bundle");
+    for (p, bytes) in c.files() {
+        std::fs::create_dir_all(bdir.join(&p).parent().unwrap()).unwrap();
+        std::fs::write(bdir.join(p), bytes).unwrap();
+    }
+    let cfg = ServerConfig::single(
+        "127.0.0.1:0".parse().unwrap(),
+        "testsrv",
+        BundleSource::Dir(bdir),
+    );
+    let (svc, _) = warden_server::start(&cfg).await;
+    assert!(svc.ready());
+    let limits = Arc::new(SqliteLimits::open(&dir.join("limits.db")).unwrap());
+    let g = Gate {
+        svc,
+        tenant: "acme".into(),
+        agent: "test-agent".into(),
+        server: "testsrv".into(),
+        limits: limits.clone(),
+        audit: None,
+        denials,
+        unlisted,
+    };
+    (g, limits)
+}
+
+fn call(name: &str, args: Value) -> Value {
+    json!({"name": name, "arguments": args})
+}
+
+#[tokio::test]
+async fn tools_list_hides_what_the_agent_may_never_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, _) = gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let mut result = json!({"tools": [{"name": "echo"}, {"name": "admin_reset"}, {"name": "nope"}, {"name": "pay"}]});
+    g.filter_tools(&mut result);
+    assert_eq!(
+        result,
+        json!({"tools": [{"name": "echo"}, {"name": "pay"}]})
+    );
+    let (g, _) = gate(dir.path(), Denials::Error, Unlisted::Show).await;
+    assert!(g.visible("admin_reset"), "show-and-deny lists everything");
+}
+
+#[tokio::test]
+async fn each_outcome_is_answered_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, limits) = gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let s = Session::new();
+    let id = json!(7);
+    match g
+        .call(&s, &id, &call("read_file", json!({"path": "/etc/shadow"})))
+        .await
+    {
+        Verdict::Reply(r) => {
+            assert_eq!(r["id"], 7);
+            assert_eq!(r["error"]["code"], -32001);
+            assert_eq!(
+                r["error"]["data"]["warden"]["reasons"],
+                json!(["path_not_allowed"])
+            );
+            let m = r["error"]["message"].as_str().unwrap();
+            assert!(
+                m.contains("testsrv/read_file")
+                    && m.contains("What to do: Use a path under /srv/data/."),
+                "{m}"
+            );
+        }
+        Verdict::Forward { .. } => panic!("a denied call must not be forwarded"),
+    }
+    match g
+        .call(&s, &id, &call("lookup", json!({"email": "a@b.example"})))
+        .await
+    {
+        Verdict::Forward {
+            params,
+            reservation,
+        } => {
+            assert_eq!(params["arguments"]["email"], "[REDACTED:email]");
+            assert!(reservation.is_none(), "no limit applies to lookup");
+        }
+        Verdict::Reply(r) => panic!("sanitize forwards: {r}"),
+    }
+    // A budget charge is held while the call is in flight, then committed or released.
+    let key = |v: &Verdict| match v {
+        Verdict::Forward { reservation, .. } => reservation.clone(),
+        Verdict::Reply(r) => panic!("{r}"),
+    };
+    let a = key(&g
+        .call(
+            &s,
+            &id,
+            &call("pay", json!({"amount": 3000, "currency": "USD"})),
+        )
+        .await);
+    let over = g
+        .call(
+            &s,
+            &id,
+            &call("pay", json!({"amount": 2500, "currency": "USD"})),
+        )
+        .await;
+    match over {
+        Verdict::Reply(r) => {
+            assert_eq!(r["error"]["code"], -32003, "{r}");
+            assert!(
+                r["error"]["data"]["warden"]["retry_after"]
+                    .as_u64()
+                    .unwrap()
+                    > 0
+            );
+        }
+        Verdict::Forward { .. } => panic!("3000 in flight + 2500 is over the 5000 budget"),
+    }
+    g.settle(a.as_deref(), false);
+    let b = key(&g
+        .call(
+            &s,
+            &id,
+            &call("pay", json!({"amount": 2500, "currency": "USD"})),
+        )
+        .await);
+    g.settle(b.as_deref(), true);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let used = limits
+        .usage(
+            &[(
+                "acme/test-agent/testsrv/pay/daily-spend|test-agent".into(),
+                86_400,
+            )],
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        used,
+        vec![2500.0],
+        "the released charge is gone, the committed one stays"
+    );
+    // Bad params never reach a decision.
+    match g.call(&s, &id, &json!({"arguments": {}})).await {
+        Verdict::Reply(r) => assert_eq!(r["error"]["code"], -32602),
+        Verdict::Forward { .. } => panic!("no name"),
+    }
+    // Denials as tool results the model reads.
+    let (g, _) = gate(dir.path(), Denials::Result, Unlisted::Hide).await;
+    match g
+        .call(
+            &s,
+            &id,
+            &call("pay", json!({"amount": 1, "currency": "EUR"})),
+        )
+        .await
+    {
+        Verdict::Reply(r) => {
+            assert_eq!(r["result"]["isError"], true);
+            assert!(r["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("USD only"));
+            assert_eq!(
+                r["result"]["_meta"]["warden"]["reasons"],
+                json!(["currency_not_allowed"])
+            );
+        }
+        Verdict::Forward { .. } => panic!("EUR is denied"),
+    }
+}
