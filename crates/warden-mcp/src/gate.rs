@@ -90,8 +90,13 @@ pub struct Session {
 impl Session {
     /// A new session.
     pub fn new() -> Self {
+        Self::with_id(&uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A session named by its transport (HTTP: the upstream's `Mcp-Session-Id`).
+    pub fn with_id(id: &str) -> Self {
         Session {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: id.to_string(),
             started: Instant::now(),
             turns: AtomicU64::new(0),
         }

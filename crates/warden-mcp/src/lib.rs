@@ -5,8 +5,10 @@
 //! - [`gate`]: the transport-free policy gate (decision input, limits, audit, answers).
 //! - [`limits`]: exact rate limits and budgets (reserve before forwarding, commit or release).
 //! - [`stdio`]: the stdio proxy that launches the server as a child process.
+//! - [`http`]: the Streamable HTTP proxy in front of an upstream HTTP MCP server.
 
 pub mod gate;
+pub mod http;
 pub mod limits;
 pub mod stdio;
 

@@ -23,13 +23,15 @@ pub struct Args {
     key: super::bundle::VerifyArgs,
 }
 
-/// The MCP server to launch.
+/// The MCP server: a command to launch (stdio) or a Streamable HTTP endpoint.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerSpec {
     /// Its name in policies: the `tool`; its MCP tools are the actions.
     name: String,
-    command: String,
+    command: Option<String>,
+    /// A Streamable HTTP MCP endpoint; Warden then serves its own endpoint at `listen`.
+    url: Option<String>,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
@@ -53,6 +55,8 @@ struct McpFile {
     denials: Denials,
     call_timeout_seconds: Option<u64>,
     max_message_bytes: Option<usize>,
+    /// HTTP mode: where Warden's MCP endpoint listens (`/mcp`).
+    listen: Option<String>,
     data_dir: Option<String>,
     audit_db: Option<String>,
     /// `full` (fsync every commit, the default) or `normal` (survives a crash of the process,
@@ -153,8 +157,24 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             BundleSource::Dir(data_dir.clone()),
         )
     };
+    let listen: std::net::SocketAddr = f
+        .listen
+        .as_deref()
+        .unwrap_or("127.0.0.1:8282")
+        .parse()
+        .map_err(|e| CliError::usage(format!("listen: {e}")).hint("e.g. listen: 127.0.0.1:8282"))?;
+    let (command, url) = match (&f.server.command, &f.server.url) {
+        (Some(c), None) => (c.clone(), None),
+        (None, Some(u)) => (String::new(), Some(u.clone())),
+        _ => {
+            return Err(CliError::usage(format!(
+                "{}: give the server either `command` (stdio) or `url` (Streamable HTTP)",
+                a.config.display()
+            )))
+        }
+    };
     let upstream = warden_mcp::stdio::Upstream {
-        command: f.server.command.clone(),
+        command,
         args: f.server.args.clone(),
         env: f.server.env.clone().into_iter().collect(),
         cwd: f.server.cwd.as_deref().map(rel),
@@ -200,9 +220,33 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             denials: f.denials,
             unlisted: f.tools_list,
         });
-        warden_mcp::stdio::run(gate, upstream, tokio::io::stdin(), tokio::io::stdout())
-            .await
-            .map_err(|e| CliError::usage(e.to_string()))
+        match url {
+            Some(url) => {
+                let proxy =
+                    warden_mcp::http::HttpProxy::new(gate, url.clone(), upstream.call_timeout);
+                let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                    CliError::usage(format!("cannot listen on {listen}: {e}"))
+                        .hint("pick another address with `listen:`")
+                })?;
+                eprintln!(
+                    "warden: MCP gateway on http://{}/mcp -> {url}",
+                    listener
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default()
+                );
+                axum::serve(
+                    listener,
+                    warden_mcp::http::router(proxy, upstream.max_message_bytes),
+                )
+                .await
+                .map_err(|e| CliError::failure(e.to_string()))?;
+                Ok(0)
+            }
+            None => warden_mcp::stdio::run(gate, upstream, tokio::io::stdin(), tokio::io::stdout())
+                .await
+                .map_err(|e| CliError::usage(e.to_string())),
+        }
     })?;
     rt.shutdown_timeout(Duration::from_secs(1));
     std::process::exit(code);

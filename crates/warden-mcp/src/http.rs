@@ -1,0 +1,389 @@
+//! The Streamable HTTP proxy: Warden exposes one MCP endpoint (`POST|GET|DELETE /mcp`) in front of
+//! an upstream Streamable HTTP MCP server and decides every `tools/call` on the way through.
+//!
+//! Like the stdio proxy this is a pass-through, not an MCP peer: requests, session headers
+//! (`Mcp-Session-Id`, `MCP-Protocol-Version`, `Last-Event-ID`) and responses travel unchanged,
+//! whether the upstream answers with JSON or a server-sent event stream, except that a refused
+//! `tools/call` is answered by Warden (never reaching the upstream), a forwarded one may carry
+//! redacted arguments, `tools/list` results are filtered, and limit reservations are settled when
+//! the call's response passes (or released if the stream ends or the client goes away first).
+//! The client's own `Authorization` header is not passed upstream (no token pass-through).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+
+use crate::gate::{codes, error, Gate, Session, Verdict};
+
+/// Request headers passed upstream.
+const FORWARD: [&str; 5] = [
+    "content-type",
+    "accept",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+/// Response headers passed back.
+const BACK: [&str; 3] = ["content-type", "mcp-session-id", "cache-control"];
+
+/// The HTTP proxy's state.
+pub struct HttpProxy {
+    gate: Arc<Gate>,
+    upstream: String,
+    client: reqwest::Client,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    call_timeout: Duration,
+}
+
+impl HttpProxy {
+    /// A proxy for the MCP endpoint at `upstream`.
+    pub fn new(gate: Arc<Gate>, upstream: String, call_timeout: Duration) -> Arc<Self> {
+        Arc::new(HttpProxy {
+            gate,
+            upstream,
+            client: reqwest::Client::new(),
+            sessions: Mutex::new(HashMap::new()),
+            call_timeout,
+        })
+    }
+
+    fn session(&self, id: Option<&str>) -> Arc<Session> {
+        let Some(id) = id else {
+            return Arc::new(Session::new());
+        };
+        let Ok(mut m) = self.sessions.lock() else {
+            return Arc::new(Session::new());
+        };
+        m.entry(id.to_string())
+            .or_insert_with(|| Arc::new(Session::with_id(id)))
+            .clone()
+    }
+}
+
+/// The router: the MCP endpoint at `/mcp`; `body_limit` bytes per request.
+pub fn router(proxy: Arc<HttpProxy>, body_limit: usize) -> Router {
+    Router::new()
+        .route("/mcp", post(on_post).get(on_get).delete(on_delete))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .with_state(proxy)
+}
+
+/// What the proxy watches for in the upstream's answer.
+enum Tracked {
+    Call(Value, Settle),
+    List(Value),
+}
+
+/// A reservation that is released unless the call's success is seen (drop = release).
+struct Settle {
+    gate: Arc<Gate>,
+    reservation: Option<String>,
+}
+
+impl Settle {
+    fn finish(&mut self, ok: bool) {
+        self.gate.settle(self.reservation.take().as_deref(), ok);
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn json_response(v: &Value, session: Option<&str>) -> Response {
+    let mut r = (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        v.to_string(),
+    )
+        .into_response();
+    if let Some(s) = session.and_then(|s| s.parse().ok()) {
+        r.headers_mut().insert("mcp-session-id", s);
+    }
+    r
+}
+
+async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Bytes) -> Response {
+    let session_id = header(&headers, "mcp-session-id");
+    let mut msg: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            let r = error(
+                &Value::Null,
+                codes::PARSE_ERROR,
+                format!("not JSON: {e}"),
+                None,
+            );
+            return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
+        }
+    };
+    let method = msg
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let id = msg.get("id").cloned();
+    let mut tracked = None;
+    let mut out = body;
+    match (method.as_str(), id) {
+        ("tools/call", Some(id)) => {
+            let session = p.session(session_id.as_deref());
+            let params = msg.get("params").cloned().unwrap_or(Value::Null);
+            match p.gate.call(&session, &id, &params).await {
+                Verdict::Reply(r) => return json_response(&r, session_id.as_deref()),
+                Verdict::Forward {
+                    params,
+                    reservation,
+                } => {
+                    msg["params"] = params;
+                    out = Bytes::from(msg.to_string());
+                    let settle = Settle {
+                        gate: p.gate.clone(),
+                        reservation,
+                    };
+                    tracked = Some(Tracked::Call(id, settle));
+                }
+            }
+        }
+        ("tools/list", Some(id)) => tracked = Some(Tracked::List(id)),
+        _ => {}
+    }
+    let mut req = p.client.post(&p.upstream).body(out);
+    for h in FORWARD {
+        if let Some(v) = headers.get(h) {
+            req = req.header(h, v);
+        }
+    }
+    let resp = match tokio::time::timeout(p.call_timeout, req.send()).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            return upstream_failed(tracked, &format!("the MCP server is unreachable: {e}"))
+        }
+        Err(_) => return upstream_failed(tracked, "the MCP server did not answer in time"),
+    };
+    if let (Some(s), "initialize") = (resp.headers().get("mcp-session-id"), method.as_str()) {
+        if let Ok(s) = s.to_str() {
+            p.session(Some(s));
+        }
+    }
+    relay(&p, resp, tracked).await
+}
+
+fn upstream_failed(tracked: Option<Tracked>, why: &str) -> Response {
+    match tracked {
+        Some(Tracked::Call(id, _)) | Some(Tracked::List(id)) => {
+            let code = if why.contains("in time") {
+                codes::UPSTREAM_TIMEOUT
+            } else {
+                codes::UPSTREAM_FAILED
+            };
+            json_response(&error(&id, code, why, None), None)
+        }
+        None => (StatusCode::BAD_GATEWAY, why.to_string()).into_response(),
+    }
+}
+
+/// Looks at one JSON-RPC message from upstream; returns it rewritten when it had to change.
+fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool {
+    let is_response = msg.get("method").is_none();
+    let matches = |id: &Value| is_response && msg.get("id") == Some(id);
+    match tracked {
+        Some(Tracked::Call(id, settle)) if matches(id) => {
+            let ok = msg.get("result").is_some_and(|r| {
+                r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
+            });
+            settle.finish(ok);
+            *tracked = None;
+            false
+        }
+        Some(Tracked::List(id)) if matches(id) => {
+            if let Some(r) = msg.get_mut("result") {
+                gate.filter_tools(r);
+            }
+            *tracked = None;
+            true
+        }
+        _ => false,
+    }
+}
+
+async fn relay(
+    p: &Arc<HttpProxy>,
+    resp: reqwest::Response,
+    mut tracked: Option<Tracked>,
+) -> Response {
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut back = HeaderMap::new();
+    for h in BACK {
+        if let Some(v) = resp.headers().get(h).and_then(|v| v.to_str().ok()) {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(h.as_bytes()), v.parse()) {
+                back.insert(n, v);
+            }
+        }
+    }
+    let kind = header_str(resp.headers(), "content-type");
+    if kind.starts_with("text/event-stream") {
+        let gate = p.gate.clone();
+        let stream = futures_util::stream::unfold(
+            (resp, Vec::<u8>::new(), tracked, gate),
+            |(mut resp, mut buf, mut tracked, gate)| async move {
+                loop {
+                    if let Some(end) = event_end(&buf) {
+                        let event: Vec<u8> = buf.drain(..end).collect();
+                        let out = rewrite_event(&gate, &mut tracked, &event);
+                        return Some((
+                            Ok::<_, std::io::Error>(Bytes::from(out)),
+                            (resp, buf, tracked, gate),
+                        ));
+                    }
+                    match resp.chunk().await {
+                        Ok(Some(c)) => buf.extend_from_slice(&c),
+                        _ if !buf.is_empty() => {
+                            let rest = std::mem::take(&mut buf);
+                            return Some((Ok(Bytes::from(rest)), (resp, buf, tracked, gate)));
+                        }
+                        // End of stream: an unsettled call is released when `tracked` drops.
+                        _ => return None,
+                    }
+                }
+            },
+        );
+        let mut r = Response::new(Body::from_stream(stream));
+        *r.status_mut() = status;
+        *r.headers_mut() = back;
+        return r;
+    }
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            return upstream_failed(tracked, &format!("the MCP server's answer broke off: {e}"))
+        }
+    };
+    let body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut v) if kind.starts_with("application/json") => {
+            if inspect(&p.gate, &mut tracked, &mut v) {
+                Bytes::from(v.to_string())
+            } else {
+                bytes
+            }
+        }
+        _ => bytes,
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    *r.headers_mut() = back;
+    r
+}
+
+fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> String {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// End (exclusive) of the first complete server-sent event in `buf`, blank line included.
+fn event_end(buf: &[u8]) -> Option<usize> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One event, with its `data` (a JSON-RPC message) rewritten when the proxy had to change it.
+fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(event) else {
+        return event.to_vec();
+    };
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect();
+    if data.is_empty() {
+        return event.to_vec();
+    }
+    let Ok(mut msg) = serde_json::from_str::<Value>(&data.join("\n")) else {
+        return event.to_vec();
+    };
+    if !inspect(gate, tracked, &mut msg) {
+        return event.to_vec();
+    }
+    let mut out = String::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("data:"))
+    {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push_str(&format!("data: {msg}\n\n"));
+    out.into_bytes()
+}
+
+async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
+    let mut req = p.client.get(&p.upstream);
+    for h in FORWARD {
+        if let Some(v) = headers.get(h) {
+            req = req.header(h, v);
+        }
+    }
+    match req.send().await {
+        Ok(resp) => relay(&p, resp, None).await,
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            format!("the MCP server is unreachable: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn on_delete(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
+    if let (Some(s), Ok(mut m)) = (header(&headers, "mcp-session-id"), p.sessions.lock()) {
+        m.remove(&s);
+    }
+    let mut req = p.client.delete(&p.upstream);
+    for h in FORWARD {
+        if let Some(v) = headers.get(h) {
+            req = req.header(h, v);
+        }
+    }
+    match req.send().await {
+        Ok(resp) => relay(&p, resp, None).await,
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            format!("the MCP server is unreachable: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_end;
+
+    #[test]
+    fn events_end_at_a_blank_line() {
+        assert_eq!(event_end(b"event: message\ndata: {}\n\nrest"), Some(24));
+        assert_eq!(event_end(b"data: {}\r\n\r\n"), Some(12));
+        assert_eq!(event_end(b"data: {"), None);
+    }
+}

@@ -1,0 +1,132 @@
+"""End-to-end tests of the MCP gateway over Streamable HTTP, with the official MCP SDK (PyPI `mcp`)
+on both sides: tests/mcp/server.py serves Streamable HTTP, `warden mcp` (config `server.url`)
+serves its own endpoint in front of it, and the SDK's Streamable HTTP client talks to Warden.
+
+usage: e2e_http.py --warden target/debug/warden
+"""
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "server.py")
+passed = 0
+
+
+def check(cond, what):
+    global passed
+    if not cond:
+        print(f"FAIL: {what}", file=sys.stderr)
+        sys.exit(1)
+    passed += 1
+    print(f"ok: {what}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what):
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited early")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not start")
+
+
+def calls(d, tool):
+    path = os.path.join(d, "calls.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [c for c in map(json.loads, filter(str.strip, f)) if c["tool"] == tool]
+
+
+async def refused(coro):
+    try:
+        await coro
+    except MCPError as e:
+        return e.error
+    return None
+
+
+async def run(d, direct_url, warden_url):
+    async with streamable_http_client(direct_url) as (r, w, *_):
+        async with ClientSession(r, w) as direct:
+            await direct.initialize()
+            want = await direct.call_tool("echo", {"text": "hello"})
+    async with streamable_http_client(warden_url) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            tools = sorted(t.name for t in (await s.list_tools()).tools)
+            check(tools == ["crash", "echo", "lookup", "pay", "read_file", "slow"],
+                  f"tools/list through Warden hides admin_reset: {tools}")
+            got = await s.call_tool("echo", {"text": "hello"})
+            check(got.model_dump() == want.model_dump(), "an allowed call returns the server's result unchanged")
+            err = await refused(s.call_tool("read_file", {"path": "/etc/passwd"}))
+            check(err is not None and err.code == -32001 and err.data["warden"]["reasons"] == ["path_not_allowed"],
+                  f"a denied call gets a readable error: {err and err.message}")
+            check(not any(c["args"]["path"] == "/etc/passwd" for c in calls(d, "read_file")),
+                  "the denied call never reached the server")
+            await s.call_tool("lookup", {"email": "jane@example.com"})
+            check(calls(d, "lookup")[-1]["args"]["email"] == "[REDACTED:email]",
+                  "sanitize rewrites arguments over HTTP too")
+            results = await asyncio.gather(*[s.call_tool("echo", {"text": f"m{i}"}) for i in range(300)],
+                                           return_exceptions=True)
+            ok = sum(1 for x in results if not isinstance(x, BaseException))
+            limited = sum(1 for x in results if isinstance(x, MCPError) and x.error.code == -32003)
+            # One echo was used above: 99 of the 100 remain.
+            check(ok == 99 and limited == 201 and len(calls(d, "echo")) == 101,
+                  f"300 concurrent calls with 99 left of a limit of 100: {ok} forwarded, {limited} rate limited")
+    # A new HTTP session for the same agent keeps the count.
+    async with streamable_http_client(warden_url) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            err = await refused(s.call_tool("echo", {"text": "again"}))
+            check(err is not None and err.code == -32003, "a new session does not reset the limit")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--warden", required=True)
+    warden = os.path.abspath(ap.parse_args().warden)
+    with tempfile.TemporaryDirectory() as d:
+        up_port, gw_port = free_port(), free_port()
+        env = dict(os.environ, CALL_LOG=os.path.join(d, "calls.jsonl"))
+        up = subprocess.Popen([sys.executable, SERVER, "--http", str(up_port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cfg = os.path.join(d, "mcp.yaml")
+        with open(cfg, "w") as f:
+            json.dump({"tenant": "acme", "agent": "test-agent",
+                       "server": {"name": "testsrv", "url": f"http://127.0.0.1:{up_port}/mcp"},
+                       "policies": HERE, "data_dir": os.path.join(d, "state"),
+                       "listen": f"127.0.0.1:{gw_port}"}, f)
+        gw = subprocess.Popen([warden, "mcp", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(up_port, up, "the MCP server")
+            wait_port(gw_port, gw, "warden mcp")
+            asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
+        finally:
+            gw.kill()
+            up.kill()
+    print(f"{passed} checks passed")
+
+
+if __name__ == "__main__":
+    main()
