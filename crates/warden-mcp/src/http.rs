@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn events_end_at_a_blank_line() {
-        assert_eq!(event_end(b"event: message\ndata: {}\n\nrest"), Some(24));
+        assert_eq!(event_end(b"event: message\ndata: {}\n\nrest"), Some(25));
         assert_eq!(event_end(b"data: {}\r\n\r\n"), Some(12));
         assert_eq!(event_end(b"data: {"), None);
     }
