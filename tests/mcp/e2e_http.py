@@ -84,9 +84,11 @@ async def run(d, direct_url, warden_url):
                   f"a denied call gets a readable error: {err and err.message}")
             check(not any(c["args"]["path"] == "/etc/passwd" for c in calls(d, "read_file")),
                   "the denied call never reached the server")
-            await s.call_tool("lookup", {"email": "jane@example.com"})
+            res = await s.call_tool("lookup", {"email": "jane@example.com"})
             check(calls(d, "lookup")[-1]["args"]["email"] == "[REDACTED:email]",
                   "sanitize rewrites arguments over HTTP too")
+            check("123-45-6789" not in json.dumps(res.model_dump()),
+                  "PII in the tool's result is masked inside the SSE stream")
             results = await asyncio.gather(*[s.call_tool("echo", {"text": f"m{i}"}) for i in range(300)],
                                            return_exceptions=True)
             ok = sum(1 for x in results if not isinstance(x, BaseException))

@@ -125,6 +125,8 @@ async def basics(d):
     sent = calls(d, "lookup")[-1]["args"]["email"]
     check(sent == "[REDACTED:email]", f"sanitize rewrites the arguments before forwarding: {sent}")
     check("customer [REDACTED:email]" in text(res), "the server saw only the redacted argument")
+    check("123-45-6789" not in json.dumps(res.model_dump()) and "[REDACTED:ssn]" in text(res),
+          f"PII in the tool's result is masked before the client sees it: {text(res)}")
 
     err = await refused(s.call_tool("admin_reset", {}))
     check(err is not None and err.code == -32001, "a hidden tool is also refused when called by name")

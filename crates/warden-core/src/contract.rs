@@ -28,6 +28,11 @@ pub struct DecisionInput {
     /// Current counters of stateful limits, supplied by the enforcement point.
     #[serde(default)]
     pub state: State,
+    /// What the tool returned, when an enforcement point decides on a call's result (the MCP
+    /// gateway does, to apply `redact` rules on `result.…` paths before the model sees it).
+    /// Absent when the call itself is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
 }
 
 /// The calling agent.

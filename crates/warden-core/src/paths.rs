@@ -14,6 +14,7 @@ pub const ROOTS: &[&str] = &[
     "context",
     "environment",
     "tenant",
+    "result",
 ];
 
 /// One step of a path.
@@ -147,6 +148,12 @@ impl InputPath {
     pub fn is_whole_arg(&self) -> bool {
         self.arg_name().is_some()
             && (self.segs.len() == 3 || (self.segs.len() == 4 && self.segs[3] == Seg::Wild))
+    }
+
+    /// Whether the path is under `result`: the tool's result, present only when an enforcement
+    /// point decides on what a call returned (the MCP gateway's result redaction).
+    pub fn is_result(&self) -> bool {
+        self.segs.first() == Some(&Seg::Key("result".into()))
     }
 
     /// Whether the path iterates an array.

@@ -185,3 +185,35 @@ fn yaml_errors_name_the_position() {
     assert_eq!(d[0].code, "yaml-syntax");
     assert!(d[0].span.line >= 4);
 }
+
+#[test]
+fn result_paths_redact_but_cannot_be_conditions() {
+    let policy = "warden: 1
+tenant: acme
+agents:
+  a:
+    tools:
+      stripe-payments:
+        create_payment:
+          rules:
+            - id: mask
+              redact: { paths: [result], patterns: [ssn] }
+              reason: pii_redacted_in_result
+            - id: cond
+              require: { result.status: { equals: ok } }
+              reason: bad
+";
+    let diags = diagnostics(&[("c.yaml", CATALOG), ("p.yaml", policy)]);
+    let d = find(&diags, "invalid-path");
+    assert!(
+        d.message.contains("cannot test the tool's result"),
+        "{}",
+        d.message
+    );
+    assert_eq!((d.span.line, d.span.column), (13, 26), "{d:?}");
+    assert_eq!(
+        diags.iter().filter(|d| d.code == "invalid-path").count(),
+        1,
+        "the redact path is fine: {diags:#?}"
+    );
+}

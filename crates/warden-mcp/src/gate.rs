@@ -117,9 +117,16 @@ pub enum Verdict {
         params: Value,
         /// Charges held for the call, if any.
         reservation: Option<String>,
+        /// The call's decision input (as forwarded), for deciding on its result.
+        input: Value,
     },
     /// Answer the client with this JSON-RPC response; the call never reaches the server.
     Reply(Value),
+}
+
+/// A tool result that replaces one Warden will not pass on.
+fn withheld(text: &str) -> Value {
+    json!({"content": [{"type": "text", "text": text}], "isError": true})
 }
 
 /// A JSON-RPC error response.
@@ -256,6 +263,7 @@ impl Gate {
             "allow" => Verdict::Forward {
                 params: params.clone(),
                 reservation,
+                input,
             },
             "sanitize" => match warden_core::redact::apply(&mut input, &d.redactions) {
                 Ok(_) => {
@@ -264,6 +272,7 @@ impl Gate {
                     Verdict::Forward {
                         params: p,
                         reservation,
+                        input,
                     }
                 }
                 Err(e) => {
@@ -333,6 +342,43 @@ impl Gate {
             }
         }
         Err("limit counters kept changing under concurrent calls; try again".into())
+    }
+
+    /// Applies the policy's `redact` rules on `result.…` paths to what a call returned (`input`
+    /// is the call's decision input). Returns whether the result changed. A result that cannot
+    /// be checked is withheld (fail closed).
+    pub fn on_result(&self, input: &Value, result: &mut Value) -> bool {
+        let mut probe = input.clone();
+        if let Some(o) = probe.as_object_mut() {
+            o.remove("state");
+            o.insert("result".into(), result.clone());
+        }
+        let redactions: Vec<_> = match self.svc.decide(&probe) {
+            Ok(d) => d
+                .redactions
+                .into_iter()
+                .filter(|r| r.path == "/result" || r.path.starts_with("/result/"))
+                .collect(),
+            Err(e) => {
+                *result = withheld(&format!(
+                    "Warden could not check this result ({e}), so it is withheld."
+                ));
+                return true;
+            }
+        };
+        if redactions.is_empty() {
+            return false;
+        }
+        let mut doc = json!({"result": result.take()});
+        match warden_core::redact::apply(&mut doc, &redactions) {
+            Ok(_) => *result = doc["result"].take(),
+            Err(e) => {
+                *result = withheld(&format!(
+                    "a redaction could not be applied ({e}), so the result is withheld"
+                ))
+            }
+        }
+        true
     }
 
     /// Settles a reservation: committed when the call succeeded, released otherwise.

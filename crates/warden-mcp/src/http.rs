@@ -78,7 +78,8 @@ pub fn router(proxy: Arc<HttpProxy>, body_limit: usize) -> Router {
 
 /// What the proxy watches for in the upstream's answer.
 enum Tracked {
-    Call(Value, Settle),
+    /// A forwarded call: its id, its reservation, its decision input.
+    Call(Value, Settle, Value),
     List(Value),
 }
 
@@ -150,6 +151,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                 Verdict::Forward {
                     params,
                     reservation,
+                    input,
                 } => {
                     msg["params"] = params;
                     out = Bytes::from(msg.to_string());
@@ -157,7 +159,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                         gate: p.gate.clone(),
                         reservation,
                     };
-                    tracked = Some(Tracked::Call(id, settle));
+                    tracked = Some(Tracked::Call(id, settle, input));
                 }
             }
         }
@@ -187,7 +189,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
 
 fn upstream_failed(tracked: Option<Tracked>, why: &str) -> Response {
     match tracked {
-        Some(Tracked::Call(id, _)) | Some(Tracked::List(id)) => {
+        Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id)) => {
             let code = if why.contains("in time") {
                 codes::UPSTREAM_TIMEOUT
             } else {
@@ -204,13 +206,17 @@ fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool 
     let is_response = msg.get("method").is_none();
     let matches = |id: &Value| is_response && msg.get("id") == Some(id);
     match tracked {
-        Some(Tracked::Call(id, settle)) if matches(id) => {
+        Some(Tracked::Call(id, settle, input)) if matches(id) => {
             let ok = msg.get("result").is_some_and(|r| {
                 r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
             });
             settle.finish(ok);
+            let changed = match msg.get_mut("result").filter(|r| r.is_object()) {
+                Some(r) => gate.on_result(input, r),
+                None => false,
+            };
             *tracked = None;
-            false
+            changed
         }
         Some(Tracked::List(id)) if matches(id) => {
             if let Some(r) = msg.get_mut("result") {

@@ -38,7 +38,10 @@ pub struct Upstream {
 
 /// A request forwarded upstream whose answer Warden looks at.
 enum Pending {
-    Call { reservation: Option<String> },
+    Call {
+        reservation: Option<String>,
+        input: Value,
+    },
     List,
 }
 
@@ -121,7 +124,7 @@ impl Pump {
                         .lock()
                         .ok()
                         .and_then(|mut p| p.remove(&key(rid)));
-                    if let Some(Pending::Call { reservation }) = call {
+                    if let Some(Pending::Call { reservation, .. }) = call {
                         self.gate.settle(reservation.as_deref(), false);
                     }
                 }
@@ -140,10 +143,11 @@ impl Pump {
             Verdict::Forward {
                 params,
                 reservation,
+                input,
             } => {
                 msg["params"] = params;
                 if let Ok(mut p) = self.pending.lock() {
-                    p.insert(key(&id), Pending::Call { reservation });
+                    p.insert(key(&id), Pending::Call { reservation, input });
                 }
                 let _ = self.to_server.send(Some(msg.to_string()));
                 let timeout = self.timeout;
@@ -159,7 +163,7 @@ impl Pump {
     fn expire(&self, id: &Value) {
         let k = key(id);
         let call = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
-        if let Some(Pending::Call { reservation }) = call {
+        if let Some(Pending::Call { reservation, .. }) = call {
             self.gate.settle(reservation.as_deref(), false);
             if let Ok(mut t) = self.timed_out.lock() {
                 t.insert(k);
@@ -187,11 +191,14 @@ impl Pump {
             }
             let pending = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
             match pending {
-                Some(Pending::Call { reservation }) => {
+                Some(Pending::Call { reservation, input }) => {
                     let ok = msg.get("result").is_some_and(|r| {
                         r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
                     });
                     self.gate.settle(reservation.as_deref(), ok);
+                    if let Some(r) = msg.get_mut("result").filter(|r| r.is_object()) {
+                        self.gate.on_result(&input, r);
+                    }
                     if msg.get("result").is_some_and(|r| !r.is_object()) {
                         msg = error(
                             &id,
@@ -220,7 +227,7 @@ impl Pump {
             .map(|mut p| p.drain().map(|(_, v)| v).collect())
             .unwrap_or_default();
         for p in pending {
-            if let Pending::Call { reservation } = p {
+            if let Pending::Call { reservation, .. } = p {
                 self.gate.settle(reservation.as_deref(), false);
             }
         }
@@ -234,7 +241,7 @@ impl Pump {
             .map(|mut p| p.drain().collect())
             .unwrap_or_default();
         for (k, p) in pending {
-            if let Pending::Call { reservation } = p {
+            if let Pending::Call { reservation, .. } = p {
                 self.gate.settle(reservation.as_deref(), false);
             }
             let id: Value = serde_json::from_str(&k).unwrap_or(Value::Null);

@@ -98,9 +98,27 @@ async fn each_outcome_is_answered_as_configured() {
         Verdict::Forward {
             params,
             reservation,
+            ..
         } => {
             assert_eq!(params["arguments"]["email"], "[REDACTED:email]");
             assert!(reservation.is_none(), "no limit applies to lookup");
+        }
+        Verdict::Reply(r) => panic!("sanitize forwards: {r}"),
+    }
+    // What the lookup returns is checked too: SSNs in the result are masked.
+    let v = g
+        .call(&s, &id, &call("lookup", json!({"email": "a@b.example"})))
+        .await;
+    match v {
+        Verdict::Forward { input, .. } => {
+            let mut result = json!({"content": [{"type": "text", "text": "SSN 123-45-6789"}]});
+            assert!(g.on_result(&input, &mut result));
+            assert_eq!(result["content"][0]["text"], "SSN [REDACTED:ssn]");
+            let mut clean = json!({"content": [{"type": "text", "text": "nothing here"}]});
+            assert!(
+                !g.on_result(&input, &mut clean),
+                "a clean result passes untouched"
+            );
         }
         Verdict::Reply(r) => panic!("sanitize forwards: {r}"),
     }

@@ -61,6 +61,15 @@ pub(crate) fn compile_conditions(
     for (path_text, cond) in conds {
         let ptr = format!("{base}/{}", pointer_token(path_text));
         let path = match InputPath::parse(path_text) {
+            Ok(p) if p.is_result() => {
+                sink.error(
+                    "invalid-path",
+                    &ptr,
+                    format!("`{path_text}`: conditions cannot test the tool's result, which does not exist when the call is decided"),
+                    Some("to mask what a tool returns, use `redact` with `result.…` paths".into()),
+                );
+                continue;
+            }
             Ok(p) => p,
             Err(e) => {
                 sink.error("invalid-path", &ptr, e.message, e.hint);
