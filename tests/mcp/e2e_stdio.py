@@ -217,6 +217,46 @@ async def timeout_and_crash(d):
         pass
 
 
+def approvals_cli(cfg, *args):
+    r = subprocess.run([WARDEN, "approvals", *args, "--config", cfg], capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+async def approvals(d):
+    cfg = config(d, approvals={"approvers": {"acme": ["alice"]}, "ttl_seconds": 600})
+    ctx, s = await session(cfg)
+    call = {"amount": 2000, "currency": "USD"}
+    err = await refused(s.call_tool("pay", call))
+    aid = err.data["warden"].get("approval_id", "") if err else ""
+    check(err is not None and err.code == -32002 and aid.startswith("apr_"),
+          f"a payment above 1,000 needs approval and gets an approval id: {aid}")
+    err2 = await refused(s.call_tool("pay", call))
+    check(err2.data["warden"]["approval_id"] == aid, "an identical pending request is joined, not duplicated")
+    check(not calls(d, "pay"), "nothing reached the server while waiting")
+    code, out, _ = approvals_cli(cfg, "list")
+    check(code == 0 and aid in out, "warden approvals list shows it")
+    code, _, errtext = approvals_cli(cfg, "approve", aid, "--as", "test-agent")
+    check(code != 0 and "cannot decide" in errtext, "the requesting agent cannot approve its own request")
+    code, _, errtext = approvals_cli(cfg, "approve", aid, "--as", "mallory")
+    check(code != 0 and "may not decide" in errtext, "only configured approvers decide")
+    code, out, _ = approvals_cli(cfg, "approve", aid, "--as", "alice", "--note", "invoice checked")
+    approved = json.loads(out)
+    token = approved["token"]
+    check(code == 0 and approved["state"] == "approved" and approved["decided_by"] == "alice",
+          "alice approves, and the record says who and why")
+    meta = {"warden/approval_token": token}
+    err = await refused(s.call_tool("pay", {"amount": 2001, "currency": "USD"}, meta=meta))
+    check(err is not None and "different call" in err.message, f"the token does not work for other arguments: {err and err.message}")
+    res = await s.call_tool("pay", call, meta=meta)
+    check(text(res) == "paid 2000.0 USD" and len(calls(d, "pay")) == 1, "the approved call goes through, once")
+    err = await refused(s.call_tool("pay", call, meta=meta))
+    check(err is not None and "consumed" in err.message, f"a replayed token is refused: {err and err.message}")
+    check(len(calls(d, "pay")) == 1, "and the replay never reached the server")
+    await close(ctx, s)
+    code, out, _ = approvals_cli(cfg, "show", aid)
+    check(json.loads(out)["state"] == "consumed", "the record ends consumed")
+
+
 def raw_protocol(d):
     """Malformed and oversized messages, straight over stdio without an SDK."""
     cfg = config(d)
@@ -258,7 +298,8 @@ async def main():
     ap.add_argument("--warden", required=True)
     WARDEN = os.path.abspath(ap.parse_args().warden)
     for name, test in [("basics", basics), ("rate limit", rate_limit_exact), ("budget", budget_exact),
-                       ("disconnect", disconnect_releases), ("timeout and crash", timeout_and_crash)]:
+                       ("disconnect", disconnect_releases), ("timeout and crash", timeout_and_crash),
+                       ("approvals", approvals)]:
         print(f"== {name}")
         with tempfile.TemporaryDirectory() as d:
             await test(d)

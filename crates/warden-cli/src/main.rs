@@ -68,6 +68,9 @@ enum Command {
     Serve(Box<cmd::serve::Args>),
     /// Run the MCP gateway on stdio: launch an MCP server and decide every tool call it gets.
     Mcp(Box<cmd::mcp::Args>),
+    /// Decide calls that policy sent for a person's approval.
+    #[command(subcommand)]
+    Approvals(cmd::approvals::ApprovalsCmd),
     /// Build, sign and verify OPA-format bundles.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCmd),
@@ -166,6 +169,7 @@ fn main() -> ExitCode {
         Command::Bundle(b) => cmd::bundle::run(&b),
         Command::Serve(a) => cmd::serve::run(&a),
         Command::Mcp(a) => cmd::mcp::run(&a),
+        Command::Approvals(a) => cmd::approvals::run(&a),
         Command::Audit(a) => cmd::audit::run(&a),
         Command::Keygen { alg, output } => cmd::bundle::keygen(alg, &output),
     };

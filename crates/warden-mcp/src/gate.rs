@@ -77,6 +77,33 @@ pub struct Gate {
     pub denials: Denials,
     /// What tools/list shows.
     pub unlisted: Unlisted,
+    /// Human approvals for `approval_needed` calls; without it they are refused.
+    pub approvals: Option<Approvals>,
+}
+
+/// Approval settings of a gate.
+pub struct Approvals {
+    /// The durable records.
+    pub store: Arc<warden_approvals::Store>,
+    /// Override tokens.
+    pub tokens: warden_approvals::Tokens,
+    /// How long a request waits for a person (seconds).
+    pub ttl_seconds: u64,
+    /// At most this many pending approvals per agent.
+    pub max_pending: usize,
+}
+
+/// `params._meta` key carrying an override token on the retried call.
+pub const TOKEN_META: &str = "warden/approval_token";
+
+/// What the approval step made of an `approval_needed` call.
+enum Approval {
+    /// A valid token for this exact call: it may go ahead, once.
+    Granted(Value),
+    /// Waiting for a person (new or joined).
+    Pending(Value),
+    /// A token that does not authorize this call, or no request could be made.
+    Refused(String),
 }
 
 /// One client session (stdio: the process; HTTP: `Mcp-Session-Id`).
@@ -122,6 +149,20 @@ pub enum Verdict {
     },
     /// Answer the client with this JSON-RPC response; the call never reaches the server.
     Reply(Value),
+}
+
+/// The params without Warden's override token (it is not for the MCP server).
+fn without_token(params: &Value) -> Value {
+    let mut p = params.clone();
+    if let Some(Value::Object(m)) = p.get_mut("_meta") {
+        m.remove(TOKEN_META);
+        if m.is_empty() {
+            if let Some(o) = p.as_object_mut() {
+                o.remove("_meta");
+            }
+        }
+    }
+    p
 }
 
 /// A tool result that replaces one Warden will not pass on.
@@ -231,11 +272,47 @@ impl Gate {
         };
         let decision_id = uuid::Uuid::new_v4().to_string();
         let d = &decided.decision;
+        let mut outcome = d.outcome.as_str().to_string();
+        let mut reservation = reservation;
+        let mut approval = None;
+        if outcome == "approval_needed" {
+            match self.approval(session, &decision_id, tool, params, d) {
+                Approval::Granted(note) => {
+                    let rid = uuid::Uuid::new_v4().to_string();
+                    match self.limits.reserve(&rid, &d.consume, now_secs()) {
+                        Ok(Ok(())) => {
+                            reservation = Some(rid);
+                            outcome = "allow".into();
+                        }
+                        _ => outcome = "rate_limited".into(),
+                    }
+                    approval = Some(note);
+                }
+                Approval::Pending(note) => approval = Some(note),
+                Approval::Refused(why) => {
+                    return Verdict::Reply(error(
+                        id,
+                        codes::DENIED,
+                        format!(
+                            "The call to {}/{tool} needs a person's approval and {why}",
+                            self.server
+                        ),
+                        Some(
+                            json!({"warden": {"decision_id": decision_id, "outcome": "deny", "reasons": ["approval_token_rejected"], "remediation": "Retry with the token minted for this exact call, or ask for a new approval."}}),
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(audit) = &self.audit {
+            let mut result = serde_json::to_value(d).unwrap_or(Value::Null);
+            if let Some(a) = &approval {
+                result["approval"] = a.clone();
+            }
             let entry = audit.entry(Call {
                 decision_id: &decision_id,
                 input: input.clone(),
-                result: serde_json::to_value(d).unwrap_or(Value::Null),
+                result,
                 set: &decided.set,
                 latency_us: started.elapsed().as_micros() as u64,
                 trace_id: None,
@@ -259,9 +336,9 @@ impl Gate {
                 );
             }
         }
-        match d.outcome.as_str() {
+        match outcome.as_str() {
             "allow" => Verdict::Forward {
-                params: params.clone(),
+                params: without_token(params),
                 reservation,
                 input,
             },
@@ -287,8 +364,92 @@ impl Gate {
             },
             _ => {
                 self.settle(reservation.as_deref(), false);
-                Verdict::Reply(self.refusal(id, tool, d, &decision_id))
+                let mut r = self.refusal(id, tool, d, &decision_id);
+                if let Some(a) = approval {
+                    let at = if r.get("error").is_some() {
+                        "/error/data/warden"
+                    } else {
+                        "/result/_meta/warden"
+                    };
+                    if let Some(Value::Object(w)) = r.pointer_mut(at) {
+                        if let Some(aid) = a.get("approval_id") {
+                            w.insert("approval_id".into(), aid.clone());
+                        }
+                        w.insert("approval".into(), a);
+                    }
+                }
+                Verdict::Reply(r)
             }
+        }
+    }
+
+    /// The approval step for an `approval_needed` call: a token in `params._meta` that
+    /// authorizes exactly this call is consumed; otherwise an approval is requested (or the
+    /// identical pending one joined).
+    fn approval(
+        &self,
+        session: &Session,
+        decision_id: &str,
+        tool: &str,
+        params: &Value,
+        d: &Decision,
+    ) -> Approval {
+        let Some(ap) = &self.approvals else {
+            return Approval::Pending(
+                json!({"approval_id": decision_id, "state": "not_configured"}),
+            );
+        };
+        let call = warden_approvals::Call {
+            tenant: self.tenant.clone(),
+            agent: self.agent.clone(),
+            tool: self.server.clone(),
+            action: tool.to_string(),
+            arguments: params
+                .get("arguments")
+                .cloned()
+                .filter(|a| !a.is_null())
+                .unwrap_or_else(|| json!({})),
+        };
+        let digest = warden_approvals::digest(&call);
+        let now = now_secs();
+        if let Some(token) = params
+            .pointer("/_meta")
+            .and_then(|m| m.get(TOKEN_META))
+            .and_then(Value::as_str)
+        {
+            let used = ap
+                .tokens
+                .check(token, &digest, now)
+                .and_then(|c| ap.store.consume(&c.aid, &digest, now));
+            return match used {
+                Ok(a) => Approval::Granted(
+                    json!({"approval_id": a.id, "state": "consumed", "approved_by": a.decided_by}),
+                ),
+                Err(e) => Approval::Refused(format!("the override token was rejected: {e}")),
+            };
+        }
+        let rule = d
+            .violations
+            .iter()
+            .find(|v| v.outcome.as_str() == "approval_needed")
+            .map(|v| v.rule.clone())
+            .unwrap_or_default();
+        let requester =
+            json!({"session": session.id, "decision_id": decision_id, "server": self.server});
+        match ap.store.request(
+            call,
+            &d.metadata.policy_version,
+            &rule,
+            &d.reasons,
+            requester,
+            ap.ttl_seconds,
+            ap.max_pending,
+            now,
+        ) {
+            Ok(r) => Approval::Pending(
+                json!({"approval_id": r.approval.id, "state": "pending", "joined": r.joined, "expires": r.approval.expires, "token_meta_key": TOKEN_META}),
+            ),
+            Err(e) => Approval::Refused(format!("no approval could be requested: {e}")),
         }
     }
 
@@ -416,7 +577,7 @@ impl Gate {
             "rate_limit_remaining": d.metadata.rate_limit_remaining,
         });
         if outcome == "approval_needed" {
-            // The approvals flow (issue 5) turns this id into a pending approval.
+            // Replaced by the approval record's id when approvals are configured.
             data["approval_id"] = json!(decision_id);
         }
         if let Some(r) = retry {

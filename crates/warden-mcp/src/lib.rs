@@ -12,5 +12,5 @@ pub mod http;
 pub mod limits;
 pub mod stdio;
 
-pub use gate::{Denials, Gate, Session, Unlisted, Verdict};
+pub use gate::{Approvals, Denials, Gate, Session, Unlisted, Verdict};
 pub use limits::{LimitStore, SqliteLimits};

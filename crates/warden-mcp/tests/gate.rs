@@ -43,6 +43,7 @@ async fn gate(
         audit: None,
         denials,
         unlisted,
+        approvals: None,
     };
     (g, limits)
 }
@@ -127,21 +128,13 @@ async fn each_outcome_is_answered_as_configured() {
         Verdict::Forward { reservation, .. } => reservation.clone(),
         Verdict::Reply(r) => panic!("{r}"),
     };
-    let a = key(&g
-        .call(
-            &s,
-            &id,
-            &call("pay", json!({"amount": 3000, "currency": "USD"})),
-        )
-        .await);
-    let over = g
-        .call(
-            &s,
-            &id,
-            &call("pay", json!({"amount": 2500, "currency": "USD"})),
-        )
-        .await;
-    match over {
+    let pay = |amount: u64| call("pay", json!({"amount": amount, "currency": "USD"}));
+    for _ in 0..4 {
+        let r = key(&g.call(&s, &id, &pay(1000)).await);
+        g.settle(r.as_deref(), true);
+    }
+    let a = key(&g.call(&s, &id, &pay(1000)).await);
+    match g.call(&s, &id, &pay(500)).await {
         Verdict::Reply(r) => {
             assert_eq!(r["error"]["code"], -32003, "{r}");
             assert!(
@@ -151,16 +144,12 @@ async fn each_outcome_is_answered_as_configured() {
                     > 0
             );
         }
-        Verdict::Forward { .. } => panic!("3000 in flight + 2500 is over the 5000 budget"),
+        Verdict::Forward { .. } => {
+            panic!("4000 spent + 1000 in flight + 500 is over the 5000 budget")
+        }
     }
     g.settle(a.as_deref(), false);
-    let b = key(&g
-        .call(
-            &s,
-            &id,
-            &call("pay", json!({"amount": 2500, "currency": "USD"})),
-        )
-        .await);
+    let b = key(&g.call(&s, &id, &pay(500)).await);
     g.settle(b.as_deref(), true);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,7 +166,7 @@ async fn each_outcome_is_answered_as_configured() {
         .unwrap();
     assert_eq!(
         used,
-        vec![2500.0],
+        vec![4500.0],
         "the released charge is gone, the committed one stays"
     );
     // Bad params never reach a decision.

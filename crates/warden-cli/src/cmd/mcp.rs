@@ -39,10 +39,25 @@ struct ServerSpec {
     cwd: Option<String>,
 }
 
+/// Who approves `approval_needed` calls, and how long requests and tokens live.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalsSpec {
+    /// Tenant → approver identities.
+    #[serde(default)]
+    approvers: BTreeMap<String, Vec<String>>,
+    /// Rule id → approver identities for that rule.
+    #[serde(default)]
+    rule_approvers: BTreeMap<String, Vec<String>>,
+    ttl_seconds: Option<u64>,
+    token_ttl_seconds: Option<u64>,
+    max_pending_per_agent: Option<usize>,
+}
+
 /// `mcp.yaml`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct McpFile {
+pub(crate) struct McpFile {
     tenant: String,
     agent: String,
     server: ServerSpec,
@@ -63,9 +78,58 @@ struct McpFile {
     /// not of the machine; faster).
     audit_sync: Option<String>,
     state_db: Option<String>,
+    /// Human approvals; without this section `approval_needed` calls are refused.
+    approvals: Option<ApprovalsSpec>,
 }
 
-fn read_config(path: &Path) -> Result<McpFile, CliError> {
+/// The parts of a configuration the approvals commands need.
+pub(crate) struct ApprovalSetup {
+    pub store: Arc<warden_approvals::Store>,
+    pub tokens: warden_approvals::Tokens,
+    pub approvers: warden_approvals::Approvers,
+    pub ttl_seconds: u64,
+    pub token_ttl_seconds: u64,
+    pub max_pending: usize,
+}
+
+/// Opens the approval store, token key and approvers a configuration names (`None` without an
+/// `approvals` section).
+pub(crate) fn approval_setup(config: &Path) -> Result<Option<ApprovalSetup>, CliError> {
+    let f = read_config(config)?;
+    let Some(spec) = &f.approvals else {
+        return Ok(None);
+    };
+    let base = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let data_dir = base.join(f.data_dir.as_deref().unwrap_or(".warden"));
+    let state_db = f
+        .state_db
+        .as_deref()
+        .map(|p| base.join(p))
+        .unwrap_or_else(|| data_dir.join("limits.db"));
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| CliError::usage(format!("cannot create `{}`: {e}", data_dir.display())))?;
+    let store = warden_approvals::Store::open(&state_db)
+        .map_err(|e| CliError::usage(format!("{}: {e}", state_db.display())))?;
+    let tokens = warden_approvals::Tokens::load_or_create(&data_dir.join("approval-token.key"))
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    Ok(Some(ApprovalSetup {
+        store: Arc::new(store),
+        tokens,
+        approvers: warden_approvals::Approvers {
+            tenants: spec.approvers.clone(),
+            rules: spec.rule_approvers.clone(),
+        },
+        ttl_seconds: spec.ttl_seconds.unwrap_or(3600),
+        token_ttl_seconds: spec.token_ttl_seconds.unwrap_or(900),
+        max_pending: spec.max_pending_per_agent.unwrap_or(10),
+    }))
+}
+
+pub(crate) fn read_config(path: &Path) -> Result<McpFile, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
     let doc = warden_core::source::Document::parse(&path.display().to_string(), &text)
@@ -142,6 +206,12 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .as_deref()
         .map(rel)
         .unwrap_or_else(|| data_dir.join("limits.db"));
+    let approvals = approval_setup(&a.config)?.map(|s| warden_mcp::Approvals {
+        store: s.store,
+        tokens: s.tokens,
+        ttl_seconds: s.ttl_seconds,
+        max_pending: s.max_pending,
+    });
     let limits = SqliteLimits::open(&state_db).map_err(|e| {
         CliError::usage(format!("{}: {e}", state_db.display()))
             .hint("the limit counters need a writable SQLite file (state_db)")
@@ -219,6 +289,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             audit: auditor,
             denials: f.denials,
             unlisted: f.tools_list,
+            approvals,
         });
         match url {
             Some(url) => {
