@@ -288,6 +288,40 @@ def raw_protocol(d):
     send(json.dumps({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}))
     r = recv()
     check(r["id"] == 4 and r["error"]["code"] == -32601, f"unknown methods reach the server and its answer comes back: {r}")
+    # A client that floods: 2,000 calls written without waiting. Each is answered (the first 100
+    # by the server, the rest rate limited by policy) and the gateway stays responsive.
+    for i in range(2000):
+        p.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1000 + i, "method": "tools/call",
+                                  "params": {"name": "echo", "arguments": {"text": "x"}}}) + "\n")
+    p.stdin.flush()
+    answers = [recv() for _ in range(2000)]
+    ok = sum(1 for a in answers if "result" in a)
+    limited = sum(1 for a in answers if a.get("error", {}).get("code") == -32003)
+    check(ok == 100 and limited == 1900 and len({a["id"] for a in answers}) == 2000,
+          f"a flooding client: 2,000 calls answered ({ok} forwarded, {limited} rate limited)")
+    send(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}))
+    r = recv()
+    check(r["id"] == 5 and "tools" in r["result"], "and the next request is served")
+    p.stdin.close()
+    p.wait(timeout=10)
+
+
+def malformed_server(d):
+    """A server that writes garbage and answers tools/call with a non-object result."""
+    cfg = config(d, server={"name": "testsrv", "command": sys.executable,
+                            "args": [os.path.join(HERE, "bad_server.py")]})
+    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    p.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}) + "\n")
+    p.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                              "params": {"name": "echo", "arguments": {"text": "hi"}}}) + "\n")
+    p.stdin.flush()
+    first = json.loads(p.stdout.readline())
+    second = json.loads(p.stdout.readline())
+    check(first["id"] == 1 and "result" in first, "the garbage line is dropped, not passed to the client")
+    check(second["id"] == 2 and second["error"]["code"] == -32006,
+          f"a malformed tool result becomes a clear error: {second['error']['message']}")
     p.stdin.close()
     p.wait(timeout=10)
 
@@ -306,6 +340,9 @@ async def main():
     print("== raw protocol")
     with tempfile.TemporaryDirectory() as d:
         raw_protocol(d)
+    print("== malformed server")
+    with tempfile.TemporaryDirectory() as d:
+        malformed_server(d)
     print(f"{passed} checks passed")
 
 
