@@ -6,6 +6,7 @@ usage: e2e_http.py --warden target/debug/warden
 """
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -104,6 +106,45 @@ async def run(d, direct_url, warden_url):
             check(err is not None and err.code == -32003, "a new session does not reset the limit")
 
 
+async def credentials(warden_url):
+    """With api_keys configured, each caller's key names its agent."""
+    def client(key):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return streamable_http_client(warden_url, http_client=httpx2.AsyncClient(headers=headers))
+
+    try:
+        async with client(None) as (r, w, *_):
+            async with ClientSession(r, w) as s:
+                await asyncio.wait_for(s.initialize(), 10)
+        anonymous = "accepted"
+    except BaseException as e:  # the SDK surfaces the 401 as an error
+        anonymous = f"refused ({type(e).__name__})"
+    check(anonymous.startswith("refused"), f"a caller without a credential is refused: {anonymous}")
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(warden_url, data=b'{"jsonrpc":"2.0","id":1,"method":"ping"}', method="POST",
+                                 headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        status = 200
+    except urllib.error.HTTPError as e:
+        status = e.code
+    check(status == 401, f"with HTTP status 401: {status}")
+    async with client("key-of-test-agent") as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            tools = sorted(t.name for t in (await s.list_tools()).tools)
+            check("echo" in tools, "test-agent's key sees its tools")
+    async with client("key-of-intern") as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            tools = [t.name for t in (await s.list_tools()).tools]
+            check(tools == [], f"the intern's key names an agent with no grants: every tool hidden {tools}")
+            err = await refused(s.call_tool("echo", {"text": "hi"}))
+            check(err is not None and err.code == -32001 and err.data["warden"]["reasons"] == ["unknown_agent"],
+                  f"and its calls are decided as that agent (unknown to the policy): {err and err.data['warden']['reasons']}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--warden", required=True)
@@ -120,12 +161,28 @@ def main():
                        "policies": HERE, "data_dir": os.path.join(d, "state"),
                        "listen": f"127.0.0.1:{gw_port}"}, f)
         gw = subprocess.Popen([warden, "mcp", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A second gateway on the same upstream that identifies callers by API key.
+        auth_port = free_port()
+        keys = os.path.join(d, "keys.json")
+        with open(keys, "w") as f:
+            json.dump([{"key_sha256": hashlib.sha256(k.encode()).hexdigest(), "tenant": "acme", "agent": a}
+                       for k, a in [("key-of-test-agent", "test-agent"), ("key-of-intern", "intern")]], f)
+        cfg2 = os.path.join(d, "mcp-auth.yaml")
+        with open(cfg2, "w") as f:
+            json.dump({"tenant": "acme", "agent": "nobody",
+                       "server": {"name": "testsrv", "url": f"http://127.0.0.1:{up_port}/mcp"},
+                       "policies": HERE, "data_dir": os.path.join(d, "state2"),
+                       "listen": f"127.0.0.1:{auth_port}", "api_keys": keys}, f)
+        gw2 = subprocess.Popen([warden, "mcp", "--config", cfg2], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(up_port, up, "the MCP server")
             wait_port(gw_port, gw, "warden mcp")
             asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
+            wait_port(auth_port, gw2, "warden mcp with api_keys")
+            asyncio.run(credentials(f"http://127.0.0.1:{auth_port}/mcp"))
         finally:
             gw.kill()
+            gw2.kill()
             up.kill()
     print(f"{passed} checks passed")
 

@@ -63,9 +63,9 @@ pub enum Unlisted {
 pub struct Gate {
     /// The decision service (hot-reloaded bundles).
     pub svc: Arc<DecisionService>,
-    /// The caller's tenant.
+    /// The tenant of callers without a credential (stdio; HTTP without `api_keys`).
     pub tenant: String,
-    /// The caller's agent id (its identity: limits are keyed on it, not on the session).
+    /// Their agent id.
     pub agent: String,
     /// The MCP server's name: the `tool` in policies; MCP tool names are the actions.
     pub server: String,
@@ -106,33 +106,33 @@ enum Approval {
     Refused(String),
 }
 
-/// One client session (stdio: the process; HTTP: `Mcp-Session-Id`).
+/// One client session (stdio: the process; HTTP: `Mcp-Session-Id`), and who it belongs to.
 pub struct Session {
     /// Session id, reported as `context.conversation_id`.
     pub id: String,
+    /// The caller's tenant (from its credential, or the gateway's configuration).
+    pub tenant: String,
+    /// The caller's agent id: limits and approvals are keyed on it, not on the session.
+    pub agent: String,
     started: Instant,
     turns: AtomicU64,
 }
 
 impl Session {
-    /// A new session.
-    pub fn new() -> Self {
-        Self::with_id(&uuid::Uuid::new_v4().to_string())
+    /// A new session of `agent` in `tenant`.
+    pub fn new(tenant: &str, agent: &str) -> Self {
+        Self::with_id(&uuid::Uuid::new_v4().to_string(), tenant, agent)
     }
 
     /// A session named by its transport (HTTP: the upstream's `Mcp-Session-Id`).
-    pub fn with_id(id: &str) -> Self {
+    pub fn with_id(id: &str, tenant: &str, agent: &str) -> Self {
         Session {
             id: id.to_string(),
+            tenant: tenant.to_string(),
+            agent: agent.to_string(),
             started: Instant::now(),
             turns: AtomicU64::new(0),
         }
-    }
-}
-
-impl Default for Session {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -199,22 +199,22 @@ fn retry_after(consume: &[Consume], now: u64) -> Option<u64> {
 }
 
 impl Gate {
-    /// Whether `tools/list` should show `tool`.
-    pub fn visible(&self, tool: &str) -> bool {
+    /// Whether `tools/list` should show `tool` to the session's agent.
+    pub fn visible(&self, session: &Session, tool: &str) -> bool {
         self.unlisted == Unlisted::Show
             || self
                 .svc
-                .granted(&self.tenant, &self.agent, &self.server, tool)
+                .granted(&session.tenant, &session.agent, &self.server, tool)
                 .unwrap_or(true)
     }
 
-    /// Removes tools the agent may never call from a `tools/list` result.
-    pub fn filter_tools(&self, result: &mut Value) {
+    /// Removes tools the session's agent may never call from a `tools/list` result.
+    pub fn filter_tools(&self, session: &Session, result: &mut Value) {
         if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
             tools.retain(|t| {
                 t.get("name")
                     .and_then(Value::as_str)
-                    .is_some_and(|n| self.visible(n))
+                    .is_some_and(|n| self.visible(session, n))
             });
         }
     }
@@ -222,8 +222,8 @@ impl Gate {
     fn input(&self, session: &Session, id: &Value, tool: &str, args: Value) -> Value {
         let turn = session.turns.fetch_add(1, Ordering::Relaxed) + 1;
         json!({
-            "tenant": self.tenant,
-            "agent": {"id": self.agent},
+            "tenant": session.tenant,
+            "agent": {"id": session.agent},
             "action": {"tool": self.server, "type": tool, "args": args},
             "context": {
                 "conversation_id": session.id,
@@ -400,8 +400,8 @@ impl Gate {
             );
         };
         let call = warden_approvals::Call {
-            tenant: self.tenant.clone(),
-            agent: self.agent.clone(),
+            tenant: session.tenant.clone(),
+            agent: session.agent.clone(),
             tool: self.server.clone(),
             action: tool.to_string(),
             arguments: params

@@ -8,6 +8,8 @@
 //! redacted arguments, `tools/list` results are filtered, and limit reservations are settled when
 //! the call's response passes (or released if the stream ends or the client goes away first).
 //! The client's own `Authorization` header is not passed upstream (no token pass-through).
+//! With API keys or JWTs configured, the caller's credential names the agent (as on `warden
+//! serve`), and an MCP session stays bound to the identity that opened it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,9 @@ const BACK: [&str; 3] = ["content-type", "mcp-session-id", "cache-control"];
 /// The HTTP proxy's state.
 pub struct HttpProxy {
     gate: Arc<Gate>,
+    /// Caller credentials (API keys, JWTs); when configured, every request needs one and the
+    /// caller's identity decides (not the configuration's).
+    auth: Arc<warden_server::auth::AuthConfig>,
     upstream: String,
     client: reqwest::Client,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
@@ -45,9 +50,15 @@ pub struct HttpProxy {
 
 impl HttpProxy {
     /// A proxy for the MCP endpoint at `upstream`.
-    pub fn new(gate: Arc<Gate>, upstream: String, call_timeout: Duration) -> Arc<Self> {
+    pub fn new(
+        gate: Arc<Gate>,
+        auth: Arc<warden_server::auth::AuthConfig>,
+        upstream: String,
+        call_timeout: Duration,
+    ) -> Arc<Self> {
         Arc::new(HttpProxy {
             gate,
+            auth,
             upstream,
             client: reqwest::Client::new(),
             sessions: Mutex::new(HashMap::new()),
@@ -55,16 +66,51 @@ impl HttpProxy {
         })
     }
 
-    fn session(&self, id: Option<&str>) -> Arc<Session> {
-        let Some(id) = id else {
-            return Arc::new(Session::new());
+    /// Who is calling: the credential's identity when authentication is configured (401
+    /// without a valid one), else the configured tenant and agent.
+    fn caller(&self, headers: &HeaderMap) -> Result<(String, String), Refused> {
+        if !self.auth.enabled() {
+            return Ok((self.gate.tenant.clone(), self.gate.agent.clone()));
+        }
+        self.auth
+            .authenticate(headers)
+            .map(|id| (id.tenant, id.agent))
+            .map_err(|e| {
+                Refused(
+                    StatusCode::UNAUTHORIZED,
+                    format!("authentication failed: {e}"),
+                )
+            })
+    }
+
+    /// The session `id` of `who` (a new one when there is no id). A session belongs to the
+    /// caller that opened it: another identity presenting its id gets 403.
+    fn session(&self, id: Option<&str>, who: &(String, String)) -> Result<Arc<Session>, Refused> {
+        let fresh = || Arc::new(Session::new(&who.0, &who.1));
+        let (Some(id), Ok(mut m)) = (id, self.sessions.lock()) else {
+            return Ok(fresh());
         };
-        let Ok(mut m) = self.sessions.lock() else {
-            return Arc::new(Session::new());
-        };
-        m.entry(id.to_string())
-            .or_insert_with(|| Arc::new(Session::with_id(id)))
-            .clone()
+        let s = m
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(Session::with_id(id, &who.0, &who.1)))
+            .clone();
+        if (s.tenant.as_str(), s.agent.as_str()) != (who.0.as_str(), who.1.as_str()) {
+            return Err(Refused(
+                StatusCode::FORBIDDEN,
+                "this MCP session belongs to another caller".into(),
+            ));
+        }
+        Ok(s)
+    }
+}
+
+/// A request refused before it reached the upstream: its status and why.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let r = error(&Value::Null, codes::DENIED, self.1, None);
+        (self.0, axum::Json(r)).into_response()
     }
 }
 
@@ -80,7 +126,8 @@ pub fn router(proxy: Arc<HttpProxy>, body_limit: usize) -> Router {
 enum Tracked {
     /// A forwarded call: its id, its reservation, its decision input.
     Call(Value, Settle, Value),
-    List(Value),
+    /// A tools/list request: its id and the session whose agent's grants filter it.
+    List(Value, Arc<Session>),
 }
 
 /// A reservation that is released unless the call's success is seen (drop = release).
@@ -121,7 +168,15 @@ fn json_response(v: &Value, session: Option<&str>) -> Response {
 }
 
 async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Bytes) -> Response {
+    let who = match p.caller(&headers) {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
     let session_id = header(&headers, "mcp-session-id");
+    let session = match p.session(session_id.as_deref(), &who) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
     let mut msg: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -144,7 +199,6 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     let mut out = body;
     match (method.as_str(), id) {
         ("tools/call", Some(id)) => {
-            let session = p.session(session_id.as_deref());
             let params = msg.get("params").cloned().unwrap_or(Value::Null);
             match p.gate.call(&session, &id, &params).await {
                 Verdict::Reply(r) => return json_response(&r, session_id.as_deref()),
@@ -163,7 +217,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                 }
             }
         }
-        ("tools/list", Some(id)) => tracked = Some(Tracked::List(id)),
+        ("tools/list", Some(id)) => tracked = Some(Tracked::List(id, session.clone())),
         _ => {}
     }
     let mut req = p.client.post(&p.upstream).body(out);
@@ -181,7 +235,8 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     };
     if let (Some(s), "initialize") = (resp.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
-            p.session(Some(s));
+            // The upstream's new session belongs to this caller.
+            let _ = p.session(Some(s), &who);
         }
     }
     relay(&p, resp, tracked).await
@@ -189,7 +244,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
 
 fn upstream_failed(tracked: Option<Tracked>, why: &str) -> Response {
     match tracked {
-        Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id)) => {
+        Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id, _)) => {
             let code = if why.contains("in time") {
                 codes::UPSTREAM_TIMEOUT
             } else {
@@ -218,9 +273,9 @@ fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool 
             *tracked = None;
             changed
         }
-        Some(Tracked::List(id)) if matches(id) => {
+        Some(Tracked::List(id, session)) if matches(id) => {
             if let Some(r) = msg.get_mut("result") {
-                gate.filter_tools(r);
+                gate.filter_tools(session, r);
             }
             *tracked = None;
             true
@@ -346,6 +401,12 @@ fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Ve
 }
 
 async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
+    if let Err(r) = p
+        .caller(&headers)
+        .and_then(|who| p.session(header(&headers, "mcp-session-id").as_deref(), &who))
+    {
+        return r.into_response();
+    }
     let mut req = p.client.get(&p.upstream);
     for h in FORWARD {
         if let Some(v) = headers.get(h) {
@@ -363,6 +424,12 @@ async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response
 }
 
 async fn on_delete(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
+    if let Err(r) = p
+        .caller(&headers)
+        .and_then(|who| p.session(header(&headers, "mcp-session-id").as_deref(), &who))
+    {
+        return r.into_response();
+    }
     if let (Some(s), Ok(mut m)) = (header(&headers, "mcp-session-id"), p.sessions.lock()) {
         m.remove(&s);
     }

@@ -210,7 +210,7 @@ impl Pump {
                 }
                 Some(Pending::List) => {
                     if let Some(r) = msg.get_mut("result") {
-                        self.gate.filter_tools(r);
+                        self.gate.filter_tools(&self.session, r);
                     }
                 }
                 None => {}
@@ -285,9 +285,10 @@ where
     };
     let (to_client, mut client_rx) = mpsc::unbounded_channel::<String>();
     let (to_server, mut server_rx) = mpsc::unbounded_channel::<Option<String>>();
+    let session = Session::new(&gate.tenant, &gate.agent);
     let pump = Arc::new(Pump {
         gate,
-        session: Session::new(),
+        session,
         pending: Mutex::new(HashMap::new()),
         timed_out: Mutex::new(HashSet::new()),
         to_client,

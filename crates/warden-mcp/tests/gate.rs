@@ -57,20 +57,24 @@ async fn tools_list_hides_what_the_agent_may_never_call() {
     let dir = tempfile::tempdir().unwrap();
     let (g, _) = gate(dir.path(), Denials::Error, Unlisted::Hide).await;
     let mut result = json!({"tools": [{"name": "echo"}, {"name": "admin_reset"}, {"name": "nope"}, {"name": "pay"}]});
-    g.filter_tools(&mut result);
+    let s = Session::new("acme", "test-agent");
+    g.filter_tools(&s, &mut result);
     assert_eq!(
         result,
         json!({"tools": [{"name": "echo"}, {"name": "pay"}]})
     );
     let (g, _) = gate(dir.path(), Denials::Error, Unlisted::Show).await;
-    assert!(g.visible("admin_reset"), "show-and-deny lists everything");
+    assert!(
+        g.visible(&s, "admin_reset"),
+        "show-and-deny lists everything"
+    );
 }
 
 #[tokio::test]
 async fn each_outcome_is_answered_as_configured() {
     let dir = tempfile::tempdir().unwrap();
     let (g, limits) = gate(dir.path(), Denials::Error, Unlisted::Hide).await;
-    let s = Session::new();
+    let s = Session::new("acme", "test-agent");
     let id = json!(7);
     match g
         .call(&s, &id, &call("read_file", json!({"path": "/etc/shadow"})))

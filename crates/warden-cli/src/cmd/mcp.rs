@@ -72,6 +72,9 @@ pub(crate) struct McpFile {
     max_message_bytes: Option<usize>,
     /// HTTP mode: where Warden's MCP endpoint listens (`/mcp`).
     listen: Option<String>,
+    /// HTTP mode: API keys (`[{"key_sha256", "tenant", "agent"}]`, as for `warden serve`); each
+    /// caller's key then names its tenant and agent.
+    api_keys: Option<String>,
     data_dir: Option<String>,
     audit_db: Option<String>,
     /// `full` (fsync every commit, the default) or `normal` (survives a crash of the process,
@@ -206,6 +209,11 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .as_deref()
         .map(rel)
         .unwrap_or_else(|| data_dir.join("limits.db"));
+    let mut auth = warden_server::auth::AuthConfig::default();
+    if let Some(p) = &f.api_keys {
+        super::serve::add_api_keys(&mut auth, &rel(p))?;
+    }
+    let auth = Arc::new(auth);
     let approvals = approval_setup(&a.config)?.map(|s| warden_mcp::Approvals {
         store: s.store,
         tokens: s.tokens,
@@ -293,8 +301,12 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         });
         match url {
             Some(url) => {
-                let proxy =
-                    warden_mcp::http::HttpProxy::new(gate, url.clone(), upstream.call_timeout);
+                let proxy = warden_mcp::http::HttpProxy::new(
+                    gate,
+                    auth,
+                    url.clone(),
+                    upstream.call_timeout,
+                );
                 let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
                     CliError::usage(format!("cannot listen on {listen}: {e}"))
                         .hint("pick another address with `listen:`")

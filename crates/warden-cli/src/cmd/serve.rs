@@ -205,27 +205,38 @@ pub(crate) fn bundle_spec<'a>(spec: &'a str, default_name: &str) -> (String, &'a
     }
 }
 
+/// Adds the API keys listed in `path` (`[{"key_sha256", "tenant", "agent"}]`) to `cfg`.
+pub(crate) fn add_api_keys(
+    cfg: &mut warden_server::auth::AuthConfig,
+    path: &std::path::Path,
+) -> Result<(), CliError> {
+    use warden_server::auth::{ApiKeyEntry, Identity};
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let entries: Vec<ApiKeyEntry> = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::usage(format!("{}: {e}", path.display()))
+            .hint("expected [{\"key_sha256\": \"<hex>\", \"tenant\": \"...\", \"agent\": \"...\"}]")
+    })?;
+    for e in entries {
+        cfg.api_keys.insert(
+            e.key_sha256.to_ascii_lowercase(),
+            Identity {
+                tenant: e.tenant,
+                agent: e.agent,
+            },
+        );
+    }
+    Ok(())
+}
+
 fn auth_config(a: &Args) -> Result<warden_server::auth::AuthConfig, CliError> {
-    use warden_server::auth::{ApiKeyEntry, AuthConfig, Identity, JwtConfig};
+    use warden_server::auth::{AuthConfig, JwtConfig};
     let read = |p: &PathBuf| {
         std::fs::read(p).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", p.display())))
     };
     let mut cfg = AuthConfig::default();
     if let Some(p) = &a.api_keys {
-        let entries: Vec<ApiKeyEntry> = serde_json::from_slice(&read(p)?).map_err(|e| {
-            CliError::usage(format!("{}: {e}", p.display())).hint(
-                "expected [{\"key_sha256\": \"<hex>\", \"tenant\": \"...\", \"agent\": \"...\"}]",
-            )
-        })?;
-        for e in entries {
-            cfg.api_keys.insert(
-                e.key_sha256.to_ascii_lowercase(),
-                Identity {
-                    tenant: e.tenant,
-                    agent: e.agent,
-                },
-            );
-        }
+        add_api_keys(&mut cfg, p)?;
     }
     if let Some(p) = &a.jwt_key {
         let algorithm = warden_bundle::signing::algorithm(&a.jwt_alg)
