@@ -8,7 +8,9 @@
 //!   authorized approvers, no self-approval, and expiry that fails closed.
 //! - [`Tokens`]: one-time override tokens (HMAC-SHA256, bound to the approval and the digest,
 //!   expiring); single use is enforced by the store's atomic `approved → consumed` step.
+//! - [`notify`]: the Slack and Teams messages, and Slack's signed interaction callback.
 
+pub mod notify;
 mod store;
 mod token;
 

@@ -91,6 +91,8 @@ pub struct Approvals {
     pub ttl_seconds: u64,
     /// At most this many pending approvals per agent.
     pub max_pending: usize,
+    /// Announces new approvals (Slack, Teams).
+    pub notifier: Option<Arc<crate::approvals_http::Notifier>>,
 }
 
 /// `params._meta` key carrying an override token on the retried call.
@@ -446,9 +448,14 @@ impl Gate {
             ap.max_pending,
             now,
         ) {
-            Ok(r) => Approval::Pending(
-                json!({"approval_id": r.approval.id, "state": "pending", "joined": r.joined, "expires": r.approval.expires, "token_meta_key": TOKEN_META}),
-            ),
+            Ok(r) => {
+                if let (false, Some(n)) = (r.joined, &ap.notifier) {
+                    n.requested(&r.approval);
+                }
+                Approval::Pending(
+                    json!({"approval_id": r.approval.id, "state": "pending", "joined": r.joined, "expires": r.approval.expires, "token_meta_key": TOKEN_META}),
+                )
+            }
             Err(e) => Approval::Refused(format!("no approval could be requested: {e}")),
         }
     }

@@ -6,7 +6,9 @@
 //! - [`limits`]: exact rate limits and budgets (reserve before forwarding, commit or release).
 //! - [`stdio`]: the stdio proxy that launches the server as a child process.
 //! - [`http`]: the Streamable HTTP proxy in front of an upstream HTTP MCP server.
+//! - [`approvals_http`]: Slack and Teams messages for approvals, and Slack's callback.
 
+pub mod approvals_http;
 pub mod gate;
 pub mod http;
 pub mod limits;

@@ -52,6 +52,17 @@ pub(crate) struct ApprovalsSpec {
     ttl_seconds: Option<u64>,
     token_ttl_seconds: Option<u64>,
     max_pending_per_agent: Option<usize>,
+    /// Slack incoming webhook for new approvals.
+    slack_webhook: Option<String>,
+    /// File holding Slack's signing secret (or WARDEN_SLACK_SIGNING_SECRET), for the callback.
+    slack_signing_secret_file: Option<String>,
+    /// Teams webhook for new approvals.
+    teams_webhook: Option<String>,
+    /// Public base URL of this gateway, for links in the messages.
+    link_base: Option<String>,
+    /// Where the callback endpoint (`/slack/interactions`) listens in stdio mode (HTTP mode
+    /// serves it beside `/mcp`).
+    listen: Option<String>,
 }
 
 /// `mcp.yaml`.
@@ -93,6 +104,9 @@ pub(crate) struct ApprovalSetup {
     pub ttl_seconds: u64,
     pub token_ttl_seconds: u64,
     pub max_pending: usize,
+    pub notifier: Option<Arc<warden_mcp::approvals_http::Notifier>>,
+    pub slack_signing_secret: Option<String>,
+    pub listen: Option<String>,
 }
 
 /// Opens the approval store, token key and approvers a configuration names (`None` without an
@@ -129,6 +143,23 @@ pub(crate) fn approval_setup(config: &Path) -> Result<Option<ApprovalSetup>, Cli
         ttl_seconds: spec.ttl_seconds.unwrap_or(3600),
         token_ttl_seconds: spec.token_ttl_seconds.unwrap_or(900),
         max_pending: spec.max_pending_per_agent.unwrap_or(10),
+        notifier: (spec.slack_webhook.is_some() || spec.teams_webhook.is_some()).then(|| {
+            Arc::new(warden_mcp::approvals_http::Notifier::new(
+                spec.slack_webhook.clone(),
+                spec.teams_webhook.clone(),
+                spec.link_base.clone(),
+            ))
+        }),
+        slack_signing_secret: match &spec.slack_signing_secret_file {
+            Some(p) => Some(
+                std::fs::read_to_string(base.join(p))
+                    .map_err(|e| CliError::usage(format!("slack_signing_secret_file: {e}")))?
+                    .trim()
+                    .to_string(),
+            ),
+            None => std::env::var("WARDEN_SLACK_SIGNING_SECRET").ok(),
+        },
+        listen: spec.listen.clone(),
     }))
 }
 
@@ -214,11 +245,21 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         super::serve::add_api_keys(&mut auth, &rel(p))?;
     }
     let auth = Arc::new(auth);
-    let approvals = approval_setup(&a.config)?.map(|s| warden_mcp::Approvals {
+    let setup = approval_setup(&a.config)?;
+    let callbacks = setup.as_ref().map(|s| {
+        Arc::new(warden_mcp::approvals_http::Callbacks {
+            store: s.store.clone(),
+            approvers: s.approvers.clone(),
+            slack_signing_secret: s.slack_signing_secret.clone(),
+        })
+    });
+    let callbacks_listen = setup.as_ref().and_then(|s| s.listen.clone());
+    let approvals = setup.map(|s| warden_mcp::Approvals {
         store: s.store,
         tokens: s.tokens,
         ttl_seconds: s.ttl_seconds,
         max_pending: s.max_pending,
+        notifier: s.notifier,
     });
     let limits = SqliteLimits::open(&state_db).map_err(|e| {
         CliError::usage(format!("{}: {e}", state_db.display()))
@@ -299,6 +340,14 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             unlisted: f.tools_list,
             approvals,
         });
+        if let (Some(c), Some(addr), None) = (&callbacks, &callbacks_listen, &url) {
+            let listener = tokio::net::TcpListener::bind(addr.as_str())
+                .await
+                .map_err(|e| CliError::usage(format!("approvals.listen {addr}: {e}")))?;
+            eprintln!("warden: approval callbacks on http://{addr}/slack/interactions");
+            let app = warden_mcp::approvals_http::router(c.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
         match url {
             Some(url) => {
                 let proxy = warden_mcp::http::HttpProxy::new(
