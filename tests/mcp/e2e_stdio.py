@@ -257,6 +257,42 @@ async def approvals(d):
     check(json.loads(out)["state"] == "consumed", "the record ends consumed")
 
 
+async def waiting_mode(d):
+    """Waiting mode: the call is held (with progress notifications) until a person decides."""
+    cfg = config(d, approvals={"approvers": {"acme": ["alice"]}, "wait_seconds": 30})
+    ctx, s = await session(cfg)
+    progress = []
+
+    async def on_progress(p, total, message):
+        progress.append(message)
+
+    async def approve_when_pending(decision):
+        for _ in range(200):
+            code, out, _ = approvals_cli(cfg, "list")
+            line = next((l for l in out.splitlines() if "pending" in l), None)
+            if line:
+                await asyncio.sleep(2.5)  # long enough for a progress notification
+                return approvals_cli(cfg, decision, line.split()[0], "--as", "alice", "--note", "checked")
+            await asyncio.sleep(0.1)
+        return None
+
+    t0 = time.monotonic()
+    approver = asyncio.create_task(approve_when_pending("approve"))
+    res = await s.call_tool("pay", {"amount": 3000, "currency": "USD"}, progress_callback=on_progress)
+    await approver
+    check(text(res) == "paid 3000.0 USD" and len(calls(d, "pay")) == 1,
+          f"the held call completes the moment it is approved ({time.monotonic() - t0:.1f} s)")
+    check(progress and "waiting for a person to approve apr_" in progress[0],
+          f"the client got progress notifications while waiting: {progress[:1]}")
+    denier = asyncio.create_task(approve_when_pending("deny"))
+    err = await refused(s.call_tool("pay", {"amount": 1500, "currency": "USD"}))
+    await denier
+    check(err is not None and err.code == -32001 and "alice denied" in err.message and "checked" in err.message,
+          f"a denial ends the held call with who and why: {err and err.message}")
+    check(len(calls(d, "pay")) == 1, "the denied call never reached the server")
+    await close(ctx, s)
+
+
 def raw_protocol(d):
     """Malformed and oversized messages, straight over stdio without an SDK."""
     cfg = config(d)
@@ -333,7 +369,7 @@ async def main():
     WARDEN = os.path.abspath(ap.parse_args().warden)
     for name, test in [("basics", basics), ("rate limit", rate_limit_exact), ("budget", budget_exact),
                        ("disconnect", disconnect_releases), ("timeout and crash", timeout_and_crash),
-                       ("approvals", approvals)]:
+                       ("approvals", approvals), ("waiting mode", waiting_mode)]:
         print(f"== {name}")
         with tempfile.TemporaryDirectory() as d:
             await test(d)

@@ -93,6 +93,21 @@ pub struct Approvals {
     pub max_pending: usize,
     /// Announces new approvals (Slack, Teams).
     pub notifier: Option<Arc<crate::approvals_http::Notifier>>,
+    /// Waiting mode: hold an `approval_needed` call open this long for a person to decide
+    /// (forwarding it the moment it is approved); `None` answers at once (token mode).
+    pub wait: Option<std::time::Duration>,
+    /// Lifetime of minted override tokens (seconds).
+    pub token_ttl_seconds: u64,
+}
+
+/// How waiting for an approval ended.
+pub enum Waited {
+    /// Approved: retry the call with this override token.
+    Approved(String),
+    /// A person denied it.
+    Denied(warden_approvals::Approval),
+    /// Nobody decided in time, or the approval can no longer be used.
+    Ended(String),
 }
 
 /// `params._meta` key carrying an override token on the retried call.
@@ -510,6 +525,49 @@ impl Gate {
             }
         }
         Err("limit counters kept changing under concurrent calls; try again".into())
+    }
+
+    /// The approval a reply is waiting on, when waiting mode is on: its id.
+    pub fn waits_on(&self, reply: &Value) -> Option<String> {
+        self.approvals.as_ref()?.wait?;
+        let w = reply.pointer("/error/data/warden")?;
+        (w.pointer("/approval/state")?.as_str()? == "pending")
+            .then(|| w.get("approval_id")?.as_str().map(str::to_string))
+            .flatten()
+    }
+
+    /// Waiting mode: polls approval `id` until a person decides, it expires, or the wait ends;
+    /// `progress(seconds waited)` is called about every two seconds meanwhile.
+    pub async fn wait_for_approval(&self, id: &str, mut progress: impl FnMut(u64)) -> Waited {
+        let Some(ap) = &self.approvals else {
+            return Waited::Ended("approvals are not configured".into());
+        };
+        let limit = ap.wait.unwrap_or_default();
+        let started = Instant::now();
+        let mut last = 0;
+        loop {
+            let now = now_secs();
+            match ap.store.get(id, now) {
+                Ok(a) => match a.state {
+                    warden_approvals::State::Approved => {
+                        return Waited::Approved(ap.tokens.mint(&a, now, ap.token_ttl_seconds))
+                    }
+                    warden_approvals::State::Denied => return Waited::Denied(a),
+                    warden_approvals::State::Pending => {}
+                    other => return Waited::Ended(format!("the approval is {}", other.as_str())),
+                },
+                Err(e) => return Waited::Ended(e.to_string()),
+            }
+            let waited = started.elapsed();
+            if waited >= limit {
+                return Waited::Ended(format!("nobody decided within {} s", limit.as_secs()));
+            }
+            if waited.as_secs() >= last + 2 {
+                last = waited.as_secs();
+                progress(last);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 
     /// Applies the policy's `redact` rules on `result.…` paths to what a call returned (`input`

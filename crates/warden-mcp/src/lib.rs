@@ -14,5 +14,5 @@ pub mod http;
 pub mod limits;
 pub mod stdio;
 
-pub use gate::{Approvals, Denials, Gate, Session, Unlisted, Verdict};
+pub use gate::{Approvals, Denials, Gate, Session, Unlisted, Verdict, Waited};
 pub use limits::{LimitStore, SqliteLimits};

@@ -99,6 +99,8 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
                 Some(format!("{hooks}/teams")),
                 Some("https://warden.example".into()),
             ))),
+            wait: None,
+            token_ttl_seconds: 60,
         }),
     };
     let s = Session::new("acme", "test-agent");

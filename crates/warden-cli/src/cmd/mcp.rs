@@ -63,6 +63,8 @@ pub(crate) struct ApprovalsSpec {
     /// Where the callback endpoint (`/slack/interactions`) listens in stdio mode (HTTP mode
     /// serves it beside `/mcp`).
     listen: Option<String>,
+    /// Waiting mode (stdio): hold `approval_needed` calls open this long for a decision.
+    wait_seconds: Option<u64>,
 }
 
 /// `mcp.yaml`.
@@ -107,6 +109,7 @@ pub(crate) struct ApprovalSetup {
     pub notifier: Option<Arc<warden_mcp::approvals_http::Notifier>>,
     pub slack_signing_secret: Option<String>,
     pub listen: Option<String>,
+    pub wait: Option<Duration>,
 }
 
 /// Opens the approval store, token key and approvers a configuration names (`None` without an
@@ -160,6 +163,10 @@ pub(crate) fn approval_setup(config: &Path) -> Result<Option<ApprovalSetup>, Cli
             None => std::env::var("WARDEN_SLACK_SIGNING_SECRET").ok(),
         },
         listen: spec.listen.clone(),
+        wait: spec
+            .wait_seconds
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs),
     }))
 }
 
@@ -260,6 +267,8 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         ttl_seconds: s.ttl_seconds,
         max_pending: s.max_pending,
         notifier: s.notifier,
+        wait: s.wait,
+        token_ttl_seconds: s.token_ttl_seconds,
     });
     let limits = SqliteLimits::open(&state_db).map_err(|e| {
         CliError::usage(format!("{}: {e}", state_db.display()))
