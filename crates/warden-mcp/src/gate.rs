@@ -105,7 +105,7 @@ pub enum Waited {
     /// Approved: retry the call with this override token.
     Approved(String),
     /// A person denied it.
-    Denied(warden_approvals::Approval),
+    Denied(Box<warden_approvals::Approval>),
     /// Nobody decided in time, or the approval can no longer be used.
     Ended(String),
 }
@@ -552,7 +552,7 @@ impl Gate {
                     warden_approvals::State::Approved => {
                         return Waited::Approved(ap.tokens.mint(&a, now, ap.token_ttl_seconds))
                     }
-                    warden_approvals::State::Denied => return Waited::Denied(a),
+                    warden_approvals::State::Denied => return Waited::Denied(Box::new(a)),
                     warden_approvals::State::Pending => {}
                     other => return Waited::Ended(format!("the approval is {}", other.as_str())),
                 },
