@@ -20,7 +20,8 @@ pub struct Approvers {
 }
 
 impl Approvers {
-    fn allows(&self, who: &str, a: &Approval) -> bool {
+    /// Whether `who` may decide `a` (and so see it).
+    pub fn allows(&self, who: &str, a: &Approval) -> bool {
         let listed = |l: Option<&Vec<String>>| l.is_some_and(|l| l.iter().any(|x| x == who));
         listed(self.tenants.get(&a.call.tenant)) || listed(self.rules.get(&a.rule))
     }

@@ -92,6 +92,10 @@ pub struct Callbacks {
     pub approvers: Approvers,
     /// Slack's signing secret.
     pub slack_signing_secret: Option<String>,
+    /// Approver API keys for the HTTP API: SHA-256 (hex) of the key → approver identity.
+    pub approver_keys: std::collections::BTreeMap<String, String>,
+    /// Mints override tokens for approved calls (the HTTP API returns one on approval).
+    pub tokens: Option<(warden_approvals::Tokens, u64)>,
 }
 
 fn now() -> u64 {
@@ -101,11 +105,128 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The router: `POST /slack/interactions`.
+/// The router: `POST /slack/interactions`, and the approver API: `GET /v1/approvals`,
+/// `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/approve|deny` (approver API key as
+/// `Authorization: Bearer` or `X-API-Key`; the key names the approver).
 pub fn router(c: Arc<Callbacks>) -> Router {
     Router::new()
         .route("/slack/interactions", post(slack))
+        .route("/v1/approvals", axum::routing::get(list))
+        .route("/v1/approvals/{id}", axum::routing::get(show))
+        .route("/v1/approvals/{id}/{decision}", post(decide))
         .with_state(c)
+}
+
+/// The approver a request's API key names.
+fn approver(c: &Callbacks, headers: &HeaderMap) -> Result<String, &'static str> {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let key = h("x-api-key").or_else(|| {
+        h("authorization").and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+    });
+    let Some(key) = key else {
+        return Err("an approver API key is required");
+    };
+    c.approver_keys
+        .get(&warden_server::auth::key_digest(key))
+        .cloned()
+        .ok_or("unknown approver key")
+}
+
+/// `approver` for handlers: a missing or unknown key is 401.
+fn approver_or_401(c: &Callbacks, headers: &HeaderMap) -> Result<String, Box<Response>> {
+    approver(c, headers).map_err(|m| Box::new(api_error(StatusCode::UNAUTHORIZED, m)))
+}
+
+fn api_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": {"message": message.into()}}))).into_response()
+}
+
+fn approval_error(e: warden_approvals::ApprovalError) -> Response {
+    use warden_approvals::ApprovalError as E;
+    let status = match &e {
+        E::NotFound(_) => StatusCode::NOT_FOUND,
+        E::WrongState(..) => StatusCode::CONFLICT,
+        E::SelfApproval(_) | E::NotAuthorized(..) => StatusCode::FORBIDDEN,
+        E::TooManyPending(..) | E::BadToken(_) => StatusCode::BAD_REQUEST,
+        E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    api_error(status, e.to_string())
+}
+
+async fn list(State(c): State<Arc<Callbacks>>, headers: HeaderMap) -> Response {
+    let who = match approver_or_401(&c, &headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    // Each approver sees only what it may decide (no other tenant's calls).
+    match c
+        .store
+        .list(None, Some(warden_approvals::State::Pending), now())
+    {
+        Ok(l) => {
+            let mine: Vec<_> = l
+                .into_iter()
+                .filter(|a| c.approvers.allows(&who, a))
+                .collect();
+            Json(json!({"approvals": mine})).into_response()
+        }
+        Err(e) => approval_error(e),
+    }
+}
+
+async fn show(
+    State(c): State<Arc<Callbacks>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let who = match approver_or_401(&c, &headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    match c.store.get(&id, now()) {
+        Ok(a) if c.approvers.allows(&who, &a) => Json(a).into_response(),
+        Ok(_) => api_error(
+            StatusCode::FORBIDDEN,
+            format!("`{who}` may not see this approval"),
+        ),
+        Err(e) => approval_error(e),
+    }
+}
+
+async fn decide(
+    State(c): State<Arc<Callbacks>>,
+    headers: HeaderMap,
+    axum::extract::Path((id, decision)): axum::extract::Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let who = match approver_or_401(&c, &headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let approve = match decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        _ => return api_error(StatusCode::NOT_FOUND, "use /approve or /deny"),
+    };
+    let note: Option<String> = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("note").and_then(|n| n.as_str()).map(str::to_string));
+    match c
+        .store
+        .decide(&id, &who, approve, note.as_deref(), &c.approvers, now())
+    {
+        Ok(a) => {
+            let mut v = serde_json::to_value(&a).unwrap_or_default();
+            if let (true, Some((t, ttl))) = (approve, &c.tokens) {
+                v["token"] = json!(t.mint(&a, now(), *ttl));
+            }
+            Json(v).into_response()
+        }
+        Err(e) => approval_error(e),
+    }
 }
 
 async fn slack(State(c): State<Arc<Callbacks>>, headers: HeaderMap, body: Bytes) -> Response {

@@ -166,6 +166,8 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
             rules: Default::default(),
         },
         slack_signing_secret: Some(secret.into()),
+        approver_keys: Default::default(),
+        tokens: None,
     });
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/slack/interactions", l.local_addr().unwrap());
@@ -247,4 +249,125 @@ fn form_body(payload: &str) -> String {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvers_decide_over_authenticated_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("s.db")).unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let call = |tenant: &str, amount: u64| warden_approvals::Call {
+        tenant: tenant.into(),
+        agent: "finance-agent".into(),
+        tool: "stripe".into(),
+        action: "pay".into(),
+        arguments: json!({"amount": amount}),
+    };
+    let ask = |c| {
+        store
+            .request(c, "1", "rule", &["big".into()], json!({}), 600, 5, now)
+            .unwrap()
+            .approval
+    };
+    let mine = ask(call("acme", 9000));
+    let theirs = ask(call("globex", 9000));
+    let digest = |k: &str| warden_server::auth::key_digest(k);
+    let tokens = Tokens::new(vec![3; 32]).unwrap();
+    let cb = Arc::new(Callbacks {
+        store: store.clone(),
+        approvers: Approvers {
+            tenants: [("acme".to_string(), vec!["alice".to_string()])].into(),
+            rules: Default::default(),
+        },
+        slack_signing_secret: None,
+        approver_keys: [
+            (digest("alice-key"), "alice".to_string()),
+            (digest("bob-key"), "bob".to_string()),
+        ]
+        .into(),
+        tokens: Some((tokens.clone(), 60)),
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, warden_mcp::approvals_http::router(cb)).await });
+    let http = reqwest::Client::new();
+    let get = |path: &str, key: Option<&str>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if let Some(k) = key {
+            r = r.header("authorization", format!("Bearer {k}"));
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or_default(),
+            )
+        }
+    };
+    assert_eq!(
+        get("/v1/approvals", None).await.0,
+        401,
+        "an approver key is required"
+    );
+    let (st, list) = get("/v1/approvals", Some("alice-key")).await;
+    let ids: Vec<&str> = list["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (st, ids),
+        (200, vec![mine.id.as_str()]),
+        "alice sees acme's approval only, not globex's"
+    );
+    assert_eq!(
+        get(&format!("/v1/approvals/{}", theirs.id), Some("alice-key"))
+            .await
+            .0,
+        403
+    );
+    let decide = |id: &str, what: &str, key: &str| {
+        let r = http
+            .post(format!("{base}/v1/approvals/{id}/{what}"))
+            .header("x-api-key", key)
+            .body(r#"{"note": "reviewed"}"#);
+        async move {
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or_default(),
+            )
+        }
+    };
+    assert_eq!(
+        decide(&mine.id, "approve", "bob-key").await.0,
+        403,
+        "bob is not an approver for acme"
+    );
+    let (st, a) = decide(&mine.id, "approve", "alice-key").await;
+    assert_eq!(
+        (
+            st,
+            a["state"].as_str(),
+            a["decided_by"].as_str(),
+            a["note"].as_str()
+        ),
+        (200, Some("approved"), Some("alice"), Some("reviewed"))
+    );
+    let claims = tokens
+        .check(a["token"].as_str().unwrap(), &mine.digest, now)
+        .unwrap();
+    assert_eq!(
+        claims.aid, mine.id,
+        "the answer carries the override token for exactly that call"
+    );
+    assert_eq!(
+        decide(&mine.id, "deny", "alice-key").await.0,
+        409,
+        "decided once"
+    );
 }

@@ -65,6 +65,14 @@ pub(crate) struct ApprovalsSpec {
     listen: Option<String>,
     /// Waiting mode (stdio): hold `approval_needed` calls open this long for a decision.
     wait_seconds: Option<u64>,
+    /// Approver API keys for the HTTP API (`[{"key_sha256", "approver"}]`).
+    approver_keys: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApproverKey {
+    key_sha256: String,
+    approver: String,
 }
 
 /// `mcp.yaml`.
@@ -110,6 +118,7 @@ pub(crate) struct ApprovalSetup {
     pub slack_signing_secret: Option<String>,
     pub listen: Option<String>,
     pub wait: Option<Duration>,
+    pub approver_keys: BTreeMap<String, String>,
 }
 
 /// Opens the approval store, token key and approvers a configuration names (`None` without an
@@ -167,6 +176,22 @@ pub(crate) fn approval_setup(config: &Path) -> Result<Option<ApprovalSetup>, Cli
             .wait_seconds
             .filter(|s| *s > 0)
             .map(Duration::from_secs),
+        approver_keys: match &spec.approver_keys {
+            Some(p) => {
+                let path = base.join(p);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    CliError::usage(format!("cannot read `{}`: {e}", path.display()))
+                })?;
+                let keys: Vec<ApproverKey> = serde_json::from_slice(&bytes).map_err(|e| {
+                    CliError::usage(format!("{}: {e}", path.display()))
+                        .hint("expected [{\"key_sha256\": \"<hex>\", \"approver\": \"alice\"}]")
+                })?;
+                keys.into_iter()
+                    .map(|k| (k.key_sha256.to_ascii_lowercase(), k.approver))
+                    .collect()
+            }
+            None => BTreeMap::new(),
+        },
     }))
 }
 
@@ -258,6 +283,8 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             store: s.store.clone(),
             approvers: s.approvers.clone(),
             slack_signing_secret: s.slack_signing_secret.clone(),
+            approver_keys: s.approver_keys.clone(),
+            tokens: Some((s.tokens.clone(), s.token_ttl_seconds)),
         })
     });
     let callbacks_listen = setup.as_ref().and_then(|s| s.listen.clone());
