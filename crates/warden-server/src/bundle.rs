@@ -209,20 +209,40 @@ pub enum Fetched {
     },
 }
 
-/// Fetches from an OPA bundle service, sending the last activated ETag as `If-None-Match`.
+/// The content type with which a bundle service says it long-polls (OPA's protocol).
+pub const LONG_POLL_CONTENT_TYPE: &str = "application/vnd.openpolicyagent.bundles";
+
+/// Fetches from an OPA bundle service, sending the last activated ETag as `If-None-Match` and,
+/// with `long_poll`, OPA's `Prefer: wait=<seconds>` (a service that supports it holds the request
+/// until the bundle changes). Also returns whether the service answered as a long-polling one.
 pub async fn fetch(
     client: &reqwest::Client,
     url: &str,
     etag: Option<&str>,
-) -> Result<Fetched, String> {
+    long_poll: Option<std::time::Duration>,
+) -> Result<(Fetched, bool), String> {
     let mut req = client.get(url);
     if let Some(e) = etag {
         req = req.header("If-None-Match", e);
+    }
+    if let Some(w) = long_poll {
+        req = req
+            .header("Prefer", format!("wait={}", w.as_secs().max(1)))
+            .timeout(w + std::time::Duration::from_secs(10));
     }
     let resp = req
         .send()
         .await
         .map_err(|e| format!("bundle service {url} unreachable: {}", chain(&e)))?;
+    let long_polling = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(LONG_POLL_CONTENT_TYPE));
+    fetched(url, resp).await.map(|f| (f, long_polling))
+}
+
+async fn fetched(url: &str, resp: reqwest::Response) -> Result<Fetched, String> {
     match resp.status().as_u16() {
         304 => Ok(Fetched::NotModified),
         200 => {

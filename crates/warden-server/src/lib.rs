@@ -92,6 +92,8 @@ pub struct PollState {
     last: Option<u64>,
     /// ETag of the last *activated* bundle, sent as `If-None-Match` (as OPA does).
     etag: Option<String>,
+    /// The service answered the last poll as a long-polling one.
+    long_polling: bool,
 }
 
 /// Keeps the last good bundle: the archive as it came when there is one (a directory source is
@@ -178,15 +180,36 @@ pub async fn poll_once(
     client: &reqwest::Client,
     state: &mut PollState,
 ) {
+    poll(svc, b, data_dir, client, None, state).await
+}
+
+/// [`poll_once`], with OPA long polling when `long_poll` is set.
+pub async fn poll(
+    svc: &Arc<DecisionService>,
+    b: &BundleConfig,
+    data_dir: Option<&PathBuf>,
+    client: &reqwest::Client,
+    long_poll: Option<Duration>,
+    state: &mut PollState,
+) {
     let (raw, etag) = match &b.source {
-        BundleSource::Http(url) => match bundle::fetch(client, url, state.etag.as_deref()).await {
-            Ok(bundle::Fetched::NotModified) => return,
-            Ok(bundle::Fetched::Bundle { raw, etag }) => (raw, etag),
-            Err(e) => {
-                failed(svc, b, &e);
-                return;
+        BundleSource::Http(url) => {
+            match bundle::fetch(client, url, state.etag.as_deref(), long_poll).await {
+                Ok((bundle::Fetched::NotModified, lp)) => {
+                    state.long_polling = lp;
+                    return;
+                }
+                Ok((bundle::Fetched::Bundle { raw, etag }, lp)) => {
+                    state.long_polling = lp;
+                    (raw, etag)
+                }
+                Err(e) => {
+                    state.long_polling = false;
+                    failed(svc, b, &e);
+                    return;
+                }
             }
-        },
+        }
         source => {
             let source = source.clone();
             match tokio::task::spawn_blocking(move || source.read_raw()).await {
@@ -231,7 +254,16 @@ pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>)
     let mut states = Vec::new();
     for b in &cfg.bundles {
         let mut state = PollState::default();
-        poll_once(&svc, b, cfg.data_dir.as_ref(), &client, &mut state).await;
+        // The first request returns at once even with long polling: there is no ETag to match.
+        poll(
+            &svc,
+            b,
+            cfg.data_dir.as_ref(),
+            &client,
+            cfg.bundle_http.long_poll,
+            &mut state,
+        )
+        .await;
         let active = svc
             .status(&b.name)
             .is_some_and(|s| s.active_revision.is_some());
@@ -260,6 +292,10 @@ pub struct BundleHttp {
     pub ca_pem: Option<Vec<u8>>,
     /// Sent as `Authorization: Bearer <token>`.
     pub bearer_token: Option<String>,
+    /// OPA long polling: ask the service to hold each poll this long (`Prefer: wait=`); a
+    /// service that answers as a long-polling one is polled again at once instead of after the
+    /// polling interval, so changes arrive as soon as they are published.
+    pub long_poll: Option<Duration>,
 }
 
 impl BundleHttp {
@@ -296,18 +332,24 @@ pub async fn reload_loop(
     svc: Arc<DecisionService>,
     b: BundleConfig,
     data_dir: Option<PathBuf>,
-    poll: Duration,
+    interval: Duration,
     client: reqwest::Client,
+    long_poll: Option<Duration>,
     mut state: PollState,
 ) {
     loop {
-        let jitter_ms = (poll.as_millis() as u64 / 10).max(1);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        tokio::time::sleep(poll + Duration::from_millis(u64::from(nanos) % jitter_ms)).await;
-        poll_once(&svc, &b, data_dir.as_ref(), &client, &mut state).await;
+        // A long-polling service held the last request until something changed (or its wait
+        // ran out): ask again at once. Otherwise wait for the interval, with jitter.
+        if !(long_poll.is_some() && state.long_polling) {
+            let jitter_ms = (interval.as_millis() as u64 / 10).max(1);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            tokio::time::sleep(interval + Duration::from_millis(u64::from(nanos) % jitter_ms))
+                .await;
+        }
+        poll(&svc, &b, data_dir.as_ref(), &client, long_poll, &mut state).await;
     }
 }
 
@@ -321,6 +363,7 @@ pub fn spawn_reloaders(svc: &Arc<DecisionService>, cfg: &ServerConfig, states: V
             cfg.data_dir.clone(),
             cfg.poll,
             client.clone(),
+            cfg.bundle_http.long_poll,
             state,
         ));
     }

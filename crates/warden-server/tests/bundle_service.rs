@@ -169,3 +169,84 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
     );
     assert_eq!(outcome(&svc), "allow");
 }
+
+/// OPA long polling: with `Prefer: wait=N` the service holds the request until the bundle changes
+/// and marks its answers with OPA's long-polling content type; the client then asks again at once,
+/// so a change arrives in well under the (here 60 s) polling interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_delivers_changes_at_once() {
+    let (tx, rx) = tokio::sync::watch::channel((1u32, bundle(100)));
+    let waits = Arc::new(Mutex::new(Vec::<String>::new()));
+    let w2 = waits.clone();
+    let app = axum::Router::new().route(
+        "/b",
+        get(move |headers: HeaderMap| {
+            let mut rx = rx.clone();
+            let waits = w2.clone();
+            async move {
+                const CT: &str = "application/vnd.openpolicyagent.bundles";
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                if let Some(p) = h("prefer") {
+                    waits.lock().unwrap().push(p);
+                }
+                let inm = h("if-none-match");
+                let current = |v: u32| format!("\"v{v}\"");
+                if inm.as_deref() == Some(current(rx.borrow().0).as_str()) {
+                    // Hold until the bundle changes, or up to the client's wait.
+                    let changed = tokio::time::timeout(Duration::from_secs(20), rx.changed()).await;
+                    if changed.is_err() {
+                        return (StatusCode::NOT_MODIFIED, [("content-type", CT)]).into_response();
+                    }
+                }
+                let (v, b) = rx.borrow().clone();
+                ([("etag", current(v)), ("content-type", CT.to_string())], b).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/b", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut cfg = ServerConfig::single(
+        "127.0.0.1:0".parse().unwrap(),
+        "main",
+        BundleSource::Http(url),
+    );
+    cfg.poll = Duration::from_secs(60);
+    cfg.bundle_http.long_poll = Some(Duration::from_secs(20));
+    let (svc, states) = warden_server::start(&cfg).await;
+    let decide = |amount: u32| {
+        let svc = svc.clone();
+        move || {
+            svc.decide(&json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "pay", "type": "create", "args": {"amount": amount}}}))
+                .map(|d| d.outcome.as_str().to_string())
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(decide(150)(), "deny", "cap 100 active");
+    warden_server::spawn_reloaders(&svc, &cfg, states);
+    // Two polls: the first returned the bundle (ETag "v1"), the loop's first request is held.
+    assert!(
+        eventually(|| waits.lock().unwrap().len() >= 2).await,
+        "the loop long-polls"
+    );
+    let started = std::time::Instant::now();
+    tx.send((2, bundle(200))).unwrap();
+    let d = decide(150);
+    assert!(
+        eventually(move || d() == "allow").await,
+        "the new bundle arrived"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "at once, not after the 60 s interval"
+    );
+    assert!(
+        waits.lock().unwrap().iter().all(|p| p == "wait=20"),
+        "OPA's Prefer header"
+    );
+}

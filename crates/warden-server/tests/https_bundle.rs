@@ -161,6 +161,7 @@ async fn https_bundle_service_with_private_ca_and_bearer_token() {
     cfg.bundle_http = BundleHttp {
         ca_pem: Some(ca.clone()),
         bearer_token: Some("s3cret".into()),
+        long_poll: None,
     };
     let (svc_ok, _) = warden_server::start(&cfg).await;
     assert_eq!(
@@ -173,6 +174,7 @@ async fn https_bundle_service_with_private_ca_and_bearer_token() {
     cfg.bundle_http = BundleHttp {
         ca_pem: None,
         bearer_token: Some("s3cret".into()),
+        long_poll: None,
     };
     let (ready, err) = last_error(&cfg).await;
     assert!(!ready, "an untrusted certificate is not accepted");
@@ -184,6 +186,7 @@ async fn https_bundle_service_with_private_ca_and_bearer_token() {
     cfg.bundle_http = BundleHttp {
         ca_pem: Some(ca),
         bearer_token: Some("wrong".into()),
+        long_poll: None,
     };
     let (ready, err) = last_error(&cfg).await;
     assert!(!ready);

@@ -39,6 +39,11 @@ pub struct Args {
     /// WARDEN_BUNDLE_TOKEN environment variable works too. Never pass tokens as arguments.
     #[arg(long, value_name = "FILE")]
     bundle_token_file: Option<PathBuf>,
+    /// OPA long polling for `http(s)://` bundles: ask the service to hold each request up to this
+    /// many seconds until the bundle changes (`Prefer: wait=`); services that support it then
+    /// deliver changes at once. 0 turns it off.
+    #[arg(long, default_value_t = 0)]
+    long_polling_timeout_seconds: u64,
     /// How often the bundle is re-read.
     #[arg(long, default_value_t = 5)]
     poll_seconds: u64,
@@ -143,6 +148,8 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     let bundle_http = warden_server::BundleHttp {
         ca_pem: a.bundle_ca_cert.as_ref().map(read).transpose()?,
         bearer_token,
+        long_poll: (a.long_polling_timeout_seconds > 0)
+            .then(|| Duration::from_secs(a.long_polling_timeout_seconds)),
     };
     bundle_http
         .client()
