@@ -220,12 +220,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
         ("tools/list", Some(id)) => tracked = Some(Tracked::List(id, session.clone())),
         _ => {}
     }
-    let mut req = p.client.post(&p.upstream).body(out);
-    for h in FORWARD {
-        if let Some(v) = headers.get(h) {
-            req = req.header(h, v);
-        }
-    }
+    let req = forwarded(p.client.post(&p.upstream).body(out), &headers);
     let resp = match tokio::time::timeout(p.call_timeout, req.send()).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -400,21 +395,40 @@ fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Ve
     out.into_bytes()
 }
 
-async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
-    if let Err(r) = p
-        .caller(&headers)
-        .and_then(|who| p.session(header(&headers, "mcp-session-id").as_deref(), &who))
-    {
-        return r.into_response();
-    }
-    let mut req = p.client.get(&p.upstream);
+/// `req` with the client's MCP headers (`FORWARD`) copied onto it.
+fn forwarded(mut req: reqwest::RequestBuilder, headers: &HeaderMap) -> reqwest::RequestBuilder {
     for h in FORWARD {
         if let Some(v) = headers.get(h) {
             req = req.header(h, v);
         }
     }
-    match req.send().await {
-        Ok(resp) => relay(&p, resp, None).await,
+    req
+}
+
+/// `GET` (the server's event stream) and `DELETE` (end of session) pass through once the caller
+/// is authenticated and owns the session.
+async fn pass_through(
+    p: &Arc<HttpProxy>,
+    headers: &HeaderMap,
+    method: reqwest::Method,
+) -> Response {
+    let session = header(headers, "mcp-session-id");
+    if let Err(r) = p
+        .caller(headers)
+        .and_then(|who| p.session(session.as_deref(), &who))
+    {
+        return r.into_response();
+    }
+    if method == reqwest::Method::DELETE {
+        if let (Some(s), Ok(mut m)) = (session, p.sessions.lock()) {
+            m.remove(&s);
+        }
+    }
+    match forwarded(p.client.request(method, &p.upstream), headers)
+        .send()
+        .await
+    {
+        Ok(resp) => relay(p, resp, None).await,
         Err(e) => (
             StatusCode::BAD_GATEWAY,
             format!("the MCP server is unreachable: {e}"),
@@ -423,30 +437,12 @@ async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response
     }
 }
 
+async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
+    pass_through(&p, &headers, reqwest::Method::GET).await
+}
+
 async fn on_delete(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
-    if let Err(r) = p
-        .caller(&headers)
-        .and_then(|who| p.session(header(&headers, "mcp-session-id").as_deref(), &who))
-    {
-        return r.into_response();
-    }
-    if let (Some(s), Ok(mut m)) = (header(&headers, "mcp-session-id"), p.sessions.lock()) {
-        m.remove(&s);
-    }
-    let mut req = p.client.delete(&p.upstream);
-    for h in FORWARD {
-        if let Some(v) = headers.get(h) {
-            req = req.header(h, v);
-        }
-    }
-    match req.send().await {
-        Ok(resp) => relay(&p, resp, None).await,
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            format!("the MCP server is unreachable: {e}"),
-        )
-            .into_response(),
-    }
+    pass_through(&p, &headers, reqwest::Method::DELETE).await
 }
 
 #[cfg(test)]
