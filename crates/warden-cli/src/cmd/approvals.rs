@@ -55,7 +55,7 @@ fn now() -> u64 {
 }
 
 fn setup(config: &std::path::Path) -> Result<super::mcp::ApprovalSetup, CliError> {
-    super::mcp::approval_setup(config)?.ok_or_else(|| {
+    super::mcp::approval_setup(&super::mcp::Config::load(config)?)?.ok_or_else(|| {
         CliError::usage(format!("{} has no `approvals` section", config.display()))
             .hint("add approvals: {approvers: {TENANT: [NAME]}}")
     })

@@ -123,22 +123,12 @@ pub(crate) struct ApprovalSetup {
 
 /// Opens the approval store, token key and approvers a configuration names (`None` without an
 /// `approvals` section).
-pub(crate) fn approval_setup(config: &Path) -> Result<Option<ApprovalSetup>, CliError> {
-    let f = read_config(config)?;
-    let Some(spec) = &f.approvals else {
+pub(crate) fn approval_setup(c: &Config) -> Result<Option<ApprovalSetup>, CliError> {
+    let Some(spec) = &c.file.approvals else {
         return Ok(None);
     };
-    let base = config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let data_dir = base.join(f.data_dir.as_deref().unwrap_or(".warden"));
-    let state_db = f
-        .state_db
-        .as_deref()
-        .map(|p| base.join(p))
-        .unwrap_or_else(|| data_dir.join("limits.db"));
+    let base = &c.base;
+    let (data_dir, state_db) = (c.data_dir(), c.state_db());
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| CliError::usage(format!("cannot create `{}`: {e}", data_dir.display())))?;
     let store = warden_approvals::Store::open(&state_db)
@@ -195,7 +185,47 @@ pub(crate) fn approval_setup(config: &Path) -> Result<Option<ApprovalSetup>, Cli
     }))
 }
 
-pub(crate) fn read_config(path: &Path) -> Result<McpFile, CliError> {
+/// A configuration file, read, with the directory its relative paths start from.
+pub(crate) struct Config {
+    pub file: McpFile,
+    pub base: PathBuf,
+}
+
+impl Config {
+    /// Reads `mcp.yaml` at `path`.
+    pub fn load(path: &Path) -> Result<Config, CliError> {
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ok(Config {
+            file: read_config(path)?,
+            base,
+        })
+    }
+
+    /// A path from the file, relative to its directory.
+    pub fn rel(&self, p: &str) -> PathBuf {
+        self.base.join(p)
+    }
+
+    /// `data_dir` (default `.warden`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.rel(self.file.data_dir.as_deref().unwrap_or(".warden"))
+    }
+
+    /// `state_db` (default `<data_dir>/limits.db`): limit counters and approvals.
+    pub fn state_db(&self) -> PathBuf {
+        self.file
+            .state_db
+            .as_deref()
+            .map(|p| self.rel(p))
+            .unwrap_or_else(|| self.data_dir().join("limits.db"))
+    }
+}
+
+fn read_config(path: &Path) -> Result<McpFile, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
     let doc = warden_core::source::Document::parse(&path.display().to_string(), &text)
@@ -208,15 +238,10 @@ pub(crate) fn read_config(path: &Path) -> Result<McpFile, CliError> {
 
 /// Runs the command; exits with the MCP server's exit code.
 pub fn run(a: &Args) -> Result<(), CliError> {
-    let f = read_config(&a.config)?;
-    let base = a
-        .config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let rel = |p: &str| base.join(p);
-    let data_dir = rel(f.data_dir.as_deref().unwrap_or(".warden"));
+    let c = Config::load(&a.config)?;
+    let f = &c.file;
+    let rel = |p: &str| c.rel(p);
+    let data_dir = c.data_dir();
     let verification = a.key.config()?;
     let mut bundles = Vec::new();
     if let Some(p) = &f.policies {
@@ -267,17 +292,13 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             },
         }),
     };
-    let state_db = f
-        .state_db
-        .as_deref()
-        .map(rel)
-        .unwrap_or_else(|| data_dir.join("limits.db"));
+    let state_db = c.state_db();
     let mut auth = warden_server::auth::AuthConfig::default();
     if let Some(p) = &f.api_keys {
         super::serve::add_api_keys(&mut auth, &rel(p))?;
     }
     let auth = Arc::new(auth);
-    let setup = approval_setup(&a.config)?;
+    let setup = approval_setup(&c)?;
     let callbacks = setup.as_ref().map(|s| {
         Arc::new(warden_mcp::approvals_http::Callbacks {
             store: s.store.clone(),
