@@ -212,13 +212,17 @@ pub fn decision_from_value(v: &Value) -> Result<Decision, EngineError> {
     serde_json::from_value(json).map_err(|e| EngineError::Eval(format!("malformed decision: {e}")))
 }
 
-/// The current time as RFC 3339 UTC, to the second.
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
+/// The current time in seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339_utc(secs)
+        .unwrap_or(0)
+}
+
+/// The current time as RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    rfc3339_utc(now_unix())
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC (`2026-11-23T14:05:09Z`).

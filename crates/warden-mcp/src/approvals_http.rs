@@ -98,13 +98,6 @@ pub struct Callbacks {
     pub tokens: Option<(warden_approvals::Tokens, u64)>,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The router: `POST /slack/interactions`, and the approver API: `GET /v1/approvals`,
 /// `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/approve|deny` (approver API key as
 /// `Authorization: Bearer` or `X-API-Key`; the key names the approver).
@@ -162,10 +155,11 @@ async fn list(State(c): State<Arc<Callbacks>>, headers: HeaderMap) -> Response {
         Err(r) => return *r,
     };
     // Each approver sees only what it may decide (no other tenant's calls).
-    match c
-        .store
-        .list(None, Some(warden_approvals::State::Pending), now())
-    {
+    match c.store.list(
+        None,
+        Some(warden_approvals::State::Pending),
+        warden_engine::now_unix(),
+    ) {
         Ok(l) => {
             let mine: Vec<_> = l
                 .into_iter()
@@ -186,7 +180,7 @@ async fn show(
         Ok(w) => w,
         Err(r) => return *r,
     };
-    match c.store.get(&id, now()) {
+    match c.store.get(&id, warden_engine::now_unix()) {
         Ok(a) if c.approvers.allows(&who, &a) => Json(a).into_response(),
         Ok(_) => api_error(
             StatusCode::FORBIDDEN,
@@ -214,14 +208,18 @@ async fn decide(
     let note: Option<String> = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("note").and_then(|n| n.as_str()).map(str::to_string));
-    match c
-        .store
-        .decide(&id, &who, approve, note.as_deref(), &c.approvers, now())
-    {
+    match c.store.decide(
+        &id,
+        &who,
+        approve,
+        note.as_deref(),
+        &c.approvers,
+        warden_engine::now_unix(),
+    ) {
         Ok(a) => {
             let mut v = serde_json::to_value(&a).unwrap_or_default();
             if let (true, Some((t, ttl))) = (approve, &c.tokens) {
-                v["token"] = json!(t.mint(&a, now(), *ttl));
+                v["token"] = json!(t.mint(&a, warden_engine::now_unix(), *ttl));
             }
             Json(v).into_response()
         }
@@ -239,7 +237,7 @@ async fn slack(State(c): State<Arc<Callbacks>>, headers: HeaderMap, body: Bytes)
         h("x-slack-request-timestamp"),
         &body,
         h("x-slack-signature"),
-        now(),
+        warden_engine::now_unix(),
     ) {
         tracing::warn!(error = e, "Slack callback rejected");
         return (StatusCode::UNAUTHORIZED, e).into_response();
@@ -255,7 +253,7 @@ async fn slack(State(c): State<Arc<Callbacks>>, headers: HeaderMap, body: Bytes)
         action.approve,
         Some("via Slack"),
         &c.approvers,
-        now(),
+        warden_engine::now_unix(),
     ) {
         Ok(a) => format!("{} {} by {}", a.id, a.state.as_str(), action.approver),
         Err(e) => format!("Not recorded: {e}"),

@@ -196,13 +196,6 @@ pub fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Val
     json!({"jsonrpc": "2.0", "id": id, "error": e})
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Seconds until the first exceeded enforced limit's window ends.
 fn retry_after(consume: &[Consume], now: u64) -> Option<u64> {
     consume
@@ -296,7 +289,10 @@ impl Gate {
             match self.approval(session, &decision_id, tool, params, d) {
                 Approval::Granted(note) => {
                     let rid = uuid::Uuid::new_v4().to_string();
-                    match self.limits.reserve(&rid, &d.consume, now_secs()) {
+                    match self
+                        .limits
+                        .reserve(&rid, &d.consume, warden_engine::now_unix())
+                    {
                         Ok(Ok(())) => {
                             reservation = Some(rid);
                             outcome = "allow".into();
@@ -428,7 +424,7 @@ impl Gate {
                 .unwrap_or_else(|| json!({})),
         };
         let digest = warden_approvals::digest(&call);
-        let now = now_secs();
+        let now = warden_engine::now_unix();
         if let Some(token) = params
             .pointer("/_meta")
             .and_then(|m| m.get(TOKEN_META))
@@ -493,7 +489,7 @@ impl Gate {
             return Ok((decided, None));
         }
         for _ in 0..8 {
-            let now = now_secs();
+            let now = warden_engine::now_unix();
             let counters: Vec<(String, u64)> = decided
                 .decision
                 .consume
@@ -546,7 +542,7 @@ impl Gate {
         let started = Instant::now();
         let mut last = 0;
         loop {
-            let now = now_secs();
+            let now = warden_engine::now_unix();
             match ap.store.get(id, now) {
                 Ok(a) => match a.state {
                     warden_approvals::State::Approved => {
@@ -631,7 +627,7 @@ impl Gate {
             .remediation
             .clone()
             .or_else(|| first.and_then(|v| v.remediation.clone()));
-        let retry = retry_after(&d.consume, now_secs());
+        let retry = retry_after(&d.consume, warden_engine::now_unix());
         let mut data = json!({
             "decision_id": decision_id,
             "outcome": outcome,

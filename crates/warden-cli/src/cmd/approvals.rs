@@ -47,13 +47,6 @@ pub enum ApprovalsCmd {
     },
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn setup(config: &std::path::Path) -> Result<super::mcp::ApprovalSetup, CliError> {
     super::mcp::approval_setup(&super::mcp::Config::load(config)?)?.ok_or_else(|| {
         CliError::usage(format!("{} has no `approvals` section", config.display()))
@@ -80,7 +73,11 @@ pub fn run(cmd: &ApprovalsCmd) -> Result<(), CliError> {
         ApprovalsCmd::List { config, all } => {
             let s = setup(config)?;
             let state = (!all).then_some(warden_approvals::State::Pending);
-            for a in s.store.list(None, state, now()).map_err(fail)? {
+            for a in s
+                .store
+                .list(None, state, warden_engine::now_unix())
+                .map_err(fail)?
+            {
                 println!(
                     "{}\t{}\t{}/{}\t{}/{}\t{}\t{}",
                     a.id,
@@ -97,9 +94,11 @@ pub fn run(cmd: &ApprovalsCmd) -> Result<(), CliError> {
         }
         ApprovalsCmd::Show { id, config } => {
             let s = setup(config)?;
-            let a = s.store.get(id, now()).map_err(fail)?;
-            let token = (a.state == warden_approvals::State::Approved)
-                .then(|| s.tokens.mint(&a, now(), s.token_ttl_seconds));
+            let a = s.store.get(id, warden_engine::now_unix()).map_err(fail)?;
+            let token = (a.state == warden_approvals::State::Approved).then(|| {
+                s.tokens
+                    .mint(&a, warden_engine::now_unix(), s.token_ttl_seconds)
+            });
             print(&a, token);
             Ok(())
         }
@@ -119,9 +118,19 @@ pub fn run(cmd: &ApprovalsCmd) -> Result<(), CliError> {
             let s = setup(config)?;
             let a = s
                 .store
-                .decide(id, approver, approve, note.as_deref(), &s.approvers, now())
+                .decide(
+                    id,
+                    approver,
+                    approve,
+                    note.as_deref(),
+                    &s.approvers,
+                    warden_engine::now_unix(),
+                )
                 .map_err(fail)?;
-            let token = approve.then(|| s.tokens.mint(&a, now(), s.token_ttl_seconds));
+            let token = approve.then(|| {
+                s.tokens
+                    .mint(&a, warden_engine::now_unix(), s.token_ttl_seconds)
+            });
             print(&a, token);
             Ok(())
         }
