@@ -261,31 +261,28 @@ impl Pump {
         self.reply(msg);
     }
 
-    /// Releases the charges of every call in flight (their client went away).
-    fn release_all(&self) {
-        let pending: Vec<Pending> = self
-            .pending
-            .lock()
-            .map(|mut p| p.drain().map(|(_, v)| v).collect())
-            .unwrap_or_default();
-        for p in pending {
-            if let Pending::Call { reservation, .. } = p {
-                self.gate.settle(reservation.as_deref(), false);
-            }
-        }
-    }
-
-    /// The server is gone: every call in flight gets an error and releases its charges.
-    fn upstream_gone(&self, why: &str) {
+    /// Forgets every request in flight and releases the charges of the calls among them;
+    /// returns their ids (as keys).
+    fn release_all(&self) -> Vec<String> {
         let pending: Vec<(String, Pending)> = self
             .pending
             .lock()
             .map(|mut p| p.drain().collect())
             .unwrap_or_default();
-        for (k, p) in pending {
-            if let Pending::Call { reservation, .. } = p {
-                self.gate.settle(reservation.as_deref(), false);
-            }
+        pending
+            .into_iter()
+            .map(|(k, p)| {
+                if let Pending::Call { reservation, .. } = p {
+                    self.gate.settle(reservation.as_deref(), false);
+                }
+                k
+            })
+            .collect()
+    }
+
+    /// The server is gone: every call in flight gets an error and releases its charges.
+    fn upstream_gone(&self, why: &str) {
+        for k in self.release_all() {
             let id: Value = serde_json::from_str(&k).unwrap_or(Value::Null);
             self.reply(error(&id, codes::UPSTREAM_FAILED, why.to_string(), None));
         }

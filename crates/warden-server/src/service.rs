@@ -187,6 +187,17 @@ pub struct Decided {
     pub candidate: Option<CandidateResult>,
 }
 
+/// The active bundles' contents with bundle `name`'s replaced by (or set to) `part`.
+fn with_part(slots: &BTreeMap<String, Slot>, name: &str, part: &Part) -> BTreeMap<String, Part> {
+    let mut parts: BTreeMap<String, Part> = slots
+        .iter()
+        .filter(|(n, _)| n.as_str() != name)
+        .filter_map(|(n, s)| s.part.clone().map(|p| (n.clone(), p)))
+        .collect();
+    parts.insert(name.to_string(), part.clone());
+    parts
+}
+
 /// Frees a replaced policy set later, on a thread of its own. Request threads still hold parts
 /// of it until their next call; if one of them dropped the last reference it would free the
 /// whole data tree (hundreds of ms for a 10,000-agent bundle) while a caller waits.
@@ -275,13 +286,7 @@ impl DecisionService {
             return Err(format!("bundle {name} is not configured"));
         }
         let revision = part.revision.clone();
-        let mut parts: BTreeMap<String, Part> = slots
-            .iter()
-            .filter(|(n, _)| n.as_str() != name)
-            .filter_map(|(n, s)| s.part.clone().map(|p| (n.clone(), p)))
-            .collect();
-        parts.insert(name.to_string(), part.clone());
-        let prepared = match policy_set::merge(&parts) {
+        let prepared = match policy_set::merge(&with_part(&slots, name, &part)) {
             Ok(p) => p,
             Err(e) => {
                 drop(slots);
@@ -361,14 +366,8 @@ impl DecisionService {
         let Some(part) = part.or_else(|| slot.part.clone()) else {
             return Ok(());
         };
-        let mut parts: BTreeMap<String, Part> = slots
-            .iter()
-            .filter(|(n, _)| **n != c.replaces)
-            .filter_map(|(n, s)| s.part.clone().map(|p| (n.clone(), p)))
-            .collect();
-        parts.insert(c.replaces.clone(), part.clone());
         let t = warden_engine::now_rfc3339();
-        match policy_set::merge(&parts) {
+        match policy_set::merge(&with_part(slots, &c.replaces, &part)) {
             Ok(prepared) => {
                 retire(c.engine.swap(prepared));
                 c.ready.store(true, Ordering::Release);
