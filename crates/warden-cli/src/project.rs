@@ -162,6 +162,24 @@ pub fn read(path: &Path) -> Result<String, CliError> {
         .map_err(|_| CliError::usage(format!("`{}` is not UTF-8 text", path.display())))
 }
 
+/// A raw Rego bundle directory's `.rego` and `data.json` files, named relative to `dir` with `/`.
+pub fn rego_and_data(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    let mut out = Vec::new();
+    for f in files(dir)? {
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.ends_with(".rego") || rel.ends_with("data.json") {
+            let bytes = std::fs::read(&f)
+                .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", f.display())))?;
+            out.push((rel, bytes));
+        }
+    }
+    Ok(out)
+}
+
 /// Regular files below `dir`, recursively, sorted.
 pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();

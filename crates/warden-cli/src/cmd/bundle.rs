@@ -238,17 +238,7 @@ pub fn run(cmd: &BundleCmd) -> Result<(), CliError> {
 fn build(a: &BuildArgs) -> Result<(), CliError> {
     let (mut files, revision, roots, version) = match &a.rego_dir {
         Some(dir) => {
-            let mut files = Vec::new();
-            for f in project::files(dir)? {
-                let rel = f
-                    .strip_prefix(dir)
-                    .unwrap_or(&f)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if rel.ends_with(".rego") || rel.ends_with("data.json") {
-                    files.push((rel, std::fs::read(&f).map_err(io(&f))?));
-                }
-            }
+            let files = project::rego_and_data(dir)?;
             let rev = a.revision.clone().unwrap_or_else(|| {
                 use sha2::Digest;
                 let mut h = sha2::Sha256::new();

@@ -175,21 +175,7 @@ pub fn load_bundle_dir(
     query: &str,
     evaluator: warden_engine::Evaluator,
 ) -> Result<Prepared, CliError> {
-    let mut files = Vec::new();
-    for f in project::files(dir)? {
-        let rel = f
-            .strip_prefix(dir)
-            .unwrap_or(&f)
-            .to_string_lossy()
-            .replace('\\', "/");
-        if rel.ends_with(".rego") || rel.ends_with("data.json") {
-            files.push((
-                rel,
-                std::fs::read(&f)
-                    .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", f.display())))?,
-            ));
-        }
-    }
+    let files = project::rego_and_data(dir)?;
     let c = warden_bundle::contents(&files).map_err(CliError::usage)?;
     if c.modules.is_empty() {
         return Err(CliError::usage(format!(
