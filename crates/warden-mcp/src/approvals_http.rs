@@ -112,16 +112,9 @@ pub fn router(c: Arc<Callbacks>) -> Router {
 
 /// The approver a request's API key names.
 fn approver(c: &Callbacks, headers: &HeaderMap) -> Result<String, &'static str> {
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    let key = h("x-api-key").or_else(|| {
-        h("authorization").and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-    });
-    let Some(key) = key else {
-        return Err("an approver API key is required");
-    };
+    let key = warden_server::auth::presented(headers)
+        .map(|k| k.value())
+        .ok_or("an approver API key is required")?;
     c.approver_keys
         .get(&warden_server::auth::key_digest(key))
         .cloned()

@@ -73,6 +73,37 @@ pub fn key_digest(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// The credential a request presents.
+pub enum Credential<'a> {
+    /// `X-API-Key: <key>`.
+    ApiKey(&'a str),
+    /// `Authorization: Bearer <token>` (an API key or a JWT).
+    Bearer(&'a str),
+}
+
+impl<'a> Credential<'a> {
+    /// The key or token itself.
+    pub fn value(&self) -> &'a str {
+        match self {
+            Credential::ApiKey(v) | Credential::Bearer(v) => v,
+        }
+    }
+}
+
+/// The request's credential: `X-API-Key` if present, else an `Authorization: Bearer` token.
+pub fn presented(headers: &HeaderMap) -> Option<Credential<'_>> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(key) = header("x-api-key") {
+        return Some(Credential::ApiKey(key));
+    }
+    header("authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| Credential::Bearer(t.trim()))
+}
+
 impl AuthConfig {
     /// Whether any authentication is configured.
     pub fn enabled(&self) -> bool {
@@ -81,17 +112,10 @@ impl AuthConfig {
 
     /// Authenticates a request from its headers.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
-        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-        let bearer = header("authorization")
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        if let Some(key) = header("x-api-key") {
-            return self.api_key(key);
-        }
-        let token = bearer.ok_or(AuthError::Missing)?;
+        let token = match presented(headers).ok_or(AuthError::Missing)? {
+            Credential::ApiKey(key) => return self.api_key(key),
+            Credential::Bearer(token) => token,
+        };
         if token.split('.').count() == 3 {
             if let Some(jwt) = &self.jwt {
                 return jwt.verify(token);
