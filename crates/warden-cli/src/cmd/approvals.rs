@@ -24,27 +24,23 @@ pub enum ApprovalsCmd {
         config: PathBuf,
     },
     /// Approve: the call may be made once; prints its override token.
-    Approve {
-        id: String,
-        #[arg(long)]
-        config: PathBuf,
-        /// Who is approving (must be a configured approver, not the requesting agent).
-        #[arg(long = "as", value_name = "APPROVER")]
-        approver: String,
-        /// Why.
-        #[arg(long)]
-        note: Option<String>,
-    },
+    Approve(DecideArgs),
     /// Deny.
-    Deny {
-        id: String,
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long = "as", value_name = "APPROVER")]
-        approver: String,
-        #[arg(long)]
-        note: Option<String>,
-    },
+    Deny(DecideArgs),
+}
+
+/// Arguments of `approve` and `deny`.
+#[derive(clap::Args)]
+pub struct DecideArgs {
+    id: String,
+    #[arg(long)]
+    config: PathBuf,
+    /// Who is deciding (must be a configured approver, not the requesting agent).
+    #[arg(long = "as", value_name = "APPROVER")]
+    approver: String,
+    /// Why.
+    #[arg(long)]
+    note: Option<String>,
 }
 
 fn setup(config: &std::path::Path) -> Result<super::mcp::ApprovalSetup, CliError> {
@@ -102,27 +98,16 @@ pub fn run(cmd: &ApprovalsCmd) -> Result<(), CliError> {
             print(&a, token);
             Ok(())
         }
-        ApprovalsCmd::Approve {
-            id,
-            config,
-            approver,
-            note,
-        }
-        | ApprovalsCmd::Deny {
-            id,
-            config,
-            approver,
-            note,
-        } => {
-            let approve = matches!(cmd, ApprovalsCmd::Approve { .. });
-            let s = setup(config)?;
+        ApprovalsCmd::Approve(d) | ApprovalsCmd::Deny(d) => {
+            let approve = matches!(cmd, ApprovalsCmd::Approve(_));
+            let s = setup(&d.config)?;
             let a = s
                 .store
                 .decide(
-                    id,
-                    approver,
+                    &d.id,
+                    &d.approver,
                     approve,
-                    note.as_deref(),
+                    d.note.as_deref(),
                     &s.approvers,
                     warden_engine::now_unix(),
                 )
