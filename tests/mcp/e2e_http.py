@@ -20,18 +20,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SERVER = os.path.join(HERE, "server.py")
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if not cond:
-        print(f"FAIL: {what}", file=sys.stderr)
-        sys.exit(1)
-    passed += 1
-    print(f"ok: {what}")
+from harness import HERE, SERVER, calls, check, refused, summary
 
 
 def free_port():
@@ -50,22 +39,6 @@ def wait_port(port, proc, what):
         except OSError:
             time.sleep(0.05)
     sys.exit(f"{what} did not start")
-
-
-def calls(d, tool):
-    path = os.path.join(d, "calls.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [c for c in map(json.loads, filter(str.strip, f)) if c["tool"] == tool]
-
-
-async def refused(coro):
-    try:
-        await coro
-    except MCPError as e:
-        return e.error
-    return None
 
 
 async def run(d, direct_url, warden_url):
@@ -184,7 +157,7 @@ def main():
             gw.kill()
             gw2.kill()
             up.kill()
-    print(f"{passed} checks passed")
+    summary()
 
 
 if __name__ == "__main__":

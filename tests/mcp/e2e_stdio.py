@@ -20,19 +20,9 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SERVER = os.path.join(HERE, "server.py")
+from harness import HERE, SERVER, calls, check, refused, summary, text
+
 WARDEN = None
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if not cond:
-        print(f"FAIL: {what}", file=sys.stderr)
-        sys.exit(1)
-    passed += 1
-    print(f"ok: {what}")
 
 
 def config(dirname, **extra):
@@ -53,15 +43,6 @@ def config(dirname, **extra):
     return path
 
 
-def calls(dirname, tool=None):
-    path = os.path.join(dirname, "calls.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        out = [json.loads(line) for line in f if line.strip()]
-    return [c for c in out if tool is None or c["tool"] == tool]
-
-
 def gateway(cfg):
     return stdio_client(StdioServerParameters(command=WARDEN, args=["mcp", "--config", cfg]))
 
@@ -78,18 +59,6 @@ async def session(cfg):
 async def close(ctx, s):
     await s.__aexit__(None, None, None)
     await ctx.__aexit__(None, None, None)
-
-
-def text(result):
-    return "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
-
-
-async def refused(coro):
-    try:
-        await coro
-    except MCPError as e:
-        return e.error
-    return None
 
 
 async def basics(d):
@@ -379,7 +348,7 @@ async def main():
     print("== malformed server")
     with tempfile.TemporaryDirectory() as d:
         malformed_server(d)
-    print(f"{passed} checks passed")
+    summary()
 
 
 if __name__ == "__main__":
