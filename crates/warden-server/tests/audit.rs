@@ -33,21 +33,11 @@ async fn serve(dir: &std::path::Path, db: &std::path::Path) -> String {
         std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
         std::fs::write(dir.join(p), bytes).unwrap();
     }
-    let cfg = ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        bundles: vec![warden_server::BundleConfig {
-            name: "main".into(),
-            source: BundleSource::Dir(dir.to_path_buf()),
-            verification: None,
-            shadow: false,
-        }],
-        poll: Duration::from_secs(60),
-        bundle_http: Default::default(),
-        body_limit: 1 << 20,
-        data_dir: None,
-        auth: Default::default(),
-        audit: None,
-    };
+    let cfg = ServerConfig::single(
+        "127.0.0.1:0".parse().unwrap(),
+        "main",
+        BundleSource::Dir(dir.to_path_buf()),
+    );
     let auditor = Auditor::start(AuditConfig {
         path: db.to_path_buf(),
         key_pem: None,
@@ -159,7 +149,11 @@ struct Tmpfs(std::path::PathBuf);
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        // Lazily: the server task may still hold the log open when the test ends.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 

@@ -2,7 +2,6 @@
 //! replaces the tenant and agent the body claims; another tenant is refused; bad credentials get 401.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -48,19 +47,12 @@ async fn identities_come_from_credentials_not_from_the_body() {
         agent_claim: "sub".into(),
     });
     let cfg = ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        bundles: vec![warden_server::BundleConfig {
-            name: "main".into(),
-            source: BundleSource::Dir(dir.path().to_path_buf()),
-            verification: None,
-            shadow: false,
-        }],
-        poll: Duration::from_secs(60),
-        bundle_http: Default::default(),
-        body_limit: 1 << 20,
-        data_dir: None,
         auth: Arc::new(auth),
-        audit: None,
+        ..ServerConfig::single(
+            "127.0.0.1:0".parse().unwrap(),
+            "main",
+            BundleSource::Dir(dir.path().to_path_buf()),
+        )
     };
     let (svc, _) = warden_server::start(&cfg).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
