@@ -20,6 +20,13 @@ fn write(path: &Path, revision: &str, roots: &[&str], mut files: Vec<(String, Ve
     std::fs::write(path, warden_bundle::write_archive(&files).unwrap()).unwrap();
 }
 
+/// The shared library as its own bundle (roots `warden/main`); returns its revision.
+fn write_library(path: &Path) -> String {
+    let lib = warden_core::Compiled::library_part();
+    write(path, &lib.revision, &["warden/main"], lib.files);
+    lib.revision
+}
+
 fn write_tenant(path: &Path, tenant: &str, cap: u32) -> String {
     let p = compiled(tenant, cap).tenant_part(tenant).unwrap();
     let roots: Vec<&str> = p.roots.iter().map(String::as_str).collect();
@@ -35,13 +42,7 @@ fn input(tenant: &str, amount: u64) -> Value {
 #[tokio::test]
 async fn library_and_tenant_bundles_reload_independently() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = warden_core::Compiled::library_part();
-    write(
-        &dir.path().join("lib.tar.gz"),
-        &lib.revision,
-        &["warden/main"],
-        lib.files,
-    );
+    let lib_rev = write_library(&dir.path().join("lib.tar.gz"));
     let acme_rev = write_tenant(&dir.path().join("acme.tar.gz"), "acme", 5000);
     let globex_rev = write_tenant(&dir.path().join("globex.tar.gz"), "globex", 10000);
     let bundle = |name: &str| BundleConfig {
@@ -80,7 +81,7 @@ async fn library_and_tenant_bundles_reload_independently() {
     let expect: Vec<(&str, &str)> = vec![
         ("acme", &acme_rev),
         ("globex", &globex_rev),
-        ("lib", &lib.revision),
+        ("lib", &lib_rev),
     ];
     let got: Vec<(&str, &str)> = set
         .bundles()
@@ -144,13 +145,7 @@ async fn library_and_tenant_bundles_reload_independently() {
 #[tokio::test]
 async fn a_candidate_runs_in_shadow_and_reports_disagreements() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = warden_core::Compiled::library_part();
-    write(
-        &dir.path().join("lib.tar.gz"),
-        &lib.revision,
-        &["warden/main"],
-        lib.files,
-    );
+    write_library(&dir.path().join("lib.tar.gz"));
     let active_rev = write_tenant(&dir.path().join("acme.tar.gz"), "acme", 5000);
     let cand_rev = write_tenant(&dir.path().join("cand.tar.gz"), "acme", 1000);
     let file = |f: &str| BundleSource::File(dir.path().join(f));
