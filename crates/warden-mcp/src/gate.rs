@@ -566,6 +566,31 @@ impl Gate {
         }
     }
 
+    /// The answer to a forwarded call (`msg`, a JSON-RPC response) came back: keeps the call's
+    /// charges if it succeeded (a result without `isError`) and releases them otherwise, turns a
+    /// result that is not an object into a -32006 error, and masks the result as policy says.
+    /// Returns whether `msg` changed.
+    pub fn answered(&self, reservation: Option<&str>, input: &Value, msg: &mut Value) -> bool {
+        let ok = msg.get("result").is_some_and(|r| {
+            r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
+        });
+        self.settle(reservation, ok);
+        match msg.get_mut("result") {
+            Some(r) if r.is_object() => self.on_result(input, r),
+            Some(_) => {
+                let id = msg.get("id").cloned().unwrap_or(Value::Null);
+                *msg = error(
+                    &id,
+                    codes::UPSTREAM_FAILED,
+                    "the MCP server answered with a malformed tool result",
+                    None,
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Applies the policy's `redact` rules on `result.…` paths to what a call returned (`input`
     /// is the call's decision input). Returns whether the result changed. A result that cannot
     /// be checked is withheld (fail closed).

@@ -136,15 +136,9 @@ struct Settle {
     reservation: Option<String>,
 }
 
-impl Settle {
-    fn finish(&mut self, ok: bool) {
-        self.gate.settle(self.reservation.take().as_deref(), ok);
-    }
-}
-
 impl Drop for Settle {
     fn drop(&mut self) {
-        self.finish(false);
+        self.gate.settle(self.reservation.take().as_deref(), false);
     }
 }
 
@@ -257,14 +251,7 @@ fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool 
     let matches = |id: &Value| is_response && msg.get("id") == Some(id);
     match tracked {
         Some(Tracked::Call(id, settle, input)) if matches(id) => {
-            let ok = msg.get("result").is_some_and(|r| {
-                r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
-            });
-            settle.finish(ok);
-            let changed = match msg.get_mut("result").filter(|r| r.is_object()) {
-                Some(r) => gate.on_result(input, r),
-                None => false,
-            };
+            let changed = gate.answered(settle.reservation.take().as_deref(), input, msg);
             *tracked = None;
             changed
         }

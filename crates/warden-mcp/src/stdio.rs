@@ -234,21 +234,7 @@ impl Pump {
             let pending = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
             match pending {
                 Some(Pending::Call { reservation, input }) => {
-                    let ok = msg.get("result").is_some_and(|r| {
-                        r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
-                    });
-                    self.gate.settle(reservation.as_deref(), ok);
-                    if let Some(r) = msg.get_mut("result").filter(|r| r.is_object()) {
-                        self.gate.on_result(&input, r);
-                    }
-                    if msg.get("result").is_some_and(|r| !r.is_object()) {
-                        msg = error(
-                            &id,
-                            codes::UPSTREAM_FAILED,
-                            "the MCP server answered with a malformed tool result",
-                            None,
-                        );
-                    }
+                    self.gate.answered(reservation.as_deref(), &input, &mut msg);
                 }
                 Some(Pending::List) => {
                     if let Some(r) = msg.get_mut("result") {
