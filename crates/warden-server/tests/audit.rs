@@ -60,6 +60,16 @@ async fn serve(dir: &std::path::Path, db: &std::path::Path) -> String {
     base
 }
 
+/// `POST /v1/decide` for `action` of the ledger.
+async fn decide(client: &reqwest::Client, base: &str, action: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/v1/decide"))
+        .json(&call(action))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn call(action: &str) -> serde_json::Value {
     json!({"tenant": "acme", "agent": {"id": "a"}, "action": {"tool": "ledger", "type": action}, "environment": {"time": "2026-11-23T10:00:00Z"}})
 }
@@ -118,24 +128,14 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
         .unwrap()
         .execute_batch("DROP TABLE records")
         .unwrap();
-    let w = client
-        .post(format!("{base}/v1/decide"))
-        .json(&call("post"))
-        .send()
-        .await
-        .unwrap();
+    let w = decide(&client, &base, "post").await;
     assert_eq!(w.status().as_u16(), 503);
     let body: serde_json::Value = w.json().await.unwrap();
     assert_eq!(
         (body["error"]["code"].as_str(), body["fail_mode"].as_str()),
         (Some("audit_unavailable"), Some("closed"))
     );
-    let r = client
-        .post(format!("{base}/v1/decide"))
-        .json(&call("read"))
-        .send()
-        .await
-        .unwrap();
+    let r = decide(&client, &base, "read").await;
     assert_eq!(
         r.status().as_u16(),
         200,
@@ -177,12 +177,7 @@ async fn a_full_disk_fails_writes_closed_and_recovers_when_space_returns() {
     let base = serve(&dir.path().join("bundle"), &db).await;
     let client = reqwest::Client::new();
     let post = || async {
-        let r = client
-            .post(format!("{base}/v1/decide"))
-            .json(&call("post"))
-            .send()
-            .await
-            .unwrap();
+        let r = decide(&client, &base, "post").await;
         let status = r.status().as_u16();
         (status, r.text().await.unwrap())
     };
@@ -205,12 +200,7 @@ async fn a_full_disk_fails_writes_closed_and_recovers_when_space_returns() {
         body.contains("audit_unavailable") && body.contains("full"),
         "the error says why: {body}"
     );
-    let r = client
-        .post(format!("{base}/v1/decide"))
-        .json(&call("read"))
-        .send()
-        .await
-        .unwrap();
+    let r = decide(&client, &base, "read").await;
     assert_eq!(r.status().as_u16(), 200, "fail-open reads still answer");
     assert_eq!(r.headers()["warden-audit"], "failed");
     // Space returns: writes are recorded and answered again, and the chain is intact.
