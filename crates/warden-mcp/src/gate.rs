@@ -595,6 +595,16 @@ impl Gate {
     /// is the call's decision input). Returns whether the result changed. A result that cannot
     /// be checked is withheld (fail closed).
     pub fn on_result(&self, input: &Value, result: &mut Value) -> bool {
+        let text = |p: &str| input.pointer(p).and_then(Value::as_str).unwrap_or("");
+        if !self.svc.redacts_results(
+            text("/tenant"),
+            text("/agent/id"),
+            text("/action/tool"),
+            text("/action/type"),
+        ) {
+            // Nothing in the policy looks at results: no second decision on the hot path.
+            return false;
+        }
         let mut probe = input.clone();
         if let Some(o) = probe.as_object_mut() {
             o.remove("state");

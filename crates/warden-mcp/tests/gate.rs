@@ -63,6 +63,14 @@ async fn tools_list_hides_what_the_agent_may_never_call() {
         result,
         json!({"tools": [{"name": "echo"}, {"name": "pay"}]})
     );
+    assert!(g
+        .svc
+        .redacts_results("acme", "test-agent", "testsrv", "lookup"));
+    assert!(
+        !g.svc
+            .redacts_results("acme", "test-agent", "testsrv", "echo"),
+        "no result rule for echo: its results are not decided again"
+    );
     let (g, _) = gate(dir.path(), Denials::Error, Unlisted::Show).await;
     assert!(
         g.visible(&s, "admin_reset"),

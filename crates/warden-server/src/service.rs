@@ -468,6 +468,39 @@ impl DecisionService {
         Some(plans[action] != regorus::Value::Undefined || plans["*"] != regorus::Value::Undefined)
     }
 
+    /// Whether the policy for this action has `redact` rules on the tool's result (`result.…`
+    /// paths), so an enforcement point must decide on what the call returned. True when the set
+    /// is not Warden's compiled form (only a decision can tell).
+    pub fn redacts_results(&self, tenant: &str, agent: &str, tool: &str, action: &str) -> bool {
+        use regorus::Value;
+        let Some(set) = self.current() else {
+            return true;
+        };
+        let tenants = &set.data()["warden"]["tenants"];
+        if *tenants == Value::Undefined {
+            return true;
+        }
+        let plans = &tenants[tenant]["agents"][agent]["plans"][tool];
+        let plan = match &plans[action] {
+            Value::Undefined => &plans["*"],
+            p => p,
+        };
+        let on_result = |t: &Value| {
+            ["pointer", "pointer_prefix"].iter().any(|k| {
+                t[*k]
+                    .as_string()
+                    .is_ok_and(|p| p.as_ref() == "/result" || p.starts_with("/result/"))
+            })
+        };
+        plan["redact"].as_array().is_ok_and(|rules| {
+            rules.iter().any(|r| {
+                r["targets"]
+                    .as_array()
+                    .is_ok_and(|ts| ts.iter().any(on_result))
+            })
+        })
+    }
+
     /// The active policy set.
     pub fn current(&self) -> Option<Arc<Prepared>> {
         self.ready().then(|| self.engine.current())
