@@ -79,6 +79,46 @@ async def run(d, direct_url, warden_url):
             check(err is not None and err.code == -32003, "a new session does not reset the limit")
 
 
+def approver_api(base, method, path, body=None):
+    import urllib.request
+    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": "Bearer alice-key", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+async def waiting(d, warden_url):
+    """Waiting mode over Streamable HTTP: the held call streams progress notifications (SSE) while
+    a person decides over the approver API served beside /mcp, then carries the server's result."""
+    base = warden_url.rsplit("/mcp", 1)[0]
+    progress = []
+
+    async def on_progress(p, total, message):
+        progress.append(message)
+
+    async def approve_when_pending():
+        for _ in range(100):
+            pending = (await asyncio.to_thread(approver_api, base, "GET", "/v1/approvals"))["approvals"]
+            if pending:
+                await asyncio.sleep(2.5)  # long enough for a progress notification
+                return await asyncio.to_thread(approver_api, base, "POST",
+                                               f"/v1/approvals/{pending[0]['id']}/approve", {"note": "ok"})
+            await asyncio.sleep(0.1)
+
+    async with streamable_http_client(warden_url) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            approver = asyncio.create_task(approve_when_pending())
+            res = await s.call_tool("pay", {"amount": 2000, "currency": "USD"}, progress_callback=on_progress)
+            decided = await approver
+            check(decided and decided["state"] == "approved" and decided["decided_by"] == "alice",
+                  "alice approves over the approver API beside /mcp")
+            check(res.content[0].text == "paid 2000.0 USD" and len(calls(d, "pay")) == 1,
+                  "the held HTTP call completes with the server's result once approved")
+            check(progress and "waiting for a person to approve apr_" in progress[0],
+                  f"progress notifications streamed while it waited: {progress[:1]}")
+
+
 async def credentials(warden_url):
     """With api_keys configured, each caller's key names its agent."""
     def client(key):
@@ -127,12 +167,17 @@ def main():
         env = dict(os.environ, CALL_LOG=os.path.join(d, "calls.jsonl"))
         up = subprocess.Popen([sys.executable, SERVER, "--http", str(up_port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        approver_keys = os.path.join(d, "approvers.json")
+        with open(approver_keys, "w") as f:
+            json.dump([{"key_sha256": hashlib.sha256(b"alice-key").hexdigest(), "approver": "alice"}], f)
         cfg = os.path.join(d, "mcp.yaml")
         with open(cfg, "w") as f:
             json.dump({"tenant": "acme", "agent": "test-agent",
                        "server": {"name": "testsrv", "url": f"http://127.0.0.1:{up_port}/mcp"},
                        "policies": HERE, "data_dir": os.path.join(d, "state"),
-                       "listen": f"127.0.0.1:{gw_port}"}, f)
+                       "listen": f"127.0.0.1:{gw_port}",
+                       "approvals": {"approvers": {"acme": ["alice"]}, "wait_seconds": 30,
+                                     "approver_keys": approver_keys}}, f)
         gw = subprocess.Popen([warden, "mcp", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # A second gateway on the same upstream that identifies callers by API key.
         auth_port = free_port()
@@ -151,6 +196,7 @@ def main():
             wait_port(up_port, up, "the MCP server")
             wait_port(gw_port, gw, "warden mcp")
             asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
+            asyncio.run(waiting(d, f"http://127.0.0.1:{gw_port}/mcp"))
             wait_port(auth_port, gw2, "warden mcp with api_keys")
             asyncio.run(credentials(f"http://127.0.0.1:{auth_port}/mcp"))
         finally:

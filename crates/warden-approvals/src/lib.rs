@@ -14,7 +14,7 @@ pub mod notify;
 mod store;
 mod token;
 
-pub use store::{Approvers, Requested, Store};
+pub use store::{Approvers, Event, Requested, Store};
 pub use token::{Claims, Tokens};
 
 use serde::{Deserialize, Serialize};

@@ -72,6 +72,37 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Approval> {
     })
 }
 
+/// One step in an approval's life, as recorded: `requested`, `notified`, `decided`,
+/// `consumed` or `expired`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Event {
+    /// Position in the store's event sequence.
+    pub seq: u64,
+    /// The approval.
+    pub approval_id: String,
+    /// The step.
+    pub step: String,
+    /// Who: the agent (requested, consumed), the channel (notified), the approver (decided),
+    /// or `warden` (expired).
+    pub actor: String,
+    /// When (Unix seconds).
+    pub time: u64,
+    /// Step details (decided: `decision` and `note`; notified: `ok`, `status` or `error`).
+    pub detail: Value,
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let detail: String = r.get(5)?;
+    Ok(Event {
+        seq: r.get::<_, i64>(0)?.max(0) as u64,
+        approval_id: r.get(1)?,
+        step: r.get(2)?,
+        actor: r.get(3)?,
+        time: r.get::<_, i64>(4)?.max(0) as u64,
+        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+    })
+}
+
 impl Store {
     /// Opens or creates the store (it can share the limits database file).
     pub fn open(path: &Path) -> Result<Store, ApprovalError> {
@@ -87,7 +118,13 @@ impl Store {
                  requester TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,
                  state TEXT NOT NULL, decided_by TEXT, decided_at INTEGER, note TEXT);
              CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (agent, state);
-             CREATE INDEX IF NOT EXISTS approvals_digest ON approvals (digest, state);",
+             CREATE INDEX IF NOT EXISTS approvals_digest ON approvals (digest, state);
+             CREATE TABLE IF NOT EXISTS approval_events (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT, approval_id TEXT NOT NULL,
+                 step TEXT NOT NULL, actor TEXT NOT NULL, time INTEGER NOT NULL,
+                 detail TEXT NOT NULL, audited INTEGER NOT NULL DEFAULT 0);
+             CREATE INDEX IF NOT EXISTS approval_events_unaudited ON approval_events (audited, seq);
+             CREATE INDEX IF NOT EXISTS approval_events_by_id ON approval_events (approval_id, seq);",
         )?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -100,12 +137,81 @@ impl Store {
             .map_err(|_| ApprovalError::Store("poisoned lock".into()))
     }
 
-    /// Marks pending approvals whose time is up as expired.
+    /// Marks pending approvals whose time is up as expired (with an `expired` event each).
     fn expire(conn: &Connection, now: u64) -> Result<(), ApprovalError> {
+        conn.execute(
+            "INSERT INTO approval_events (approval_id, step, actor, time, detail)
+             SELECT id, 'expired', 'warden', ?1, '{}' FROM approvals
+             WHERE state = 'pending' AND expires <= ?1",
+            params![now as i64],
+        )?;
         conn.execute(
             "UPDATE approvals SET state = 'expired' WHERE state = 'pending' AND expires <= ?1",
             params![now as i64],
         )?;
+        Ok(())
+    }
+
+    fn event(
+        conn: &Connection,
+        id: &str,
+        step: &str,
+        actor: &str,
+        now: u64,
+        detail: &Value,
+    ) -> Result<(), ApprovalError> {
+        conn.execute(
+            "INSERT INTO approval_events (approval_id, step, actor, time, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, step, actor, now as i64, detail.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that people were told about approval `id` (`channel`: slack, teams), and whether
+    /// the message was accepted.
+    pub fn notified(
+        &self,
+        id: &str,
+        channel: &str,
+        detail: &Value,
+        now: u64,
+    ) -> Result<(), ApprovalError> {
+        let conn = self.lock()?;
+        Self::event(&conn, id, "notified", channel, now, detail)
+    }
+
+    /// Approval `id`'s history, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<Event>, ApprovalError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT seq, approval_id, step, actor, time, detail FROM approval_events WHERE approval_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![id], event_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Up to `limit` events not yet copied to the audit log, oldest first (the outbox the
+    /// gateway drains into its tamper-evident log; see [`Store::mark_audited`]).
+    pub fn unaudited(&self, limit: usize) -> Result<Vec<Event>, ApprovalError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT seq, approval_id, step, actor, time, detail FROM approval_events WHERE audited = 0 ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], event_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Marks events as copied to the audit log.
+    pub fn mark_audited(&self, seqs: &[u64]) -> Result<(), ApprovalError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        for s in seqs {
+            tx.execute(
+                "UPDATE approval_events SET audited = 1 WHERE seq = ?1",
+                params![*s as i64],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -173,6 +279,14 @@ impl Store {
                 a.created as i64, a.expires as i64
             ],
         )?;
+        Self::event(
+            &tx,
+            &a.id,
+            "requested",
+            &a.call.agent,
+            now,
+            &serde_json::json!({"rule": a.rule, "reasons": a.reasons, "digest": a.digest, "requester": a.requester}),
+        )?;
         tx.commit()?;
         Ok(Requested {
             approval: a,
@@ -228,10 +342,26 @@ impl Store {
             return Err(ApprovalError::NotAuthorized(approver.into(), a.call.tenant));
         }
         let to = if approve { "approved" } else { "denied" };
-        let n = self.lock()?.execute(
-            "UPDATE approvals SET state = ?2, decided_by = ?3, decided_at = ?4, note = ?5 WHERE id = ?1 AND state = 'pending' AND expires > ?4",
-            params![id, to, approver, now as i64, note],
-        )?;
+        let n = {
+            let mut conn = self.lock()?;
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE approvals SET state = ?2, decided_by = ?3, decided_at = ?4, note = ?5 WHERE id = ?1 AND state = 'pending' AND expires > ?4",
+                params![id, to, approver, now as i64, note],
+            )?;
+            if n == 1 {
+                Self::event(
+                    &tx,
+                    id,
+                    "decided",
+                    approver,
+                    now,
+                    &serde_json::json!({"decision": to, "note": note}),
+                )?;
+            }
+            tx.commit()?;
+            n
+        };
         if n != 1 {
             let now_state = self.get(id, now)?.state;
             return Err(ApprovalError::WrongState(
@@ -246,10 +376,31 @@ impl Store {
     /// Uses an approved approval for the call with `digest`, once: `approved → consumed` in one
     /// conditional update, so concurrent retries cannot both succeed.
     pub fn consume(&self, id: &str, digest: &str, now: u64) -> Result<Approval, ApprovalError> {
-        let n = self.lock()?.execute(
-            "UPDATE approvals SET state = 'consumed' WHERE id = ?1 AND digest = ?2 AND state = 'approved'",
-            params![id, digest],
-        )?;
+        let n = {
+            let mut conn = self.lock()?;
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE approvals SET state = 'consumed' WHERE id = ?1 AND digest = ?2 AND state = 'approved'",
+                params![id, digest],
+            )?;
+            if n == 1 {
+                let agent: String = tx.query_row(
+                    "SELECT agent FROM approvals WHERE id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )?;
+                Self::event(
+                    &tx,
+                    id,
+                    "consumed",
+                    &agent,
+                    now,
+                    &serde_json::json!({"digest": digest}),
+                )?;
+            }
+            tx.commit()?;
+            n
+        };
         if n == 1 {
             return self.get(id, now);
         }
@@ -358,6 +509,32 @@ mod tests {
             s.consume(id, &ok.digest, 121),
             Err(ApprovalError::WrongState(..))
         ));
+        s.notified(id, "slack", &json!({"ok": true}), 105).unwrap();
+        let steps: Vec<(String, String)> = s
+            .history(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.step, e.actor))
+            .collect();
+        let want = [
+            ("requested", "finance-agent"),
+            ("decided", "alice"),
+            ("consumed", "finance-agent"),
+            ("notified", "slack"),
+        ];
+        assert_eq!(
+            steps,
+            want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec(),
+            "refused attempts leave no event; each step names who took it"
+        );
+        let outbox = s.unaudited(100).unwrap();
+        assert_eq!(
+            outbox.len(),
+            5,
+            "two requests, then decided, consumed, notified"
+        );
+        s.mark_audited(&[outbox[0].seq, outbox[1].seq]).unwrap();
+        assert_eq!(s.unaudited(100).unwrap().len(), 3);
     }
 
     #[test]
@@ -379,6 +556,8 @@ mod tests {
             State::Expired,
             "expired after its ttl"
         );
+        let last = s.history(&id).unwrap().pop().unwrap();
+        assert_eq!((last.step.as_str(), last.time), ("expired", 1600));
         assert!(matches!(
             s.decide(&id, "alice", true, None, &approvers(), 1601),
             Err(ApprovalError::WrongState(_, "expired", _))

@@ -14,6 +14,7 @@ use warden_server::audit::{Auditor, Call};
 use warden_server::{DecideError, DecisionService};
 
 use crate::limits::LimitStore;
+use warden_server::approvals::{Approvals, Step, Waited};
 
 /// Stable JSON-RPC error codes (server-defined range) for calls Warden answers itself.
 pub mod codes {
@@ -81,47 +82,8 @@ pub struct Gate {
     pub approvals: Option<Approvals>,
 }
 
-/// Approval settings of a gate.
-pub struct Approvals {
-    /// The durable records.
-    pub store: Arc<warden_approvals::Store>,
-    /// Override tokens.
-    pub tokens: warden_approvals::Tokens,
-    /// How long a request waits for a person (seconds).
-    pub ttl_seconds: u64,
-    /// At most this many pending approvals per agent.
-    pub max_pending: usize,
-    /// Announces new approvals (Slack, Teams).
-    pub notifier: Option<Arc<crate::approvals_http::Notifier>>,
-    /// Waiting mode: hold an `approval_needed` call open this long for a person to decide
-    /// (forwarding it the moment it is approved); `None` answers at once (token mode).
-    pub wait: Option<std::time::Duration>,
-    /// Lifetime of minted override tokens (seconds).
-    pub token_ttl_seconds: u64,
-}
-
-/// How waiting for an approval ended.
-pub enum Waited {
-    /// Approved: retry the call with this override token.
-    Approved(String),
-    /// A person denied it.
-    Denied(Box<warden_approvals::Approval>),
-    /// Nobody decided in time, or the approval can no longer be used.
-    Ended(String),
-}
-
 /// `params._meta` key carrying an override token on the retried call.
 pub const TOKEN_META: &str = "warden/approval_token";
-
-/// What the approval step made of an `approval_needed` call.
-enum Approval {
-    /// A valid token for this exact call: it may go ahead, once.
-    Granted(Value),
-    /// Waiting for a person (new or joined).
-    Pending(Value),
-    /// A token that does not authorize this call, or no request could be made.
-    Refused(String),
-}
 
 /// One client session (stdio: the process; HTTP: `Mcp-Session-Id`), and who it belongs to.
 pub struct Session {
@@ -287,7 +249,7 @@ impl Gate {
         let mut approval = None;
         if outcome == "approval_needed" {
             match self.approval(session, &decision_id, tool, params, d) {
-                Approval::Granted(note) => {
+                Step::Granted(note) => {
                     let rid = uuid::Uuid::new_v4().to_string();
                     match self
                         .limits
@@ -301,8 +263,8 @@ impl Gate {
                     }
                     approval = Some(note);
                 }
-                Approval::Pending(note) => approval = Some(note),
-                Approval::Refused(why) => {
+                Step::Pending(note) => approval = Some(note),
+                Step::Refused(why) => {
                     return Verdict::Reply(error(
                         id,
                         codes::DENIED,
@@ -406,11 +368,9 @@ impl Gate {
         tool: &str,
         params: &Value,
         d: &Decision,
-    ) -> Approval {
+    ) -> Step {
         let Some(ap) = &self.approvals else {
-            return Approval::Pending(
-                json!({"approval_id": decision_id, "state": "not_configured"}),
-            );
+            return Step::Pending(json!({"approval_id": decision_id, "state": "not_configured"}));
         };
         let call = warden_approvals::Call {
             tenant: session.tenant.clone(),
@@ -423,51 +383,18 @@ impl Gate {
                 .filter(|a| !a.is_null())
                 .unwrap_or_else(|| json!({})),
         };
-        let digest = warden_approvals::digest(&call);
-        let now = warden_engine::now_unix();
-        if let Some(token) = params
+        let token = params
             .pointer("/_meta")
             .and_then(|m| m.get(TOKEN_META))
-            .and_then(Value::as_str)
-        {
-            let used = ap
-                .tokens
-                .check(token, &digest, now)
-                .and_then(|c| ap.store.consume(&c.aid, &digest, now));
-            return match used {
-                Ok(a) => Approval::Granted(
-                    json!({"approval_id": a.id, "state": "consumed", "approved_by": a.decided_by}),
-                ),
-                Err(e) => Approval::Refused(format!("the override token was rejected: {e}")),
-            };
-        }
-        let rule = d
-            .violations
-            .iter()
-            .find(|v| v.outcome.as_str() == "approval_needed")
-            .map(|v| v.rule.clone())
-            .unwrap_or_default();
+            .and_then(Value::as_str);
         let requester =
             json!({"session": session.id, "decision_id": decision_id, "server": self.server});
-        match ap.store.request(
-            call,
-            &d.metadata.policy_version,
-            &rule,
-            &d.reasons,
-            requester,
-            ap.ttl_seconds,
-            ap.max_pending,
-            now,
-        ) {
-            Ok(r) => {
-                if let (false, Some(n)) = (r.joined, &ap.notifier) {
-                    n.requested(&r.approval);
-                }
-                Approval::Pending(
-                    json!({"approval_id": r.approval.id, "state": "pending", "joined": r.joined, "expires": r.approval.expires, "token_meta_key": TOKEN_META}),
-                )
+        match ap.step(call, d, token, requester) {
+            Step::Pending(mut note) => {
+                note["token_meta_key"] = json!(TOKEN_META);
+                Step::Pending(note)
             }
-            Err(e) => Approval::Refused(format!("no approval could be requested: {e}")),
+            other => other,
         }
     }
 
@@ -532,37 +459,95 @@ impl Gate {
             .flatten()
     }
 
-    /// Waiting mode: polls approval `id` until a person decides, it expires, or the wait ends;
+    /// Decides a `tools/call` like [`Gate::call`]; in waiting mode an `approval_needed` call is
+    /// held until a person decides (`progress(message)` is called about every two seconds, for
+    /// MCP progress notifications), then retried once with the minted override token, or
+    /// answered with a denial when it is denied or nobody decides in time.
+    pub async fn call_waiting(
+        &self,
+        session: &Session,
+        id: &Value,
+        params: &Value,
+        progress: impl FnMut(String),
+    ) -> Verdict {
+        let v = self.call(session, id, params).await;
+        let Verdict::Reply(r) = &v else { return v };
+        let Some(aid) = self.waits_on(r) else {
+            return v;
+        };
+        self.resume(session, id, params, &aid, progress).await
+    }
+
+    /// Waiting mode, after [`Gate::call`] answered that the call waits on approval `aid`
+    /// ([`Gate::waits_on`]): waits for the decision, then retries the call with the override
+    /// token, or answers with the denial.
+    pub async fn resume(
+        &self,
+        session: &Session,
+        id: &Value,
+        params: &Value,
+        aid: &str,
+        mut progress: impl FnMut(String),
+    ) -> Verdict {
+        let waited = self
+            .wait_for_approval(aid, |secs| {
+                progress(format!(
+                    "waiting for a person to approve {aid} ({secs} s so far)"
+                ))
+            })
+            .await;
+        match waited {
+            Waited::Approved(token) => {
+                let mut retry = params.clone();
+                if !retry.get("_meta").is_some_and(Value::is_object) {
+                    retry["_meta"] = json!({});
+                }
+                retry["_meta"][TOKEN_META] = Value::String(token);
+                self.call(session, id, &retry).await
+            }
+            Waited::Denied(a) => Verdict::Reply(error(
+                id,
+                codes::DENIED,
+                format!(
+                    "{} denied the call to {}/{}{}",
+                    a.decided_by.as_deref().unwrap_or("an approver"),
+                    a.call.tool,
+                    a.call.action,
+                    a.note.map(|n| format!(": {n}")).unwrap_or_default()
+                ),
+                Some(
+                    json!({"warden": {"outcome": "deny", "reasons": ["approval_denied"], "approval_id": a.id}}),
+                ),
+            )),
+            Waited::Pending | Waited::Ended(_) => {
+                let why = match waited {
+                    Waited::Ended(w) => w,
+                    _ => "nobody decided in time".into(),
+                };
+                Verdict::Reply(error(
+                    id,
+                    codes::DENIED,
+                    format!("the call needed a person's approval and {why}; it was not made"),
+                    Some(
+                        json!({"warden": {"outcome": "deny", "reasons": ["approval_not_given"], "approval_id": aid}}),
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Waiting mode: waits for a person to decide approval `id` (up to the configured wait);
     /// `progress(seconds waited)` is called about every two seconds meanwhile.
-    pub async fn wait_for_approval(&self, id: &str, mut progress: impl FnMut(u64)) -> Waited {
+    pub async fn wait_for_approval(&self, id: &str, progress: impl FnMut(u64)) -> Waited {
         let Some(ap) = &self.approvals else {
             return Waited::Ended("approvals are not configured".into());
         };
         let limit = ap.wait.unwrap_or_default();
-        let started = Instant::now();
-        let mut last = 0;
-        loop {
-            let now = warden_engine::now_unix();
-            match ap.store.get(id, now) {
-                Ok(a) => match a.state {
-                    warden_approvals::State::Approved => {
-                        return Waited::Approved(ap.tokens.mint(&a, now, ap.token_ttl_seconds))
-                    }
-                    warden_approvals::State::Denied => return Waited::Denied(Box::new(a)),
-                    warden_approvals::State::Pending => {}
-                    other => return Waited::Ended(format!("the approval is {}", other.as_str())),
-                },
-                Err(e) => return Waited::Ended(e.to_string()),
+        match ap.wait(id, limit, progress).await {
+            Waited::Pending => {
+                Waited::Ended(format!("nobody decided within {} s", limit.as_secs()))
             }
-            let waited = started.elapsed();
-            if waited >= limit {
-                return Waited::Ended(format!("nobody decided within {} s", limit.as_secs()));
-            }
-            if waited.as_secs() >= last + 2 {
-                last = waited.as_secs();
-                progress(last);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            done => done,
         }
     }
 

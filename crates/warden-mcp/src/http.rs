@@ -194,7 +194,20 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     match (method.as_str(), id) {
         ("tools/call", Some(id)) => {
             let params = msg.get("params").cloned().unwrap_or(Value::Null);
-            match p.gate.call(&session, &id, &params).await {
+            let mut verdict = p.gate.call(&session, &id, &params).await;
+            if let Some(aid) = match &verdict {
+                Verdict::Reply(r) => p.gate.waits_on(r),
+                _ => None,
+            } {
+                // Waiting mode: a client that takes an event stream gets progress notifications
+                // while a person decides; others are simply held open.
+                let accept = header(&headers, "accept").unwrap_or_default();
+                if accept.contains("text/event-stream") {
+                    return waiting_stream(p, headers, session, id, msg, aid);
+                }
+                verdict = p.gate.resume(&session, &id, &params, &aid, |_| {}).await;
+            }
+            match verdict {
                 Verdict::Reply(r) => return json_response(&r, session_id.as_deref()),
                 Verdict::Forward {
                     params,
@@ -229,6 +242,114 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
         }
     }
     relay(&p, resp, tracked).await
+}
+
+/// Waiting mode over an event stream: answers at once with `text/event-stream`, sends
+/// `notifications/progress` (when the call has a `progressToken`) while a person decides, then
+/// the call's answer: Warden's refusal, or the upstream's response to the retried call.
+fn waiting_stream(
+    p: Arc<HttpProxy>,
+    headers: HeaderMap,
+    session: Arc<Session>,
+    id: Value,
+    mut msg: Value,
+    aid: String,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let event = |m: &Value| Bytes::from(format!("event: message\ndata: {m}\n\n"));
+    let session_id = header(&headers, "mcp-session-id");
+    tokio::spawn(async move {
+        let params = msg.get("params").cloned().unwrap_or(Value::Null);
+        let token = params.pointer("/_meta/progressToken").cloned();
+        let mut ticks = 0u64;
+        let progress = |message: String| {
+            if let Some(t) = &token {
+                ticks += 1;
+                let n = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                    "params": {"progressToken": t, "progress": ticks, "message": message}});
+                let _ = tx.send(event(&n));
+            }
+        };
+        let verdict = p.gate.resume(&session, &id, &params, &aid, progress).await;
+        let (params, reservation, input) = match verdict {
+            Verdict::Reply(r) => {
+                let _ = tx.send(event(&r));
+                return;
+            }
+            Verdict::Forward {
+                params,
+                reservation,
+                input,
+            } => (params, reservation, input),
+        };
+        msg["params"] = params;
+        let mut tracked = Some(Tracked::Call(
+            id.clone(),
+            Settle {
+                gate: p.gate.clone(),
+                reservation,
+            },
+            input,
+        ));
+        let req = forwarded(p.client.post(&p.upstream).body(msg.to_string()), &headers);
+        let mut resp = match tokio::time::timeout(p.call_timeout, req.send()).await {
+            Ok(Ok(r)) => r,
+            _ => {
+                let e = error(
+                    &id,
+                    codes::UPSTREAM_FAILED,
+                    "the MCP server did not answer",
+                    None,
+                );
+                let _ = tx.send(event(&e));
+                return;
+            }
+        };
+        if header_str(resp.headers(), "content-type").starts_with("text/event-stream") {
+            let mut buf = Vec::new();
+            while let Ok(Some(c)) = resp.chunk().await {
+                buf.extend_from_slice(&c);
+                while let Some(end) = event_end(&buf) {
+                    let ev: Vec<u8> = buf.drain(..end).collect();
+                    let _ = tx.send(Bytes::from(rewrite_event(&p.gate, &mut tracked, &ev)));
+                }
+            }
+        } else {
+            let parsed = match resp.bytes().await {
+                Ok(b) => serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let answer = match parsed {
+                Ok(mut v) => {
+                    inspect(&p.gate, &mut tracked, &mut v);
+                    v
+                }
+                Err(e) => error(
+                    &id,
+                    codes::UPSTREAM_FAILED,
+                    format!("the MCP server's answer was not JSON-RPC: {e}"),
+                    None,
+                ),
+            };
+            let _ = tx.send(event(&answer));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut().insert(
+        "cache-control",
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    if let Some(s) = session_id.and_then(|s| s.parse().ok()) {
+        r.headers_mut().insert("mcp-session-id", s);
+    }
+    r
 }
 
 fn upstream_failed(tracked: Option<Tracked>, why: &str) -> Response {

@@ -6,13 +6,16 @@
 //! - [`limits`]: exact rate limits and budgets (reserve before forwarding, commit or release).
 //! - [`stdio`]: the stdio proxy that launches the server as a child process.
 //! - [`http`]: the Streamable HTTP proxy in front of an upstream HTTP MCP server.
-//! - [`approvals_http`]: Slack and Teams messages for approvals, and Slack's callback.
+//!
+//! Approvals (the flow, Slack, Teams, the web page) live in `warden_server::approvals`, shared
+//! with the decision API.
 
-pub mod approvals_http;
+pub use warden_server::approvals::http as approvals_http;
 pub mod gate;
 pub mod http;
 pub mod limits;
 pub mod stdio;
 
-pub use gate::{Approvals, Denials, Gate, Session, Unlisted, Verdict, Waited};
+pub use gate::{Denials, Gate, Session, Unlisted, Verdict};
 pub use limits::{LimitStore, SqliteLimits};
+pub use warden_server::approvals::{Approvals, Waited};

@@ -138,50 +138,25 @@ impl Pump {
 
     async fn call(self: Arc<Self>, id: Value, mut msg: Value) {
         let params = msg.get("params").cloned().unwrap_or(Value::Null);
-        match self.gate.call(&self.session, &id, &params).await {
-            Verdict::Reply(r) => match self.gate.waits_on(&r) {
-                // Waiting mode: hold the call, tell the client it is waiting, and retry it with
-                // the override token the moment a person approves.
-                Some(aid) => {
-                    let token = params.pointer("/_meta/progressToken").cloned();
-                    let pump = self.clone();
-                    let notify = |secs: u64| {
-                        if let Some(t) = &token {
-                            pump.reply(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                                "params": {"progressToken": t, "progress": secs,
-                                           "message": format!("waiting for a person to approve {aid}")}}));
-                        }
-                    };
-                    match self.gate.wait_for_approval(&aid, notify).await {
-                        crate::gate::Waited::Approved(tok) => {
-                            if !msg["params"]["_meta"].is_object() {
-                                msg["params"]["_meta"] = serde_json::json!({});
-                            }
-                            msg["params"]["_meta"][crate::gate::TOKEN_META] = Value::String(tok);
-                            Box::pin(self.clone().call(id, msg)).await
-                        }
-                        crate::gate::Waited::Denied(a) => self.reply(error(
-                            &id,
-                            codes::DENIED,
-                            format!(
-                                "{} denied the call to {}/{}{}",
-                                a.decided_by.as_deref().unwrap_or("an approver"),
-                                a.call.tool,
-                                a.call.action,
-                                a.note.map(|n| format!(": {n}")).unwrap_or_default()
-                            ),
-                            Some(serde_json::json!({"warden": {"outcome": "deny", "reasons": ["approval_denied"], "approval_id": a.id}})),
-                        )),
-                        crate::gate::Waited::Ended(why) => self.reply(error(
-                            &id,
-                            codes::DENIED,
-                            format!("the call needed a person's approval and {why}; it was not made"),
-                            Some(serde_json::json!({"warden": {"outcome": "deny", "reasons": ["approval_not_given"], "approval_id": aid}})),
-                        )),
-                    }
-                }
-                None => self.reply(r),
-            },
+        // Waiting mode holds an approval_needed call here, telling the client it is waiting.
+        let token = params.pointer("/_meta/progressToken").cloned();
+        let pump = self.clone();
+        let mut ticks = 0u64;
+        let progress = |message: String| {
+            if let Some(t) = &token {
+                ticks += 1;
+                pump.reply(
+                    serde_json::json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                    "params": {"progressToken": t, "progress": ticks, "message": message}}),
+                );
+            }
+        };
+        match self
+            .gate
+            .call_waiting(&self.session, &id, &params, progress)
+            .await
+        {
+            Verdict::Reply(r) => self.reply(r),
             Verdict::Forward {
                 params,
                 reservation,

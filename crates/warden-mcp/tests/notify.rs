@@ -236,6 +236,25 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
         (a.state, a.decided_by.as_deref()),
         (State::Approved, Some("slack:alice"))
     );
+    // The approval's history: requested, one `notified` per channel with its outcome, decided.
+    let mut steps: Vec<(String, String, bool)> = store
+        .history(&id)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.step, e.actor, e.detail["ok"] == json!(true)))
+        .collect();
+    steps[1..3].sort();
+    let want = [
+        ("requested", "test-agent", false),
+        ("notified", "slack", true),
+        ("notified", "teams", true),
+        ("decided", "slack:alice", false),
+    ];
+    assert_eq!(
+        steps,
+        want.map(|(a, b, c)| (a.to_string(), b.to_string(), c))
+            .to_vec()
+    );
 }
 
 fn form_body(payload: &str) -> String {

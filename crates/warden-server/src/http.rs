@@ -23,7 +23,13 @@ pub struct App {
     pub auth: Arc<AuthConfig>,
     /// The decision log; every decision is recorded before it is returned.
     pub audit: Option<crate::audit::Auditor>,
+    /// Human approvals for `approval_needed` decisions; without them such decisions are
+    /// returned as they are (the caller handles them).
+    pub approvals: Option<Arc<crate::approvals::Approvals>>,
 }
+
+/// Header carrying a one-time override token on a retried `POST /v1/decide`.
+pub const TOKEN_HEADER: &str = "warden-approval-token";
 
 /// Builds the router; `body_limit` bytes per request body (larger gets 413).
 pub fn router(
@@ -32,19 +38,31 @@ pub fn router(
     auth: Arc<AuthConfig>,
     audit: Option<crate::audit::Auditor>,
 ) -> Router {
+    router_for(
+        App {
+            svc: service,
+            auth,
+            audit,
+            approvals: None,
+        },
+        body_limit,
+    )
+}
+
+/// Builds the router over `app`. With approvals, `approval_needed` decisions create approval
+/// requests and `GET /v1/approvals/{id}/wait` lets the requesting agent long-poll for the
+/// decision (and its override token).
+pub fn router_for(app: App, body_limit: usize) -> Router {
     Router::new()
         .route("/v1/decide", post(decide))
+        .route("/v1/approvals/{id}/wait", get(wait_approval))
         .route("/v1/data/{*path}", post(data_post).get(data_get))
         .route("/v1/data", post(data_root).get(data_root))
         .route("/health", get(health))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(Arc::new(App {
-            svc: service,
-            auth,
-            audit,
-        }))
+        .with_state(Arc::new(app))
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -160,11 +178,26 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     };
     let latency_us = start.elapsed().as_micros() as u64;
     let decision_id = uuid::Uuid::new_v4().to_string();
+    // An approval_needed decision becomes an approval request (or, with a valid override
+    // token, the one use of an approved one); the answer says which.
+    let approved = match (&app.approvals, decision.outcome.as_str()) {
+        (Some(ap), "approval_needed") => {
+            Some(approval_step(ap, &headers, &input, &decision, &decision_id))
+        }
+        _ => None,
+    };
+    let answer = |result: Option<&Value>| match result {
+        Some(v) => Json(v).into_response(),
+        None => Json(&decision).into_response(),
+    };
     if let Some(audit) = &app.audit {
+        let result = approved
+            .clone()
+            .unwrap_or_else(|| serde_json::to_value(&decision).unwrap_or(Value::Null));
         let mut entry = audit.entry(crate::audit::Call {
             decision_id: &decision_id,
             input,
-            result: serde_json::to_value(&decision).unwrap_or(Value::Null),
+            result,
             set: &set,
             latency_us,
             trace_id: trace_of(&headers),
@@ -173,11 +206,149 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
         entry.candidate = candidate.and_then(|c| serde_json::to_value(c).ok());
         match recorded(audit, entry, decision.fail_mode != "open").await {
             Ok(true) => {}
-            Ok(false) => return audit_failed(Json(decision).into_response()),
+            Ok(false) => return audit_failed(answer(approved.as_ref())),
             Err(r) => return r,
         }
     }
-    with_decision_id(Json(decision).into_response(), &decision_id)
+    with_decision_id(answer(approved.as_ref()), &decision_id)
+}
+
+/// The approval step of an `approval_needed` decision on `POST /v1/decide`: with a valid
+/// `Warden-Approval-Token` for exactly this call the answer becomes `allow` (once); otherwise an
+/// approval is requested (or the identical pending one joined) and the answer carries
+/// `approval: {approval_id, state, expires, wait}`; a token that does not fit is a `deny`.
+fn approval_step(
+    ap: &crate::approvals::Approvals,
+    headers: &HeaderMap,
+    input: &Value,
+    decision: &warden_core::contract::Decision,
+    decision_id: &str,
+) -> Value {
+    use crate::approvals::Step;
+    let text = |p: &str| {
+        input
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let call = warden_approvals::Call {
+        tenant: text("/tenant"),
+        agent: text("/agent/id"),
+        tool: text("/action/tool"),
+        action: text("/action/type"),
+        arguments: input
+            .pointer("/action/args")
+            .cloned()
+            .filter(|a| !a.is_null())
+            .unwrap_or_else(|| json!({})),
+    };
+    let token = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+    let requester = json!({"decision_id": decision_id, "api": "/v1/decide", "trace_id": trace_of(headers),
+                           "conversation_id": input.pointer("/context/conversation_id")});
+    let mut v = serde_json::to_value(decision).unwrap_or(Value::Null);
+    match ap.step(call, decision, token, requester) {
+        Step::Granted(note) => {
+            v["allow"] = json!(true);
+            v["outcome"] = json!("allow");
+            v["approval"] = note;
+        }
+        Step::Pending(mut note) => {
+            if let Some(id) = note.get("approval_id").and_then(Value::as_str) {
+                note["wait"] = json!(format!("/v1/approvals/{id}/wait"));
+            }
+            note["token_header"] = json!(TOKEN_HEADER);
+            v["approval"] = note;
+        }
+        Step::Refused(why) => {
+            v["allow"] = json!(false);
+            v["outcome"] = json!("deny");
+            v["reasons"] = json!(["approval_token_rejected"]);
+            v["remediation"] = json!(
+                "Retry with the token minted for this exact call, or ask for a new approval."
+            );
+            v["approval"] = json!({"error": why});
+        }
+    }
+    v
+}
+
+/// `GET /v1/approvals/{id}/wait?timeout_seconds=N` (default 30, at most 60): the requesting
+/// agent long-polls its approval. Answers as soon as a person decides (approved: with the
+/// one-time override token to retry the call with), when it can no longer be used, or when the
+/// time is up (`state: pending`, ask again).
+async fn wait_approval(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    use crate::approvals::Waited;
+    let who = match caller(&app, &headers) {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
+    let Some(ap) = &app.approvals else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            "approvals are not configured on this gateway",
+        );
+    };
+    let a = match ap.store.get(&id, warden_engine::now_unix()) {
+        Ok(a) => a,
+        Err(warden_approvals::ApprovalError::NotFound(_)) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no approval `{id}`"),
+            )
+        }
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                e.to_string(),
+            )
+        }
+    };
+    if let Some(w) = &who {
+        if (w.tenant.as_str(), w.agent.as_str()) != (a.call.tenant.as_str(), a.call.agent.as_str())
+        {
+            return error(
+                StatusCode::FORBIDDEN,
+                "not_requester",
+                "only the agent that asked may wait on an approval",
+            );
+        }
+    }
+    let secs = q
+        .get("timeout_seconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(30)
+        .min(60);
+    let waited = ap
+        .wait(&id, std::time::Duration::from_secs(secs), |_| {})
+        .await;
+    let mut body = json!({"approval_id": id});
+    match waited {
+        Waited::Approved(token) => {
+            body["state"] = json!("approved");
+            body["token"] = json!(token);
+            body["token_header"] = json!(TOKEN_HEADER);
+        }
+        Waited::Denied(a) => {
+            body["state"] = json!("denied");
+            body["decided_by"] = json!(a.decided_by);
+            body["note"] = json!(a.note);
+        }
+        Waited::Pending => body["state"] = json!("pending"),
+        Waited::Ended(why) => {
+            body["state"] = json!("ended");
+            body["message"] = json!(why);
+        }
+    }
+    Json(body).into_response()
 }
 
 fn audit_failed(mut r: Response) -> Response {

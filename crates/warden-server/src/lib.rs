@@ -7,6 +7,7 @@
 //! and the last good one keeps serving), and persisted so a restart without the source still
 //! serves it.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod bundle;
@@ -57,6 +58,18 @@ pub struct ServerConfig {
     pub auth: Arc<auth::AuthConfig>,
     /// The decision log; `None` records nothing.
     pub audit: Option<audit::AuditConfig>,
+    /// Human approvals: `approval_needed` decisions become approval requests, and the approver
+    /// endpoints (page, API, Slack callback) are served beside the decision API.
+    pub approvals: Option<ApprovalService>,
+}
+
+/// Human approvals as served by `warden serve`.
+#[derive(Clone)]
+pub struct ApprovalService {
+    /// The flow the decision API uses.
+    pub flow: Arc<approvals::Approvals>,
+    /// The approver-facing endpoints.
+    pub callbacks: Arc<approvals::http::Callbacks>,
 }
 
 impl ServerConfig {
@@ -76,6 +89,7 @@ impl ServerConfig {
             data_dir: None,
             auth: Arc::default(),
             audit: None,
+            approvals: None,
         }
     }
 }
@@ -401,9 +415,20 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
         active.join(", ")
     );
     spawn_reloaders(&svc, &cfg, states);
-    axum::serve(
-        listener,
-        http::router(svc, cfg.body_limit, cfg.auth.clone(), auditor),
-    )
-    .await
+    let mut app = http::router_for(
+        http::App {
+            svc,
+            auth: cfg.auth.clone(),
+            audit: auditor.clone(),
+            approvals: cfg.approvals.as_ref().map(|a| a.flow.clone()),
+        },
+        cfg.body_limit,
+    );
+    if let Some(a) = &cfg.approvals {
+        app = app.merge(approvals::http::router(a.callbacks.clone()));
+        if let Some(audit) = auditor {
+            approvals::spawn_relay(a.flow.store.clone(), audit);
+        }
+    }
+    axum::serve(listener, app).await
 }

@@ -93,6 +93,7 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
         data_dir: Some(dir.path().to_path_buf()),
         auth: Default::default(),
         audit: None,
+        approvals: None,
     };
     let (svc, poll) = warden_server::start(&cfg).await;
     warden_server::spawn_reloaders(&svc, &cfg, poll);

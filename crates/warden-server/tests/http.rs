@@ -113,6 +113,7 @@ fn config(
         data_dir: Some(data_dir.to_path_buf()),
         auth: Default::default(),
         audit: None,
+        approvals: None,
     }
 }
 

@@ -44,7 +44,7 @@ pub struct DecideArgs {
 }
 
 fn setup(config: &std::path::Path) -> Result<super::mcp::ApprovalSetup, CliError> {
-    super::mcp::approval_setup(&super::mcp::Config::load(config)?)?.ok_or_else(|| {
+    super::mcp::load_approvals(config)?.ok_or_else(|| {
         CliError::usage(format!("{} has no `approvals` section", config.display()))
             .hint("add approvals: {approvers: {TENANT: [NAME]}}")
     })

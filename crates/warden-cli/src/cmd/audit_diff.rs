@@ -89,6 +89,10 @@ pub fn replay(a: &ReplayArgs) -> Result<(), CliError> {
     let engine = Engine::new(prepared);
     let mut compared = Vec::new();
     for (seq, entry) in entries(&a.db)? {
+        if entry.path.as_deref() == Some("warden/approvals") {
+            // An approval step, not a decision: nothing to decide again.
+            continue;
+        }
         let mut input = entry.input.clone();
         // Decide at the recorded time, so time windows mean what they meant then.
         if input.pointer("/environment/time").is_none() {

@@ -67,6 +67,11 @@ pub(crate) struct ApprovalsSpec {
     wait_seconds: Option<u64>,
     /// Approver API keys for the HTTP API (`[{"key_sha256", "approver"}]`).
     approver_keys: Option<String>,
+    /// Standalone approvals file (`warden serve --approvals FILE`) only: where the token key
+    /// lives (default `.warden` beside the file). In `mcp.yaml` the file's own `data_dir` counts.
+    data_dir: Option<String>,
+    /// Standalone file only: the approval store (default `<data_dir>/approvals.db`).
+    state_db: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -124,18 +129,53 @@ pub(crate) struct ApprovalSetup {
 /// Opens the approval store, token key and approvers a configuration names (`None` without an
 /// `approvals` section).
 pub(crate) fn approval_setup(c: &Config) -> Result<Option<ApprovalSetup>, CliError> {
-    let Some(spec) = &c.file.approvals else {
-        return Ok(None);
-    };
-    let base = &c.base;
-    let (data_dir, state_db) = (c.data_dir(), c.state_db());
-    std::fs::create_dir_all(&data_dir)
+    match &c.file.approvals {
+        Some(spec) => approval_setup_from(spec, &c.base, &c.data_dir(), &c.state_db()).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The approval setup of a configuration file: an `mcp.yaml` with an `approvals` section, or a
+/// standalone approvals file (the section's keys at the top level, as `warden serve
+/// --approvals FILE` takes).
+pub(crate) fn load_approvals(path: &Path) -> Result<Option<ApprovalSetup>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let doc = warden_core::source::Document::parse(&path.display().to_string(), &text)
+        .map_err(|d| CliError::diagnostics(vec![*d]))?;
+    if doc.value.get("server").is_some() {
+        return approval_setup(&Config::load(path)?);
+    }
+    let spec: ApprovalsSpec = serde_json::from_value(doc.value).map_err(|e| {
+        CliError::usage(format!("{}: {e}", path.display()))
+            .hint("expected approvers: {TENANT: [APPROVER]}, and optionally ttl_seconds, approver_keys, slack_webhook, …")
+    })?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let data_dir = base.join(spec.data_dir.as_deref().unwrap_or(".warden"));
+    let state_db = spec
+        .state_db
+        .as_deref()
+        .map(|p| base.join(p))
+        .unwrap_or_else(|| data_dir.join("approvals.db"));
+    approval_setup_from(&spec, base, &data_dir, &state_db).map(Some)
+}
+
+fn approval_setup_from(
+    spec: &ApprovalsSpec,
+    base: &Path,
+    data_dir: &Path,
+    state_db: &Path,
+) -> Result<ApprovalSetup, CliError> {
+    std::fs::create_dir_all(data_dir)
         .map_err(|e| CliError::usage(format!("cannot create `{}`: {e}", data_dir.display())))?;
-    let store = warden_approvals::Store::open(&state_db)
+    let store = warden_approvals::Store::open(state_db)
         .map_err(|e| CliError::usage(format!("{}: {e}", state_db.display())))?;
     let tokens = warden_approvals::Tokens::load_or_create(&data_dir.join("approval-token.key"))
         .map_err(|e| CliError::usage(e.to_string()))?;
-    Ok(Some(ApprovalSetup {
+    Ok(ApprovalSetup {
         store: Arc::new(store),
         tokens,
         approvers: warden_approvals::Approvers {
@@ -182,7 +222,33 @@ pub(crate) fn approval_setup(c: &Config) -> Result<Option<ApprovalSetup>, CliErr
             }
             None => BTreeMap::new(),
         },
-    }))
+    })
+}
+
+impl ApprovalSetup {
+    /// The approver endpoints' state.
+    pub fn callbacks(&self) -> Arc<warden_server::approvals::http::Callbacks> {
+        Arc::new(warden_server::approvals::http::Callbacks {
+            store: self.store.clone(),
+            approvers: self.approvers.clone(),
+            slack_signing_secret: self.slack_signing_secret.clone(),
+            approver_keys: self.approver_keys.clone(),
+            tokens: Some((self.tokens.clone(), self.token_ttl_seconds)),
+        })
+    }
+
+    /// The flow the enforcement points use.
+    pub fn flow(self) -> warden_server::approvals::Approvals {
+        warden_server::approvals::Approvals {
+            store: self.store,
+            tokens: self.tokens,
+            ttl_seconds: self.ttl_seconds,
+            max_pending: self.max_pending,
+            notifier: self.notifier,
+            wait: self.wait,
+            token_ttl_seconds: self.token_ttl_seconds,
+        }
+    }
 }
 
 /// A configuration file, read, with the directory its relative paths start from.
@@ -299,25 +365,9 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     }
     let auth = Arc::new(auth);
     let setup = approval_setup(&c)?;
-    let callbacks = setup.as_ref().map(|s| {
-        Arc::new(warden_mcp::approvals_http::Callbacks {
-            store: s.store.clone(),
-            approvers: s.approvers.clone(),
-            slack_signing_secret: s.slack_signing_secret.clone(),
-            approver_keys: s.approver_keys.clone(),
-            tokens: Some((s.tokens.clone(), s.token_ttl_seconds)),
-        })
-    });
+    let callbacks = setup.as_ref().map(ApprovalSetup::callbacks);
     let callbacks_listen = setup.as_ref().and_then(|s| s.listen.clone());
-    let approvals = setup.map(|s| warden_mcp::Approvals {
-        store: s.store,
-        tokens: s.tokens,
-        ttl_seconds: s.ttl_seconds,
-        max_pending: s.max_pending,
-        notifier: s.notifier,
-        wait: s.wait,
-        token_ttl_seconds: s.token_ttl_seconds,
-    });
+    let approvals = setup.map(ApprovalSetup::flow);
     let limits = SqliteLimits::open(&state_db).map_err(|e| {
         CliError::usage(format!("{}: {e}", state_db.display()))
             .hint("the limit counters need a writable SQLite file (state_db)")
@@ -386,6 +436,11 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             ),
             None => None,
         };
+        if let (Some(ap), Some(audit)) = (&approvals, &auditor) {
+            // Approval steps (requested, notified, decided, consumed, expired) go into the same
+            // tamper-evident log as the decisions, including those taken on the CLI.
+            warden_server::approvals::spawn_relay(ap.store.clone(), audit.clone());
+        }
         let gate = Arc::new(Gate {
             svc,
             tenant: f.tenant.clone(),
@@ -401,7 +456,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(addr.as_str())
                 .await
                 .map_err(|e| CliError::usage(format!("approvals.listen {addr}: {e}")))?;
-            eprintln!("warden: approval callbacks on http://{addr}/slack/interactions");
+            eprintln!("warden: approvals page on http://{addr}/approvals (API /v1/approvals, Slack /slack/interactions)");
             let app = warden_mcp::approvals_http::router(c.clone());
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
@@ -424,11 +479,13 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                         .map(|a| a.to_string())
                         .unwrap_or_default()
                 );
-                axum::serve(
-                    listener,
-                    warden_mcp::http::router(proxy, upstream.max_message_bytes),
-                )
-                .await
+                let mut app = warden_mcp::http::router(proxy, upstream.max_message_bytes);
+                if let Some(c) = &callbacks {
+                    // The approvals page, API and Slack callback beside /mcp.
+                    app = app.merge(warden_mcp::approvals_http::router(c.clone()));
+                }
+                axum::serve(listener, app)
+                    .await
                 .map_err(|e| CliError::failure(e.to_string()))?;
                 Ok(0)
             }

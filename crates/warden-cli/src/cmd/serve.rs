@@ -88,6 +88,12 @@ pub struct Args {
     /// Largest request body accepted (bytes); larger requests get 413.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
+    /// Human approvals (YAML: approvers, ttl_seconds, approver_keys, slack_webhook, …; see
+    /// docs/approvals.md): `approval_needed` decisions then create approval requests, agents
+    /// long-poll `/v1/approvals/{id}/wait`, and approvers use `/approvals` (web page),
+    /// `/v1/approvals` (API) or Slack.
+    #[arg(long, value_name = "FILE")]
+    approvals: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -163,6 +169,18 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         data_dir: Some(a.data_dir.clone()),
         auth: std::sync::Arc::new(auth),
         audit: audit_config(a)?,
+        approvals: match &a.approvals {
+            Some(p) => {
+                let setup = super::mcp::load_approvals(p)?.ok_or_else(|| {
+                    CliError::usage(format!("{}: no approvals configured", p.display()))
+                })?;
+                Some(warden_server::ApprovalService {
+                    callbacks: setup.callbacks(),
+                    flow: std::sync::Arc::new(setup.flow()),
+                })
+            }
+            None => None,
+        },
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

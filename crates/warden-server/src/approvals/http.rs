@@ -1,6 +1,7 @@
 //! Reaching people about approvals: posting the Slack and Teams messages when an approval is
-//! requested, and the HTTP endpoint that receives Slack's button presses
-//! (`POST /slack/interactions`, signature checked, approver authorized like on the CLI).
+//! requested, the endpoint that receives Slack's button presses (`POST /slack/interactions`,
+//! signature checked, approver authorized like on the CLI), the approver API
+//! (`/v1/approvals…`) and the approvals web page (`/approvals`).
 
 use std::sync::Arc;
 
@@ -42,9 +43,10 @@ impl Notifier {
         }
     }
 
-    /// Posts the messages for a new approval in the background; failures are logged (the
-    /// approval stays pending and can be decided on the CLI).
-    pub fn requested(&self, a: &Approval) {
+    /// Posts the messages for a new approval in the background; each post is recorded as a
+    /// `notified` step (with the outcome) in `store`. Failures are logged: the approval stays
+    /// pending and can be decided on the page, the API or the CLI.
+    pub fn requested(&self, a: &Approval, store: &Arc<Store>) {
         let link = self
             .link_base
             .as_ref()
@@ -59,25 +61,32 @@ impl Notifier {
                 notify::teams_card(a, link.as_deref()),
             ),
         ];
-        for (url, body) in posts {
+        for (channel, (url, body)) in ["slack", "teams"].into_iter().zip(posts) {
             let Some(url) = url else { continue };
             let client = self.client.clone();
             let id = a.id.clone();
+            let store = store.clone();
             tokio::spawn(async move {
                 let req = client
                     .post(&url)
                     .header("content-type", "application/json")
                     .body(body.to_string());
-                match req.send().await {
+                let detail = match req.send().await {
                     Ok(r) if r.status().is_success() => {
-                        tracing::info!(approval = id, url, "approval request posted")
+                        tracing::info!(approval = id, url, "approval request posted");
+                        json!({"ok": true, "status": r.status().as_u16()})
                     }
                     Ok(r) => {
-                        tracing::warn!(approval = id, url, status = %r.status(), "approval webhook refused the message")
+                        tracing::warn!(approval = id, url, status = %r.status(), "approval webhook refused the message");
+                        json!({"ok": false, "status": r.status().as_u16()})
                     }
                     Err(e) => {
-                        tracing::warn!(approval = id, url, error = %e, "approval webhook unreachable")
+                        tracing::warn!(approval = id, url, error = %e, "approval webhook unreachable");
+                        json!({"ok": false, "error": e.to_string()})
                     }
+                };
+                if let Err(e) = store.notified(&id, channel, &detail, warden_engine::now_unix()) {
+                    tracing::warn!(approval = id, error = %e, "notification not recorded");
                 }
             });
         }
@@ -103,6 +112,7 @@ pub struct Callbacks {
 /// `Authorization: Bearer` or `X-API-Key`; the key names the approver).
 pub fn router(c: Arc<Callbacks>) -> Router {
     Router::new()
+        .merge(super::web::router())
         .route("/slack/interactions", post(slack))
         .route("/v1/approvals", axum::routing::get(list))
         .route("/v1/approvals/{id}", axum::routing::get(show))
@@ -112,11 +122,11 @@ pub fn router(c: Arc<Callbacks>) -> Router {
 
 /// The approver a request's API key names.
 fn approver(c: &Callbacks, headers: &HeaderMap) -> Result<String, &'static str> {
-    let key = warden_server::auth::presented(headers)
+    let key = crate::auth::presented(headers)
         .map(|k| k.value())
         .ok_or("an approver API key is required")?;
     c.approver_keys
-        .get(&warden_server::auth::key_digest(key))
+        .get(&crate::auth::key_digest(key))
         .cloned()
         .ok_or("unknown approver key")
 }
@@ -158,7 +168,7 @@ async fn list(State(c): State<Arc<Callbacks>>, headers: HeaderMap) -> Response {
                 .into_iter()
                 .filter(|a| c.approvers.allows(&who, a))
                 .collect();
-            Json(json!({"approvals": mine})).into_response()
+            Json(json!({"approver": who, "approvals": mine})).into_response()
         }
         Err(e) => approval_error(e),
     }
@@ -174,7 +184,11 @@ async fn show(
         Err(r) => return *r,
     };
     match c.store.get(&id, warden_engine::now_unix()) {
-        Ok(a) if c.approvers.allows(&who, &a) => Json(a).into_response(),
+        Ok(a) if c.approvers.allows(&who, &a) => {
+            let mut v = serde_json::to_value(&a).unwrap_or_default();
+            v["history"] = json!(c.store.history(&id).unwrap_or_default());
+            Json(v).into_response()
+        }
         Ok(_) => api_error(
             StatusCode::FORBIDDEN,
             format!("`{who}` may not see this approval"),
