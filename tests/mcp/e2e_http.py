@@ -54,6 +54,11 @@ async def run(d, direct_url, warden_url):
                   f"tools/list through Warden hides admin_reset: {tools}")
             got = await s.call_tool("echo", {"text": "hello"})
             check(got.model_dump() == want.model_dump(), "an allowed call returns the server's result unchanged")
+            prompts = sorted(p.name for p in (await s.list_prompts()).prompts)
+            err = await refused(s.read_resource("file:///etc/shadow"))
+            check(prompts == ["greeting", "summarize"] and err is not None and err.code == -32001
+                  and not calls(d, "resource:shadow"),
+                  f"prompts and resources the policy names are filtered and decided over HTTP too: {prompts}")
             err = await refused(s.call_tool("read_file", {"path": "/etc/passwd"}))
             check(err is not None and err.code == -32001 and err.data["warden"]["reasons"] == ["path_not_allowed"],
                   f"a denied call gets a readable error: {err and err.message}")
@@ -120,7 +125,7 @@ async def waiting(d, warden_url):
 
 
 async def credentials(warden_url):
-    """With api_keys configured, each caller's key names its agent."""
+    """With api_keys and a JWT key configured, each caller's credential names its agent."""
     def client(key):
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return streamable_http_client(warden_url, http_client=httpx2.AsyncClient(headers=headers))
@@ -156,6 +161,65 @@ async def credentials(warden_url):
             err = await refused(s.call_tool("echo", {"text": "hi"}))
             check(err is not None and err.code == -32001 and err.data["warden"]["reasons"] == ["unknown_agent"],
                   f"and its calls are decided as that agent (unknown to the policy): {err and err.data['warden']['reasons']}")
+    # A JWT (HS256, issuer and audience checked) names the agent too.
+    async with client(jwt({"sub": "test-agent", "tenant": "acme"})) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            tools = sorted(t.name for t in (await s.list_tools()).tools)
+            check("echo" in tools and "admin_reset" not in tools, f"a JWT for test-agent sees its tools: {tools}")
+    for what, token in [("a JWT signed with another secret", jwt({"sub": "test-agent", "tenant": "acme"}, b"wrong")),
+                        ("a JWT for another audience", jwt({"sub": "test-agent", "tenant": "acme", "aud": "other"}))]:
+        try:
+            async with client(token) as (r, w, *_):
+                async with ClientSession(r, w) as s:
+                    await asyncio.wait_for(s.initialize(), 10)
+            outcome = "accepted"
+        except BaseException as e:
+            outcome = f"refused ({type(e).__name__})"
+        check(outcome.startswith("refused"), f"{what} is refused: {outcome}")
+
+
+def idle_sessions_expire(warden_url):
+    """An MCP session unused for session_idle_seconds is forgotten: its id gets 404 (the MCP
+    specification's signal to initialize again), so the session table cannot grow without bound."""
+    import urllib.error
+    import urllib.request
+
+    def post(body, session=None):
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                   "Authorization": "Bearer key-of-test-agent"}
+        if session:
+            headers["Mcp-Session-Id"] = session
+        req = urllib.request.Request(warden_url, data=json.dumps(body).encode(), method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.headers.get("mcp-session-id")
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    status, sid = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    check(status == 200 and sid, f"initialize opens a session: {sid}")
+    status, _ = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    check(status in (200, 202), f"the session is known while in use: {status}")
+    status, _ = post({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, "made-up-session-id")
+    check(status == 404, f"an id Warden never saw gets 404: {status}")
+    time.sleep(4.5)
+    status, _ = post({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, sid)
+    check(status == 404, f"after 3 s idle the session is forgotten (404, initialize again): {status}")
+
+
+JWT_SECRET = b"mcp-jwt-test-secret-0123456789abcdef"
+
+
+def jwt(claims, secret=JWT_SECRET):
+    """An HS256 JWT, made here with the standard library (independent of Warden's code)."""
+    import base64
+    import hmac
+    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    body = {"iss": "test-idp", "aud": "warden-mcp", "exp": int(time.time()) + 300, **claims}
+    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + enc(json.dumps(body).encode())
+    return head + "." + enc(hmac.new(secret, head.encode(), hashlib.sha256).digest())
 
 
 def main():
@@ -185,12 +249,18 @@ def main():
         with open(keys, "w") as f:
             json.dump([{"key_sha256": hashlib.sha256(k.encode()).hexdigest(), "tenant": "acme", "agent": a}
                        for k, a in [("key-of-test-agent", "test-agent"), ("key-of-intern", "intern")]], f)
+        secret = os.path.join(d, "jwt-secret")
+        with open(secret, "wb") as f:
+            f.write(JWT_SECRET)
         cfg2 = os.path.join(d, "mcp-auth.yaml")
         with open(cfg2, "w") as f:
             json.dump({"tenant": "acme", "agent": "nobody",
                        "server": {"name": "testsrv", "url": f"http://127.0.0.1:{up_port}/mcp"},
                        "policies": HERE, "data_dir": os.path.join(d, "state2"),
-                       "listen": f"127.0.0.1:{auth_port}", "api_keys": keys}, f)
+                       "listen": f"127.0.0.1:{auth_port}", "api_keys": keys,
+                       "jwt": {"key_file": secret, "algorithm": "HS256", "issuer": "test-idp",
+                               "audience": "warden-mcp"},
+                       "session_idle_seconds": 3}, f)
         gw2 = subprocess.Popen([warden, "mcp", "--config", cfg2], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(up_port, up, "the MCP server")
@@ -199,6 +269,7 @@ def main():
             asyncio.run(waiting(d, f"http://127.0.0.1:{gw_port}/mcp"))
             wait_port(auth_port, gw2, "warden mcp with api_keys")
             asyncio.run(credentials(f"http://127.0.0.1:{auth_port}/mcp"))
+            idle_sessions_expire(f"http://127.0.0.1:{auth_port}/mcp")
         finally:
             gw.kill()
             gw2.kill()

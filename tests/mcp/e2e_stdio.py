@@ -103,6 +103,36 @@ async def basics(d):
     await close(ctx, s)
 
 
+async def prompts_and_resources(d):
+    """Prompts and resources the policy names (prompt:NAME, resource:URI) are filtered from the
+    lists and decided on get/read like tool calls; ones it does not name pass through."""
+    ctx, s = await session(config(d))
+    prompts = sorted(p.name for p in (await s.list_prompts()).prompts)
+    check(prompts == ["greeting", "summarize"],
+          f"prompts/list hides incident_plan (named, granted only to oncall-agent): {prompts}")
+    resources = sorted(str(r.uri) for r in (await s.list_resources()).resources)
+    check(resources == ["file:///srv/data/notes.txt"], f"resources/list hides /etc/shadow: {resources}")
+    got = await s.get_prompt("summarize", {"topic": "Q4 revenue"})
+    check("Summarize Q4 revenue" in got.messages[0].content.text, "a granted prompt is served")
+    err = await refused(s.get_prompt("summarize", {"topic": "the admin password"}))
+    check(err is not None and err.code == -32001 and err.data["warden"]["reasons"] == ["topic_not_allowed"],
+          f"a prompt's arguments are decided like a tool call's: {err and err.message}")
+    err = await refused(s.get_prompt("incident_plan", {}))
+    check(err is not None and err.code == -32001, f"a named prompt not granted is refused: {err and err.message}")
+    got = await s.get_prompt("greeting", {})
+    check(got.messages[0].content.text == "Hello!", "a prompt the policy does not name passes through")
+    text_of = lambda r: r.contents[0].text
+    res = await s.read_resource("file:///srv/data/notes.txt")
+    check(text_of(res) == "team notes", "a granted resource is read")
+    err = await refused(s.read_resource("file:///etc/shadow"))
+    check(err is not None and err.code == -32001, f"a named resource not granted is refused: {err and err.message}")
+    logged = [c["tool"] for c in calls(d)]
+    check("prompt:incident_plan" not in logged and "resource:shadow" not in logged
+          and logged.count("prompt:summarize") == 1,
+          f"refused prompts and reads never reached the server: {logged}")
+    await close(ctx, s)
+
+
 async def rate_limit_exact(d):
     cfg = config(d)
     ctx, s = await session(cfg)
@@ -336,7 +366,8 @@ async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--warden", required=True)
     WARDEN = os.path.abspath(ap.parse_args().warden)
-    for name, test in [("basics", basics), ("rate limit", rate_limit_exact), ("budget", budget_exact),
+    for name, test in [("basics", basics), ("prompts and resources", prompts_and_resources),
+                       ("rate limit", rate_limit_exact), ("budget", budget_exact),
                        ("disconnect", disconnect_releases), ("timeout and crash", timeout_and_crash),
                        ("approvals", approvals), ("waiting mode", waiting_mode)]:
         print(f"== {name}")

@@ -3,7 +3,8 @@ tests. Every call that reaches it is appended to the file named by $CALL_LOG (on
 call), so a test can prove that a denied call never arrived.
 
 Tools: echo(text), pay(amount, currency), read_file(path), lookup(email), slow(seconds),
-admin_reset(), crash().
+admin_reset(), crash(). Prompts: summarize(topic), incident_plan(), greeting(). Resources:
+file:///srv/data/notes.txt, file:///etc/shadow.
 """
 import asyncio
 import json
@@ -62,6 +63,39 @@ def admin_reset() -> str:
     """Wipes everything (never granted: the gateway hides it)."""
     log("admin_reset", {})
     return "reset"
+
+
+@server.prompt()
+def summarize(topic: str) -> str:
+    """Asks for a summary (named by policy: granted to test-agent, with a rule on its topic)."""
+    log("prompt:summarize", {"topic": topic})
+    return f"Summarize {topic} in three bullet points."
+
+
+@server.prompt()
+def incident_plan() -> str:
+    """The incident runbook prompt (named by policy, granted only to oncall-agent)."""
+    log("prompt:incident_plan", {})
+    return "Page the on-call engineer."
+
+
+@server.prompt()
+def greeting() -> str:
+    """Not named by policy: passes through."""
+    log("prompt:greeting", {})
+    return "Hello!"
+
+
+@server.resource("file:///srv/data/notes.txt")
+def notes() -> str:
+    log("resource:notes", {})
+    return "team notes"
+
+
+@server.resource("file:///etc/shadow")
+def shadow() -> str:
+    log("resource:shadow", {})
+    return "root:*:19000:0:99999:7:::"
 
 
 @server.tool()

@@ -95,6 +95,8 @@ pub struct Session {
     pub agent: String,
     started: Instant,
     turns: AtomicU64,
+    /// Seconds after `started` of the last request (idle sessions are evicted).
+    seen: AtomicU64,
 }
 
 impl Session {
@@ -111,7 +113,20 @@ impl Session {
             agent: agent.to_string(),
             started: Instant::now(),
             turns: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
         }
+    }
+
+    /// Notes a request in this session.
+    pub fn touch(&self) {
+        self.seen
+            .store(self.started.elapsed().as_secs(), Ordering::Relaxed);
+    }
+
+    /// How long since the session's last request.
+    pub fn idle(&self) -> std::time::Duration {
+        let last = std::time::Duration::from_secs(self.seen.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
     }
 }
 
@@ -182,12 +197,88 @@ impl Gate {
 
     /// Removes tools the session's agent may never call from a `tools/list` result.
     pub fn filter_tools(&self, session: &Session, result: &mut Value) {
-        if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
-            tools.retain(|t| {
-                t.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| self.visible(session, n))
+        self.filter_list("tools/list", session, result);
+    }
+
+    /// Whether the policy names `action` of this server for the session's tenant (some agent
+    /// has a plan for it).
+    fn named(&self, session: &Session, action: &str) -> bool {
+        self.svc
+            .named(&session.tenant, &self.server, action)
+            .unwrap_or(false)
+    }
+
+    /// Filters the answer to a list request: `tools/list` hides tools the agent may never call;
+    /// `prompts/list` and `resources/list` hide prompts (`prompt:NAME`) and resources
+    /// (`resource:URI`) that the policy names but does not grant this agent. Prompts and
+    /// resources the policy does not name pass unchanged.
+    pub fn filter_list(&self, method: &str, session: &Session, result: &mut Value) {
+        let (key, field, prefix) = match method {
+            "tools/list" => ("tools", "name", ""),
+            "prompts/list" => ("prompts", "name", "prompt:"),
+            "resources/list" => ("resources", "uri", "resource:"),
+            _ => return,
+        };
+        if let Some(items) = result.get_mut(key).and_then(Value::as_array_mut) {
+            items.retain(|t| {
+                let Some(n) = t.get(field).and_then(Value::as_str) else {
+                    return false;
+                };
+                if prefix.is_empty() {
+                    return self.visible(session, n);
+                }
+                let action = format!("{prefix}{n}");
+                !self.named(session, &action) || self.visible(session, &action)
             });
+        }
+    }
+
+    /// The request as a tool call to decide, if it is one: `tools/call` itself; `prompts/get` of
+    /// a prompt the policy names (action `prompt:NAME`, its arguments as the call's); and
+    /// `resources/read` of a resource the policy names (action `resource:URI`, arguments
+    /// `{"uri"}`). Other requests (and unnamed prompts and resources) pass through.
+    pub fn as_call(&self, session: &Session, method: &str, params: &Value) -> Option<Value> {
+        let meta = params.get("_meta").cloned();
+        let (action, arguments) = match method {
+            "tools/call" => return Some(params.clone()),
+            "prompts/get" => {
+                let name = params.get("name")?.as_str()?;
+                let args = params.get("arguments").cloned().unwrap_or(json!({}));
+                (format!("prompt:{name}"), args)
+            }
+            "resources/read" => {
+                let uri = params.get("uri")?.as_str()?;
+                (format!("resource:{uri}"), json!({"uri": uri}))
+            }
+            _ => return None,
+        };
+        if !self.named(session, &action) {
+            return None;
+        }
+        let mut call = json!({"name": action, "arguments": arguments});
+        if let Some(m) = meta {
+            call["_meta"] = m;
+        }
+        Some(call)
+    }
+
+    /// The params to forward for a request decided through [`Gate::as_call`]: a tool call's
+    /// (possibly redacted) params; a prompt's original params with the redacted arguments; a
+    /// resource read's original params. Warden's token never goes upstream.
+    pub fn forwarded(method: &str, original: &Value, decided: &Value) -> Value {
+        match method {
+            "tools/call" => decided.clone(),
+            "prompts/get" => {
+                let mut p = without_token(original);
+                if let Some(a) = decided
+                    .get("arguments")
+                    .filter(|_| original.get("arguments").is_some())
+                {
+                    p["arguments"] = a.clone();
+                }
+                p
+            }
+            _ => without_token(original),
         }
     }
 

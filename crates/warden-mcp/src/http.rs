@@ -46,6 +46,26 @@ pub struct HttpProxy {
     client: reqwest::Client,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     call_timeout: Duration,
+    limits: SessionLimits,
+}
+
+/// How many MCP sessions the proxy keeps, and for how long without a request.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// A session without a request for this long is forgotten (its id then gets 404, and the
+    /// client initializes a new one, as the MCP specification says).
+    pub idle: Duration,
+    /// At most this many sessions; an `initialize` beyond it gets 503.
+    pub max: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            idle: Duration::from_secs(3600),
+            max: 10_000,
+        }
+    }
 }
 
 impl HttpProxy {
@@ -56,14 +76,54 @@ impl HttpProxy {
         upstream: String,
         call_timeout: Duration,
     ) -> Arc<Self> {
-        Arc::new(HttpProxy {
+        Self::with_limits(gate, auth, upstream, call_timeout, SessionLimits::default())
+    }
+
+    /// A proxy with explicit session limits; starts the sweeper that evicts idle sessions.
+    pub fn with_limits(
+        gate: Arc<Gate>,
+        auth: Arc<warden_server::auth::AuthConfig>,
+        upstream: String,
+        call_timeout: Duration,
+        limits: SessionLimits,
+    ) -> Arc<Self> {
+        let p = Arc::new(HttpProxy {
             gate,
             auth,
             upstream,
             client: reqwest::Client::new(),
             sessions: Mutex::new(HashMap::new()),
             call_timeout,
-        })
+            limits,
+        });
+        let weak = Arc::downgrade(&p);
+        let every = (limits.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(p) = weak.upgrade() else { return };
+                let evicted = p.evict_idle();
+                if evicted > 0 {
+                    tracing::info!(evicted, "idle MCP sessions forgotten");
+                }
+            }
+        });
+        p
+    }
+
+    /// Forgets sessions idle longer than the limit; returns how many.
+    pub fn evict_idle(&self) -> usize {
+        let Ok(mut m) = self.sessions.lock() else {
+            return 0;
+        };
+        let before = m.len();
+        m.retain(|_, s| s.idle() < self.limits.idle);
+        before - m.len()
+    }
+
+    /// Sessions currently known.
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     /// Who is calling: the credential's identity when authentication is configured (401
@@ -83,24 +143,42 @@ impl HttpProxy {
             })
     }
 
-    /// The session `id` of `who` (a new one when there is no id). A session belongs to the
-    /// caller that opened it: another identity presenting its id gets 403.
+    /// The session `id` of `who` (a new one when there is no id: `initialize`). A session belongs
+    /// to the caller that opened it: another identity presenting its id gets 403; an id Warden
+    /// does not know (never opened here, ended, or evicted when idle) gets 404.
     fn session(&self, id: Option<&str>, who: &(String, String)) -> Result<Arc<Session>, Refused> {
-        let fresh = || Arc::new(Session::new(&who.0, &who.1));
-        let (Some(id), Ok(mut m)) = (id, self.sessions.lock()) else {
-            return Ok(fresh());
+        let Some(id) = id else {
+            if self.session_count() >= self.limits.max {
+                return Err(Refused(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many open MCP sessions; try again later".into(),
+                ));
+            }
+            return Ok(Arc::new(Session::new(&who.0, &who.1)));
         };
-        let s = m
-            .entry(id.to_string())
-            .or_insert_with(|| Arc::new(Session::with_id(id, &who.0, &who.1)))
-            .clone();
+        let found = self.sessions.lock().ok().and_then(|m| m.get(id).cloned());
+        let Some(s) = found else {
+            return Err(Refused(
+                StatusCode::NOT_FOUND,
+                "unknown or expired MCP session; initialize a new one".into(),
+            ));
+        };
         if (s.tenant.as_str(), s.agent.as_str()) != (who.0.as_str(), who.1.as_str()) {
             return Err(Refused(
                 StatusCode::FORBIDDEN,
                 "this MCP session belongs to another caller".into(),
             ));
         }
+        s.touch();
         Ok(s)
+    }
+
+    /// Records the upstream's new session `id` as belonging to `who`.
+    fn register(&self, id: &str, who: &(String, String)) {
+        if let Ok(mut m) = self.sessions.lock() {
+            m.entry(id.to_string())
+                .or_insert_with(|| Arc::new(Session::with_id(id, &who.0, &who.1)));
+        }
     }
 }
 
@@ -126,8 +204,9 @@ pub fn router(proxy: Arc<HttpProxy>, body_limit: usize) -> Router {
 enum Tracked {
     /// A forwarded call: its id, its reservation, its decision input.
     Call(Value, Settle, Value),
-    /// A tools/list request: its id and the session whose agent's grants filter it.
-    List(Value, Arc<Session>),
+    /// A list request (`tools/list`, `prompts/list`, `resources/list`): its id, the method
+    /// and the session whose agent's grants filter it.
+    List(Value, &'static str, Arc<Session>),
 }
 
 /// A reservation that is released unless the call's success is seen (drop = release).
@@ -191,9 +270,15 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     let id = msg.get("id").cloned();
     let mut tracked = None;
     let mut out = body;
-    match (method.as_str(), id) {
-        ("tools/call", Some(id)) => {
-            let params = msg.get("params").cloned().unwrap_or(Value::Null);
+    let original = msg.get("params").cloned().unwrap_or(Value::Null);
+    let call = id
+        .as_ref()
+        .and_then(|_| p.gate.as_call(&session, &method, &original));
+    let listed = ["tools/list", "prompts/list", "resources/list"]
+        .into_iter()
+        .find(|m| *m == method);
+    match (call, id) {
+        (Some(params), Some(id)) => {
             let mut verdict = p.gate.call(&session, &id, &params).await;
             if let Some(aid) = match &verdict {
                 Verdict::Reply(r) => p.gate.waits_on(r),
@@ -203,7 +288,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                 // while a person decides; others are simply held open.
                 let accept = header(&headers, "accept").unwrap_or_default();
                 if accept.contains("text/event-stream") {
-                    return waiting_stream(p, headers, session, id, msg, aid);
+                    return waiting_stream(p, headers, session, id, msg, &method, params, aid);
                 }
                 verdict = p.gate.resume(&session, &id, &params, &aid, |_| {}).await;
             }
@@ -214,7 +299,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                     reservation,
                     input,
                 } => {
-                    msg["params"] = params;
+                    msg["params"] = Gate::forwarded(&method, &original, &params);
                     out = Bytes::from(msg.to_string());
                     let settle = Settle {
                         gate: p.gate.clone(),
@@ -224,7 +309,11 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                 }
             }
         }
-        ("tools/list", Some(id)) => tracked = Some(Tracked::List(id, session.clone())),
+        (None, Some(id)) => {
+            if let Some(m) = listed {
+                tracked = Some(Tracked::List(id, m, session.clone()));
+            }
+        }
         _ => {}
     }
     let req = forwarded(p.client.post(&p.upstream).body(out), &headers);
@@ -238,7 +327,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     if let (Some(s), "initialize") = (resp.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
             // The upstream's new session belongs to this caller.
-            let _ = p.session(Some(s), &who);
+            p.register(s, &who);
         }
     }
     relay(&p, resp, tracked).await
@@ -247,19 +336,24 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
 /// Waiting mode over an event stream: answers at once with `text/event-stream`, sends
 /// `notifications/progress` (when the call has a `progressToken`) while a person decides, then
 /// the call's answer: Warden's refusal, or the upstream's response to the retried call.
+#[allow(clippy::too_many_arguments)]
 fn waiting_stream(
     p: Arc<HttpProxy>,
     headers: HeaderMap,
     session: Arc<Session>,
     id: Value,
     mut msg: Value,
+    method: &str,
+    call: Value,
     aid: String,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let event = |m: &Value| Bytes::from(format!("event: message\ndata: {m}\n\n"));
     let session_id = header(&headers, "mcp-session-id");
+    let method = method.to_string();
     tokio::spawn(async move {
-        let params = msg.get("params").cloned().unwrap_or(Value::Null);
+        let original = msg.get("params").cloned().unwrap_or(Value::Null);
+        let params = call;
         let token = params.pointer("/_meta/progressToken").cloned();
         let mut ticks = 0u64;
         let progress = |message: String| {
@@ -282,7 +376,7 @@ fn waiting_stream(
                 input,
             } => (params, reservation, input),
         };
-        msg["params"] = params;
+        msg["params"] = Gate::forwarded(&method, &original, &params);
         let mut tracked = Some(Tracked::Call(
             id.clone(),
             Settle {
@@ -354,7 +448,7 @@ fn waiting_stream(
 
 fn upstream_failed(tracked: Option<Tracked>, why: &str) -> Response {
     match tracked {
-        Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id, _)) => {
+        Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id, _, _)) => {
             let code = if why.contains("in time") {
                 codes::UPSTREAM_TIMEOUT
             } else {
@@ -376,9 +470,9 @@ fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool 
             *tracked = None;
             changed
         }
-        Some(Tracked::List(id, session)) if matches(id) => {
+        Some(Tracked::List(id, method, session)) if matches(id) => {
             if let Some(r) = msg.get_mut("result") {
-                gate.filter_tools(session, r);
+                gate.filter_list(method, session, r);
             }
             *tracked = None;
             true

@@ -42,7 +42,8 @@ enum Pending {
         reservation: Option<String>,
         input: Value,
     },
-    List,
+    /// A `tools/list`, `prompts/list` or `resources/list` whose answer is filtered.
+    List(&'static str),
 }
 
 /// Shared state of one proxied session.
@@ -106,14 +107,23 @@ impl Pump {
     fn on_client_message(self: &Arc<Self>, msg: Value) {
         let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
         let id = msg.get("id").cloned();
+        let params = msg.get("params").cloned().unwrap_or(Value::Null);
+        let call = id
+            .as_ref()
+            .and_then(|_| self.gate.as_call(&self.session, method, &params));
+        let listed = ["tools/list", "prompts/list", "resources/list"]
+            .into_iter()
+            .find(|m| *m == method);
         match (method, id) {
-            ("tools/call", Some(id)) => {
+            (_, Some(id)) if call.is_some() => {
                 let pump = self.clone();
-                tokio::spawn(async move { pump.call(id, msg).await });
+                let method = method.to_string();
+                let call = call.unwrap_or_default();
+                tokio::spawn(async move { pump.call(id, msg, &method, call).await });
             }
-            ("tools/list", Some(id)) => {
-                if let Ok(mut p) = self.pending.lock() {
-                    p.insert(key(&id), Pending::List);
+            (_, Some(id)) if listed.is_some() => {
+                if let (Ok(mut p), Some(m)) = (self.pending.lock(), listed) {
+                    p.insert(key(&id), Pending::List(m));
                 }
                 let _ = self.to_server.send(Some(msg.to_string()));
             }
@@ -136,8 +146,10 @@ impl Pump {
         }
     }
 
-    async fn call(self: Arc<Self>, id: Value, mut msg: Value) {
-        let params = msg.get("params").cloned().unwrap_or(Value::Null);
+    /// Decides a request that is a call (`call`: its tool-call form, see [`Gate::as_call`]).
+    async fn call(self: Arc<Self>, id: Value, mut msg: Value, method: &str, call: Value) {
+        let original = msg.get("params").cloned().unwrap_or(Value::Null);
+        let params = call;
         // Waiting mode holds an approval_needed call here, telling the client it is waiting.
         let token = params.pointer("/_meta/progressToken").cloned();
         let pump = self.clone();
@@ -162,7 +174,7 @@ impl Pump {
                 reservation,
                 input,
             } => {
-                msg["params"] = params;
+                msg["params"] = Gate::forwarded(method, &original, &params);
                 if let Ok(mut p) = self.pending.lock() {
                     p.insert(key(&id), Pending::Call { reservation, input });
                 }
@@ -211,9 +223,9 @@ impl Pump {
                 Some(Pending::Call { reservation, input }) => {
                     self.gate.answered(reservation.as_deref(), &input, &mut msg);
                 }
-                Some(Pending::List) => {
+                Some(Pending::List(method)) => {
                     if let Some(r) = msg.get_mut("result") {
-                        self.gate.filter_tools(&self.session, r);
+                        self.gate.filter_list(method, &self.session, r);
                     }
                 }
                 None => {}

@@ -468,6 +468,22 @@ impl DecisionService {
         Some(plans[action] != regorus::Value::Undefined || plans["*"] != regorus::Value::Undefined)
     }
 
+    /// Whether any agent of `tenant` has a plan for `action` of `tool`: the policy names it.
+    /// `None` when the set is not Warden's compiled form. The MCP gateway decides a server's
+    /// prompts and resources only when the policy names them (`prompt:NAME`, `resource:URI`).
+    pub fn named(&self, tenant: &str, tool: &str, action: &str) -> Option<bool> {
+        let set = self.current()?;
+        let tenants = &set.data()["warden"]["tenants"];
+        if *tenants == regorus::Value::Undefined {
+            return None;
+        }
+        let agents = tenants[tenant]["agents"].as_object().ok()?;
+        let named = agents
+            .values()
+            .any(|a| a["plans"][tool][action] != regorus::Value::Undefined);
+        Some(named)
+    }
+
     /// Whether the policy for this action has `redact` rules on the tool's result (`result.…`
     /// paths), so an enforcement point must decide on what the call returned. True when the set
     /// is not Warden's compiled form (only a decision can tell).

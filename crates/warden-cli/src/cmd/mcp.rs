@@ -74,6 +74,22 @@ pub(crate) struct ApprovalsSpec {
     state_db: Option<String>,
 }
 
+/// `jwt:` in `mcp.yaml`: how callers' JWTs are verified.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtSpec {
+    /// PEM public key, or the HMAC secret for HS256.
+    key_file: String,
+    /// HS256, RS256, ES256 or EdDSA (default RS256).
+    algorithm: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    /// Claim holding the tenant (default `tenant`).
+    tenant_claim: Option<String>,
+    /// Claim holding the agent id (default `sub`).
+    agent_claim: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct ApproverKey {
     key_sha256: String,
@@ -101,6 +117,12 @@ pub(crate) struct McpFile {
     /// HTTP mode: API keys (`[{"key_sha256", "tenant", "agent"}]`, as for `warden serve`); each
     /// caller's key then names its tenant and agent.
     api_keys: Option<String>,
+    /// HTTP mode: accept JWTs naming each caller's tenant and agent (as `warden serve`).
+    jwt: Option<JwtSpec>,
+    /// HTTP mode: forget a session after this long without a request (default 3600).
+    session_idle_seconds: Option<u64>,
+    /// HTTP mode: at most this many open sessions (default 10,000).
+    max_sessions: Option<usize>,
     data_dir: Option<String>,
     audit_db: Option<String>,
     /// `full` (fsync every commit, the default) or `normal` (survives a crash of the process,
@@ -363,6 +385,16 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     if let Some(p) = &f.api_keys {
         super::serve::add_api_keys(&mut auth, &rel(p))?;
     }
+    if let Some(j) = &f.jwt {
+        auth.jwt = Some(super::serve::jwt_config(
+            &rel(&j.key_file),
+            j.algorithm.as_deref().unwrap_or("RS256"),
+            j.issuer.clone(),
+            j.audience.clone(),
+            j.tenant_claim.clone().unwrap_or_else(|| "tenant".into()),
+            j.agent_claim.clone().unwrap_or_else(|| "sub".into()),
+        )?);
+    }
     let auth = Arc::new(auth);
     let setup = approval_setup(&c)?;
     let callbacks = setup.as_ref().map(ApprovalSetup::callbacks);
@@ -462,11 +494,19 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         }
         match url {
             Some(url) => {
-                let proxy = warden_mcp::http::HttpProxy::new(
+                let defaults = warden_mcp::http::SessionLimits::default();
+                let proxy = warden_mcp::http::HttpProxy::with_limits(
                     gate,
                     auth,
                     url.clone(),
                     upstream.call_timeout,
+                    warden_mcp::http::SessionLimits {
+                        idle: f
+                            .session_idle_seconds
+                            .map(|s| Duration::from_secs(s.max(1)))
+                            .unwrap_or(defaults.idle),
+                        max: f.max_sessions.unwrap_or(defaults.max),
+                    },
                 );
                 let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
                     CliError::usage(format!("cannot listen on {listen}: {e}"))

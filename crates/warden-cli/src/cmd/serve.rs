@@ -255,31 +255,51 @@ pub(crate) fn add_api_keys(
 }
 
 fn auth_config(a: &Args) -> Result<warden_server::auth::AuthConfig, CliError> {
-    use warden_server::auth::{AuthConfig, JwtConfig};
-    let read = |p: &PathBuf| {
-        std::fs::read(p).map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", p.display())))
-    };
+    use warden_server::auth::AuthConfig;
     let mut cfg = AuthConfig::default();
     if let Some(p) = &a.api_keys {
         add_api_keys(&mut cfg, p)?;
     }
     if let Some(p) = &a.jwt_key {
-        let algorithm = warden_bundle::signing::algorithm(&a.jwt_alg)
-            .ok_or_else(|| CliError::usage(format!("unknown JWT algorithm `{}`", a.jwt_alg)))?;
-        let text = String::from_utf8(read(p)?)
-            .map_err(|_| CliError::usage(format!("`{}` is not text", p.display())))?;
-        let key = warden_bundle::signing::decoding_key(algorithm, text.trim_end_matches('\n'))
-            .map_err(CliError::usage)?;
-        cfg.jwt = Some(JwtConfig {
-            algorithm,
-            key,
-            issuer: a.jwt_issuer.clone(),
-            audience: a.jwt_audience.clone(),
-            tenant_claim: a.jwt_tenant_claim.clone(),
-            agent_claim: a.jwt_agent_claim.clone(),
-        });
+        cfg.jwt = Some(jwt_config(
+            p,
+            &a.jwt_alg,
+            a.jwt_issuer.clone(),
+            a.jwt_audience.clone(),
+            a.jwt_tenant_claim.clone(),
+            a.jwt_agent_claim.clone(),
+        )?);
     }
     Ok(cfg)
+}
+
+/// JWT verification with the key in `key_path` (PEM public key, or the HMAC secret for HS256).
+pub(crate) fn jwt_config(
+    key_path: &std::path::Path,
+    alg: &str,
+    issuer: Option<String>,
+    audience: Option<String>,
+    tenant_claim: String,
+    agent_claim: String,
+) -> Result<warden_server::auth::JwtConfig, CliError> {
+    let algorithm = warden_bundle::signing::algorithm(alg).ok_or_else(|| {
+        CliError::usage(format!("unknown JWT algorithm `{alg}`"))
+            .hint("use HS256, RS256, ES256 or EdDSA")
+    })?;
+    let bytes = std::fs::read(key_path)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", key_path.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::usage(format!("`{}` is not text", key_path.display())))?;
+    let key = warden_bundle::signing::decoding_key(algorithm, text.trim_end_matches('\n'))
+        .map_err(CliError::usage)?;
+    Ok(warden_server::auth::JwtConfig {
+        algorithm,
+        key,
+        issuer,
+        audience,
+        tenant_claim,
+        agent_claim,
+    })
 }
 
 fn audit_config(a: &Args) -> Result<Option<warden_server::audit::AuditConfig>, CliError> {
