@@ -84,6 +84,31 @@ async def run(d, direct_url, warden_url):
             check(err is not None and err.code == -32003, "a new session does not reset the limit")
 
 
+async def aggregated(d, mirror_dir, warden_url):
+    """One endpoint over two upstreams: tools namespaced <server>__<tool>, each call decided with
+    its server's policy and routed to it."""
+    async with streamable_http_client(warden_url) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            init = await s.initialize()
+            check(init.server_info.name == "warden", f"Warden answers initialize itself: {init.server_info.name}")
+            tools = sorted(t.name for t in (await s.list_tools()).tools)
+            check("testsrv__echo" in tools and "mirror__echo" in tools and "testsrv__admin_reset" not in tools
+                  and "mirror__pay" not in tools,
+                  f"tools/list merges both servers, namespaced and filtered per server: {tools}")
+            got = await s.call_tool("mirror__echo", {"text": "via mirror"})
+            check(got.content[0].text == "via mirror" and calls(mirror_dir, "echo")[-1]["args"]["text"] == "via mirror",
+                  "a namespaced call reaches its own server (its log proves it)")
+            err = await refused(s.call_tool("mirror__pay", {"amount": 1, "currency": "USD"}))
+            check(err is not None and err.code == -32001 and not calls(mirror_dir, "pay"),
+                  f"a tool not granted on that server is refused and never reaches it: {err and err.message}")
+            err = await refused(s.call_tool("testsrv__read_file", {"path": "/etc/passwd"}))
+            check(err is not None and err.data["warden"]["reasons"] == ["path_not_allowed"],
+                  "argument rules of the other server apply to its namespaced tools")
+            err = await refused(s.call_tool("nowhere__echo", {"text": "x"}))
+            check(err is not None and err.code == -32602 and "no MCP server `nowhere`" in err.message,
+                  f"an unknown namespace is a clear error: {err and err.message}")
+
+
 def approver_api(base, method, path, body=None):
     import urllib.request
     req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
@@ -262,8 +287,27 @@ def main():
                                "audience": "warden-mcp"},
                        "session_idle_seconds": 3}, f)
         gw2 = subprocess.Popen([warden, "mcp", "--config", cfg2], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A second upstream and an aggregated gateway over both.
+        mirror_dir = os.path.join(d, "mirror")
+        os.makedirs(mirror_dir)
+        mirror_port, agg_port = free_port(), free_port()
+        mirror = subprocess.Popen([sys.executable, SERVER, "--http", str(mirror_port)],
+                                  env=dict(os.environ, CALL_LOG=os.path.join(mirror_dir, "calls.jsonl")),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cfg3 = os.path.join(d, "mcp-aggregated.yaml")
+        with open(cfg3, "w") as f:
+            json.dump({"tenant": "acme", "agent": "test-agent",
+                       "servers": [{"name": "testsrv", "url": f"http://127.0.0.1:{up_port}/mcp"},
+                                   {"name": "mirror", "url": f"http://127.0.0.1:{mirror_port}/mcp"}],
+                       "policies": HERE, "data_dir": os.path.join(d, "state3"),
+                       "listen": f"127.0.0.1:{agg_port}"}, f)
+        agg = None
         try:
             wait_port(up_port, up, "the MCP server")
+            wait_port(mirror_port, mirror, "the second MCP server")
+            agg = subprocess.Popen([warden, "mcp", "--config", cfg3], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(agg_port, agg, "warden mcp (aggregated)")
+            asyncio.run(aggregated(d, mirror_dir, f"http://127.0.0.1:{agg_port}/mcp"))
             wait_port(gw_port, gw, "warden mcp")
             asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
             asyncio.run(waiting(d, f"http://127.0.0.1:{gw_port}/mcp"))
@@ -274,6 +318,9 @@ def main():
             gw.kill()
             gw2.kill()
             up.kill()
+            mirror.kill()
+            if agg:
+                agg.kill()
     summary()
 
 

@@ -79,7 +79,7 @@ pub struct Gate {
     /// What tools/list shows.
     pub unlisted: Unlisted,
     /// Human approvals for `approval_needed` calls; without it they are refused.
-    pub approvals: Option<Approvals>,
+    pub approvals: Option<Arc<Approvals>>,
 }
 
 /// `params._meta` key carrying an override token on the retried call.

@@ -183,7 +183,7 @@ impl HttpProxy {
 }
 
 /// A request refused before it reached the upstream: its status and why.
-struct Refused(StatusCode, String);
+pub(crate) struct Refused(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {

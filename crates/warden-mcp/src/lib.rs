@@ -6,11 +6,14 @@
 //! - [`limits`]: exact rate limits and budgets (reserve before forwarding, commit or release).
 //! - [`stdio`]: the stdio proxy that launches the server as a child process.
 //! - [`http`]: the Streamable HTTP proxy in front of an upstream HTTP MCP server.
+//! - [`aggregate`]: one Streamable HTTP endpoint over several upstreams, tools namespaced
+//!   `<server>__<tool>`.
 //!
 //! Approvals (the flow, Slack, Teams, the web page) live in `warden_server::approvals`, shared
 //! with the decision API.
 
 pub use warden_server::approvals::http as approvals_http;
+pub mod aggregate;
 pub mod gate;
 pub mod http;
 pub mod limits;

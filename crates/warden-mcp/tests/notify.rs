@@ -89,7 +89,7 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
         audit: None,
         denials: Denials::Error,
         unlisted: Unlisted::Hide,
-        approvals: Some(Approvals {
+        approvals: Some(Arc::new(Approvals {
             store: store.clone(),
             tokens: Tokens::new(vec![1; 32]).unwrap(),
             ttl_seconds: 600,
@@ -101,7 +101,7 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
             ))),
             wait: None,
             token_ttl_seconds: 60,
-        }),
+        })),
     };
     let s = Session::new("acme", "test-agent");
     let call = json!({"name": "pay", "arguments": {"amount": 2500, "currency": "USD"}});

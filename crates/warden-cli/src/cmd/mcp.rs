@@ -102,7 +102,12 @@ struct ApproverKey {
 pub(crate) struct McpFile {
     tenant: String,
     agent: String,
-    server: ServerSpec,
+    /// The MCP server (one upstream)…
+    server: Option<ServerSpec>,
+    /// …or several Streamable HTTP upstreams behind one aggregated endpoint, their tools named
+    /// `<server>__<tool>`.
+    #[serde(default)]
+    servers: Vec<ServerSpec>,
     policies: Option<String>,
     #[serde(default)]
     bundles: BTreeMap<String, String>,
@@ -331,11 +336,37 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     let rel = |p: &str| c.rel(p);
     let data_dir = c.data_dir();
     let verification = a.key.config()?;
+    let (primary, aggregated) = match (&f.server, f.servers.first()) {
+        (Some(s), None) => (s, false),
+        (None, Some(s)) => (s, true),
+        _ => {
+            return Err(CliError::usage(format!(
+                "{}: give either `server` (one MCP server) or `servers` (several, aggregated)",
+                a.config.display()
+            )))
+        }
+    };
+    if let Some(s) = f
+        .servers
+        .iter()
+        .find(|s| s.url.is_none() || s.command.is_some())
+    {
+        return Err(CliError::usage(format!(
+            "{}: server `{}`: an aggregated endpoint takes Streamable HTTP servers (`url`) only",
+            a.config.display(),
+            s.name
+        )));
+    }
+    let policy_bundle = if aggregated {
+        "mcp"
+    } else {
+        primary.name.as_str()
+    };
     let mut bundles = Vec::new();
     if let Some(p) = &f.policies {
-        let dir = super::serve::compiled_bundle_dir(&rel(p), &data_dir, &f.server.name)?;
+        let dir = super::serve::compiled_bundle_dir(&rel(p), &data_dir, policy_bundle)?;
         bundles.push(BundleConfig {
-            name: f.server.name.clone(),
+            name: policy_bundle.to_string(),
             source: BundleSource::Dir(dir),
             verification: None,
             shadow: false,
@@ -421,7 +452,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .unwrap_or("127.0.0.1:8282")
         .parse()
         .map_err(|e| CliError::usage(format!("listen: {e}")).hint("e.g. listen: 127.0.0.1:8282"))?;
-    let (command, url) = match (&f.server.command, &f.server.url) {
+    let (command, url) = match (&primary.command, &primary.url) {
         (Some(c), None) => (c.clone(), None),
         (None, Some(u)) => (String::new(), Some(u.clone())),
         _ => {
@@ -433,9 +464,9 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     };
     let upstream = warden_mcp::stdio::Upstream {
         command,
-        args: f.server.args.clone(),
-        env: f.server.env.clone().into_iter().collect(),
-        cwd: f.server.cwd.as_deref().map(rel),
+        args: primary.args.clone(),
+        env: primary.env.clone().into_iter().collect(),
+        cwd: primary.cwd.as_deref().map(rel),
         call_timeout: Duration::from_secs(f.call_timeout_seconds.unwrap_or(60).max(1)),
         max_message_bytes: f.max_message_bytes.unwrap_or(4 * 1024 * 1024),
     };
@@ -473,17 +504,68 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             // tamper-evident log as the decisions, including those taken on the CLI.
             warden_server::approvals::spawn_relay(ap.store.clone(), audit.clone());
         }
-        let gate = Arc::new(Gate {
-            svc,
-            tenant: f.tenant.clone(),
-            agent: f.agent.clone(),
-            server: f.server.name.clone(),
-            limits: Arc::new(limits),
-            audit: auditor,
-            denials: f.denials,
-            unlisted: f.tools_list,
-            approvals,
-        });
+        let approvals = approvals.map(Arc::new);
+        let limits: Arc<dyn warden_mcp::LimitStore> = Arc::new(limits);
+        let gate_for = |server: &str| {
+            Arc::new(Gate {
+                svc: svc.clone(),
+                tenant: f.tenant.clone(),
+                agent: f.agent.clone(),
+                server: server.to_string(),
+                limits: limits.clone(),
+                audit: auditor.clone(),
+                denials: f.denials,
+                unlisted: f.tools_list,
+                approvals: approvals.clone(),
+            })
+        };
+        let gate = gate_for(&primary.name);
+        let session_limits = {
+            let defaults = warden_mcp::http::SessionLimits::default();
+            warden_mcp::http::SessionLimits {
+                idle: f
+                    .session_idle_seconds
+                    .map(|s| Duration::from_secs(s.max(1)))
+                    .unwrap_or(defaults.idle),
+                max: f.max_sessions.unwrap_or(defaults.max),
+            }
+        };
+        if aggregated {
+            let upstreams = f
+                .servers
+                .iter()
+                .map(|s| warden_mcp::aggregate::Upstream {
+                    gate: gate_for(&s.name),
+                    url: s.url.clone().unwrap_or_default(),
+                })
+                .collect();
+            let agg = warden_mcp::aggregate::Aggregate::new(
+                upstreams,
+                auth,
+                upstream.call_timeout,
+                session_limits,
+                (f.tenant.clone(), f.agent.clone()),
+            )
+            .map_err(CliError::usage)?;
+            let mut app = warden_mcp::aggregate::router(agg, upstream.max_message_bytes);
+            if let Some(c) = &callbacks {
+                app = app.merge(warden_mcp::approvals_http::router(c.clone()));
+            }
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                CliError::usage(format!("cannot listen on {listen}: {e}"))
+                    .hint("pick another address with `listen:`")
+            })?;
+            let names: Vec<&str> = f.servers.iter().map(|s| s.name.as_str()).collect();
+            eprintln!(
+                "warden: aggregated MCP endpoint on http://{}/mcp over {}",
+                listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                names.join(", ")
+            );
+            axum::serve(listener, app)
+                .await
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            return Ok(0);
+        }
         if let (Some(c), Some(addr), None) = (&callbacks, &callbacks_listen, &url) {
             let listener = tokio::net::TcpListener::bind(addr.as_str())
                 .await
@@ -494,19 +576,12 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         }
         match url {
             Some(url) => {
-                let defaults = warden_mcp::http::SessionLimits::default();
                 let proxy = warden_mcp::http::HttpProxy::with_limits(
                     gate,
                     auth,
                     url.clone(),
                     upstream.call_timeout,
-                    warden_mcp::http::SessionLimits {
-                        idle: f
-                            .session_idle_seconds
-                            .map(|s| Duration::from_secs(s.max(1)))
-                            .unwrap_or(defaults.idle),
-                        max: f.max_sessions.unwrap_or(defaults.max),
-                    },
+                    session_limits,
                 );
                 let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
                     CliError::usage(format!("cannot listen on {listen}: {e}"))

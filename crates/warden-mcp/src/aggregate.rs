@@ -1,0 +1,463 @@
+//! The aggregated Streamable HTTP endpoint: one MCP server (`/mcp`) in front of several upstream
+//! Streamable HTTP MCP servers, whose tools appear namespaced as `<server>__<tool>` (e.g.
+//! `github__create_issue`). Unlike the pass-through proxy in [`crate::http`], Warden is the MCP
+//! peer here: it answers `initialize` itself, opens one session on every upstream per client
+//! session, merges and filters `tools/list`, and routes each `tools/call` to its upstream through
+//! that upstream's [`Gate`] (the server name is the policy's `tool`, as everywhere).
+//!
+//! Answers are JSON (`application/json`); the upstreams may answer with JSON or an event stream.
+//! Prompts, resources and server-initiated requests are not aggregated (they need a namespace
+//! scheme for URIs); connect to an upstream's own endpoint for those.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::gate::{codes, error, Gate, Session, Verdict};
+use crate::http::{Refused, SessionLimits};
+
+/// Separator between a server's name and its tool's name.
+pub const SEP: &str = "__";
+
+/// One upstream of the aggregated endpoint.
+pub struct Upstream {
+    /// Its gate (its name is the server name in policies and in the tool namespace).
+    pub gate: Arc<Gate>,
+    /// Its Streamable HTTP endpoint.
+    pub url: String,
+}
+
+/// A client session: who opened it, and the session opened on each upstream.
+struct Client {
+    session: Arc<Session>,
+    upstream_sessions: HashMap<String, Option<String>>,
+}
+
+/// The aggregated endpoint's state.
+pub struct Aggregate {
+    upstreams: Vec<Upstream>,
+    auth: Arc<warden_server::auth::AuthConfig>,
+    client: reqwest::Client,
+    sessions: Mutex<HashMap<String, Arc<Client>>>,
+    call_timeout: Duration,
+    limits: SessionLimits,
+    /// Tenant and agent of callers without a credential (when no auth is configured).
+    default_identity: (String, String),
+}
+
+impl Aggregate {
+    /// An endpoint over `upstreams` (names must not contain `__`).
+    pub fn new(
+        upstreams: Vec<Upstream>,
+        auth: Arc<warden_server::auth::AuthConfig>,
+        call_timeout: Duration,
+        limits: SessionLimits,
+        default_identity: (String, String),
+    ) -> Result<Arc<Self>, String> {
+        if let Some(u) = upstreams.iter().find(|u| u.gate.server.contains(SEP)) {
+            return Err(format!(
+                "server name `{}` contains `{SEP}`, the namespace separator",
+                u.gate.server
+            ));
+        }
+        let a = Arc::new(Aggregate {
+            upstreams,
+            auth,
+            client: reqwest::Client::new(),
+            sessions: Mutex::new(HashMap::new()),
+            call_timeout,
+            limits,
+            default_identity,
+        });
+        let weak = Arc::downgrade(&a);
+        let every = (limits.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(a) = weak.upgrade() else { return };
+                let idle = a.limits.idle;
+                if let Ok(mut m) = a.sessions.lock() {
+                    m.retain(|_, c| c.session.idle() < idle);
+                };
+            }
+        });
+        Ok(a)
+    }
+
+    fn caller(&self, headers: &HeaderMap) -> Result<(String, String), Refused> {
+        if !self.auth.enabled() {
+            return Ok(self.default_identity.clone());
+        }
+        self.auth
+            .authenticate(headers)
+            .map(|id| (id.tenant, id.agent))
+            .map_err(|e| {
+                Refused(
+                    StatusCode::UNAUTHORIZED,
+                    format!("authentication failed: {e}"),
+                )
+            })
+    }
+
+    fn client_session(
+        &self,
+        headers: &HeaderMap,
+        who: &(String, String),
+    ) -> Result<Arc<Client>, Refused> {
+        let id = headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Refused(
+                    StatusCode::BAD_REQUEST,
+                    "Mcp-Session-Id is required after initialize".into(),
+                )
+            })?;
+        let c = self
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).cloned())
+            .ok_or_else(|| {
+                Refused(
+                    StatusCode::NOT_FOUND,
+                    "unknown or expired MCP session; initialize a new one".into(),
+                )
+            })?;
+        if (c.session.tenant.as_str(), c.session.agent.as_str()) != (who.0.as_str(), who.1.as_str())
+        {
+            return Err(Refused(
+                StatusCode::FORBIDDEN,
+                "this MCP session belongs to another caller".into(),
+            ));
+        }
+        c.session.touch();
+        Ok(c)
+    }
+
+    /// Sends one JSON-RPC request to an upstream; returns its response message and, for
+    /// `initialize`, the session it opened.
+    async fn send(
+        &self,
+        url: &str,
+        session: Option<&str>,
+        msg: &Value,
+    ) -> Result<(Option<Value>, Option<String>), String> {
+        let mut req = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(msg.to_string());
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+        }
+        let resp = tokio::time::timeout(self.call_timeout, req.send())
+            .await
+            .map_err(|_| "the MCP server did not answer in time".to_string())?
+            .map_err(|e| format!("the MCP server is unreachable: {e}"))?;
+        let opened = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !resp.status().is_success() {
+            return Err(format!("the MCP server answered HTTP {}", resp.status()));
+        }
+        let body = tokio::time::timeout(self.call_timeout, resp.bytes())
+            .await
+            .map_err(|_| "the MCP server did not answer in time".to_string())?
+            .map_err(|e| format!("the MCP server's answer broke off: {e}"))?;
+        let Some(id) = msg.get("id") else {
+            return Ok((None, opened));
+        };
+        let found = if kind.starts_with("text/event-stream") {
+            sse_messages(&body)
+                .into_iter()
+                .find(|m| is_response_to(m, id))
+        } else {
+            serde_json::from_slice::<Value>(&body)
+                .ok()
+                .filter(|m| is_response_to(m, id))
+        };
+        found
+            .map(|m| (Some(m), opened))
+            .ok_or_else(|| "the MCP server's answer held no JSON-RPC response".to_string())
+    }
+
+    async fn initialize(&self, who: (String, String), msg: &Value) -> Response {
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        if self.sessions.lock().map(|m| m.len()).unwrap_or(0) >= self.limits.max {
+            return Refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many open MCP sessions; try again later".into(),
+            )
+            .into_response();
+        }
+        let mut upstream_sessions = HashMap::new();
+        let mut protocol = msg
+            .pointer("/params/protocolVersion")
+            .cloned()
+            .unwrap_or(json!("2025-06-18"));
+        for u in &self.upstreams {
+            match self.send(&u.url, None, msg).await {
+                Ok((Some(r), opened)) if r.get("result").is_some() => {
+                    if let Some(v) = r.pointer("/result/protocolVersion") {
+                        protocol = v.clone();
+                    }
+                    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+                    if let Err(e) = self.send(&u.url, opened.as_deref(), &note).await {
+                        tracing::warn!(
+                            server = u.gate.server,
+                            error = e,
+                            "initialized notification failed"
+                        );
+                    }
+                    upstream_sessions.insert(u.gate.server.clone(), opened);
+                }
+                Ok(_) | Err(_) => {
+                    let why = format!(
+                        "the MCP server `{}` could not be initialized",
+                        u.gate.server
+                    );
+                    return Json(error(&id, codes::UPSTREAM_FAILED, why, None)).into_response();
+                }
+            }
+        }
+        let session = Arc::new(Session::new(&who.0, &who.1));
+        let sid = session.id.clone();
+        if let Ok(mut m) = self.sessions.lock() {
+            m.insert(
+                sid.clone(),
+                Arc::new(Client {
+                    session,
+                    upstream_sessions,
+                }),
+            );
+        }
+        let result = json!({
+            "protocolVersion": protocol,
+            "capabilities": {"tools": {"listChanged": false}},
+            "serverInfo": {"name": "warden", "version": env!("CARGO_PKG_VERSION")},
+            "instructions": format!("Tools of {} MCP servers, named <server>{SEP}<tool>; every call is decided by policy.",
+                self.upstreams.len()),
+        });
+        let mut r = Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response();
+        if let Ok(v) = sid.parse() {
+            r.headers_mut().insert("mcp-session-id", v);
+        }
+        r
+    }
+
+    async fn list_tools(&self, c: &Client, id: &Value) -> Value {
+        let mut tools = Vec::new();
+        for u in &self.upstreams {
+            let sid = c.upstream_sessions.get(&u.gate.server).cloned().flatten();
+            let req = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+            match self.send(&u.url, sid.as_deref(), &req).await {
+                Ok((Some(mut r), _)) => {
+                    if let Some(res) = r.get_mut("result") {
+                        u.gate.filter_tools(&c.session, res);
+                        if let Some(list) = res.get_mut("tools").and_then(Value::as_array_mut) {
+                            for mut t in list.drain(..) {
+                                let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+                                t["name"] = json!(format!("{}{SEP}{name}", u.gate.server));
+                                tools.push(t);
+                            }
+                        }
+                    }
+                }
+                _ => tracing::warn!(
+                    server = u.gate.server,
+                    "tools/list failed; its tools are left out"
+                ),
+            }
+        }
+        json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}})
+    }
+
+    async fn call_tool(&self, c: &Client, id: &Value, params: &Value) -> Value {
+        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+        let Some((server, tool)) = name.split_once(SEP) else {
+            return error(
+                id,
+                codes::INVALID_PARAMS,
+                format!("unknown tool `{name}`: tools are named <server>{SEP}<tool>"),
+                None,
+            );
+        };
+        let Some(u) = self.upstreams.iter().find(|u| u.gate.server == server) else {
+            return error(
+                id,
+                codes::INVALID_PARAMS,
+                format!("unknown tool `{name}`: no MCP server `{server}`"),
+                None,
+            );
+        };
+        let mut local = params.clone();
+        local["name"] = json!(tool);
+        match u.gate.call_waiting(&c.session, id, &local, |_| {}).await {
+            Verdict::Reply(r) => r,
+            Verdict::Forward {
+                params,
+                reservation,
+                input,
+            } => {
+                let sid = c.upstream_sessions.get(server).cloned().flatten();
+                let req =
+                    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+                match self.send(&u.url, sid.as_deref(), &req).await {
+                    Ok((Some(mut msg), _)) => {
+                        u.gate.answered(reservation.as_deref(), &input, &mut msg);
+                        msg
+                    }
+                    Ok((None, _)) | Err(_) => {
+                        u.gate.settle(reservation.as_deref(), false);
+                        error(
+                            id,
+                            codes::UPSTREAM_FAILED,
+                            format!("the MCP server `{server}` did not answer the call"),
+                            None,
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_response_to(m: &Value, id: &Value) -> bool {
+    m.get("method").is_none() && m.get("id") == Some(id)
+}
+
+/// The JSON messages in an event stream's `data` fields.
+fn sse_messages(body: &[u8]) -> Vec<Value> {
+    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    text.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            serde_json::from_str(&data.join("\n")).ok()
+        })
+        .collect()
+}
+
+/// The router: the aggregated MCP endpoint at `/mcp`; `body_limit` bytes per request.
+pub fn router(a: Arc<Aggregate>, body_limit: usize) -> Router {
+    Router::new()
+        .route("/mcp", post(on_post).get(on_get).delete(on_delete))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .with_state(a)
+}
+
+async fn on_post(State(a): State<Arc<Aggregate>>, headers: HeaderMap, body: Bytes) -> Response {
+    let who = match a.caller(&headers) {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
+    let msg: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => {
+            let e = error(
+                &Value::Null,
+                codes::INVALID_REQUEST,
+                "a JSON-RPC message must be an object",
+                None,
+            );
+            return (StatusCode::BAD_REQUEST, Json(e)).into_response();
+        }
+        Err(e) => {
+            let e = error(
+                &Value::Null,
+                codes::PARSE_ERROR,
+                format!("not JSON: {e}"),
+                None,
+            );
+            return (StatusCode::BAD_REQUEST, Json(e)).into_response();
+        }
+    };
+    let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
+    if method == "initialize" {
+        return a.initialize(who, &msg).await;
+    }
+    let c = match a.client_session(&headers, &who) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let Some(id) = msg.get("id").cloned() else {
+        // Notifications (initialized, cancelled, progress) and responses: accepted.
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let params = msg.get("params").cloned().unwrap_or(Value::Null);
+    let answer = match method {
+        "ping" => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
+        "tools/list" => a.list_tools(&c, &id).await,
+        "tools/call" => a.call_tool(&c, &id, &params).await,
+        other => error(
+            &id,
+            -32601,
+            format!("method `{other}` is not available on Warden's aggregated endpoint"),
+            None,
+        ),
+    };
+    Json(answer).into_response()
+}
+
+async fn on_get() -> Response {
+    // No server-initiated messages on the aggregated endpoint.
+    StatusCode::METHOD_NOT_ALLOWED.into_response()
+}
+
+async fn on_delete(State(a): State<Arc<Aggregate>>, headers: HeaderMap) -> Response {
+    let who = match a.caller(&headers) {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
+    let c = match a.client_session(&headers, &who) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    if let Ok(mut m) = a.sessions.lock() {
+        m.remove(&c.session.id);
+    }
+    for u in &a.upstreams {
+        if let Some(Some(sid)) = c.upstream_sessions.get(&u.gate.server) {
+            let _ = a
+                .client
+                .delete(&u.url)
+                .header("mcp-session-id", sid)
+                .send()
+                .await;
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_streams_yield_their_messages() {
+        let body = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{}}\r\n\r\n";
+        let m = super::sse_messages(body);
+        assert_eq!(m.len(), 2);
+        assert!(super::is_response_to(&m[1], &serde_json::json!(4)));
+        assert!(!super::is_response_to(&m[0], &serde_json::json!(4)));
+    }
+}
