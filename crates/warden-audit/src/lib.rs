@@ -222,6 +222,13 @@ impl AuditLog {
         Ok(seq)
     }
 
+    /// Stops SQLite from checkpointing the WAL inside this log's commits; a
+    /// [`WalCheckpointer`] on another thread must then do it (so no commit waits for one).
+    pub fn disable_autocheckpoint(&self) -> Result<(), AuditError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
     /// Signs and stores a checkpoint of the current head; `None` without a key or records.
     pub fn checkpoint(&mut self, time: &str) -> Result<Option<u64>, AuditError> {
         let Some(key) = &self.key else {
@@ -401,4 +408,31 @@ pub fn public_pem(private_pem: &str) -> Result<String, AuditError> {
     key.verifying_key()
         .to_public_key_pem(Default::default())
         .map_err(|e| AuditError::Key(e.to_string()))
+}
+
+/// Copies the WAL back into the database from its own connection, so the writer's commits never
+/// carry a checkpoint (and, with `synchronous=NORMAL`, its fsync): a checkpoint inside a commit
+/// stalls every decision waiting on that commit.
+pub struct WalCheckpointer {
+    conn: Connection,
+}
+
+impl WalCheckpointer {
+    /// Opens a second connection to the log at `path`.
+    pub fn open(path: &Path) -> Result<WalCheckpointer, AuditError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_millis(100))?;
+        Ok(WalCheckpointer { conn })
+    }
+
+    /// One passive checkpoint (never blocks the writer); returns the WAL's size in frames
+    /// before it.
+    pub fn run(&self) -> Result<i64, AuditError> {
+        let (_, wal, _): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        Ok(wal)
+    }
 }

@@ -474,7 +474,15 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The stdio proxy serves one client: a single-threaded runtime keeps each message's path
+    // (read, decide, forward, answer) on one thread, without cross-thread wake-ups (measured in
+    // docs/mcp.md). Bundle loading and the audit writer have threads of their own.
+    let mut builder = if url.is_some() || aggregated {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let rt = builder
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(e.to_string()))?;
@@ -604,11 +612,43 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 .map_err(|e| CliError::failure(e.to_string()))?;
                 Ok(0)
             }
-            None => warden_mcp::stdio::run(gate, upstream, tokio::io::stdin(), tokio::io::stdout())
+            None => {
+                let (input, output) = client_stdio();
+                warden_mcp::stdio::run(gate, upstream, input, output)
                 .await
-                .map_err(|e| CliError::usage(e.to_string())),
+                    .map_err(|e| CliError::usage(e.to_string()))
+            }
         }
     })?;
     rt.shutdown_timeout(Duration::from_secs(1));
     std::process::exit(code);
+}
+
+type ClientIn = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+type ClientOut = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
+
+/// The MCP client's channel: standard input and output as non-blocking pipes on the runtime's
+/// event loop when they are pipes (as when an MCP client launches Warden), else tokio's
+/// `stdin()`/`stdout()`, which do every read and write on a blocking thread pool (a thread
+/// hand-off per message each way; measurable in the added latency, see docs/mcp.md).
+fn client_stdio() -> (ClientIn, ClientOut) {
+    use std::os::fd::AsFd;
+    use tokio::net::unix::pipe;
+    let input: ClientIn = match std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Receiver::from_owned_fd)
+    {
+        Ok(r) => Box::new(r),
+        Err(_) => Box::new(tokio::io::stdin()),
+    };
+    let output: ClientOut = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Sender::from_owned_fd)
+    {
+        Ok(w) => Box::new(w),
+        Err(_) => Box::new(tokio::io::stdout()),
+    };
+    (input, output)
 }
