@@ -11,25 +11,8 @@ cargo build --release --locked -p warden >/dev/null 2>&1
 cargo build --release --locked -p warden-mcp --example echo_server --example mcp_bench >/dev/null 2>&1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/p/policies"
-printf 'name: bench\nversion: 1.0.0\n' > "$tmp/p/warden.yaml"
-cat > "$tmp/p/policies/p.yaml" <<'YAML'
-warden: 1
-tenant: acme
-tools:
-  bench:
-    actions:
-      echo: { class: read, args: { text: string } }
-agents:
-  bench-agent:
-    tools:
-      bench:
-        echo:
-          rules:
-            - id: short
-              require: { args.text: { max_length: 100 } }
-              reason: text_too_long
-YAML
+. "$(dirname "$0")/mcp_common.sh"
+write_bench_policy "$tmp"
 cat > "$tmp/mcp.yaml" <<YAML
 tenant: acme
 agent: bench-agent

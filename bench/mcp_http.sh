@@ -16,25 +16,8 @@ trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
 UP=$(port); GW=$(port)
-mkdir -p "$tmp/p/policies"
-printf 'name: bench\nversion: 1.0.0\n' > "$tmp/p/warden.yaml"
-cat > "$tmp/p/policies/p.yaml" <<'YAML'
-warden: 1
-tenant: acme
-tools:
-  bench:
-    actions:
-      echo: { class: read, args: { text: string } }
-agents:
-  bench-agent:
-    tools:
-      bench:
-        echo:
-          rules:
-            - id: short
-              require: { args.text: { max_length: 100 } }
-              reason: text_too_long
-YAML
+. "$(dirname "$0")/mcp_common.sh"
+write_bench_policy "$tmp"
 cat > "$tmp/mcp.yaml" <<YAML
 tenant: acme
 agent: bench-agent

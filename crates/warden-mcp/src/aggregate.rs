@@ -77,34 +77,23 @@ impl Aggregate {
             limits,
             default_identity,
         });
-        let weak = Arc::downgrade(&a);
-        let every = (limits.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let Some(a) = weak.upgrade() else { return };
-                let idle = a.limits.idle;
-                if let Ok(mut m) = a.sessions.lock() {
-                    m.retain(|_, c| c.session.idle() < idle);
-                };
-            }
-        });
+        crate::http::sweep(&a, limits, Aggregate::evict_idle);
         Ok(a)
     }
 
+    /// Forgets client sessions idle longer than the limit; returns how many.
+    fn evict_idle(&self) -> usize {
+        let Ok(mut m) = self.sessions.lock() else {
+            return 0;
+        };
+        let before = m.len();
+        m.retain(|_, c| c.session.idle() < self.limits.idle);
+        before - m.len()
+    }
+
     fn caller(&self, headers: &HeaderMap) -> Result<(String, String), Refused> {
-        if !self.auth.enabled() {
-            return Ok(self.default_identity.clone());
-        }
-        self.auth
-            .authenticate(headers)
-            .map(|id| (id.tenant, id.agent))
-            .map_err(|e| {
-                Refused(
-                    StatusCode::UNAUTHORIZED,
-                    format!("authentication failed: {e}"),
-                )
-            })
+        let (tenant, agent) = &self.default_identity;
+        crate::http::caller(&self.auth, headers, (tenant, agent))
     }
 
     fn client_session(

@@ -96,18 +96,7 @@ impl HttpProxy {
             call_timeout,
             limits,
         });
-        let weak = Arc::downgrade(&p);
-        let every = (limits.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let Some(p) = weak.upgrade() else { return };
-                let evicted = p.evict_idle();
-                if evicted > 0 {
-                    tracing::info!(evicted, "idle MCP sessions forgotten");
-                }
-            }
-        });
+        sweep(&p, limits, HttpProxy::evict_idle);
         p
     }
 
@@ -129,18 +118,7 @@ impl HttpProxy {
     /// Who is calling: the credential's identity when authentication is configured (401
     /// without a valid one), else the configured tenant and agent.
     fn caller(&self, headers: &HeaderMap) -> Result<(String, String), Refused> {
-        if !self.auth.enabled() {
-            return Ok((self.gate.tenant.clone(), self.gate.agent.clone()));
-        }
-        self.auth
-            .authenticate(headers)
-            .map(|id| (id.tenant, id.agent))
-            .map_err(|e| {
-                Refused(
-                    StatusCode::UNAUTHORIZED,
-                    format!("authentication failed: {e}"),
-                )
-            })
+        caller(&self.auth, headers, (&self.gate.tenant, &self.gate.agent))
     }
 
     /// The session `id` of `who` (a new one when there is no id: `initialize`). A session belongs
@@ -180,6 +158,47 @@ impl HttpProxy {
                 .or_insert_with(|| Arc::new(Session::with_id(id, &who.0, &who.1)));
         }
     }
+}
+
+/// Who is calling: the credential's identity when `auth` is configured (401 without a valid
+/// one), else `default` (the configured tenant and agent).
+pub(crate) fn caller(
+    auth: &warden_server::auth::AuthConfig,
+    headers: &HeaderMap,
+    default: (&str, &str),
+) -> Result<(String, String), Refused> {
+    if !auth.enabled() {
+        return Ok((default.0.to_string(), default.1.to_string()));
+    }
+    auth.authenticate(headers)
+        .map(|id| (id.tenant, id.agent))
+        .map_err(|e| {
+            Refused(
+                StatusCode::UNAUTHORIZED,
+                format!("authentication failed: {e}"),
+            )
+        })
+}
+
+/// Runs `evict(owner)` every quarter of the idle limit (between 0.1 s and a minute) for as long
+/// as `owner` lives; `evict` returns how many sessions it forgot.
+pub(crate) fn sweep<T: Send + Sync + 'static>(
+    owner: &Arc<T>,
+    limits: SessionLimits,
+    evict: fn(&T) -> usize,
+) {
+    let weak = Arc::downgrade(owner);
+    let every = (limits.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(o) = weak.upgrade() else { return };
+            let evicted = evict(&o);
+            if evicted > 0 {
+                tracing::info!(evicted, "idle MCP sessions forgotten");
+            }
+        }
+    });
 }
 
 /// A request refused before it reached the upstream: its status and why.
