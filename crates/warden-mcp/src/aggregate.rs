@@ -337,14 +337,7 @@ fn is_response_to(m: &Value, id: &Value) -> bool {
 fn sse_messages(body: &[u8]) -> Vec<Value> {
     let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
     text.split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                .collect();
-            serde_json::from_str(&data.join("\n")).ok()
-        })
+        .filter_map(crate::http::event_message)
         .collect()
 }
 

@@ -14,7 +14,7 @@ use warden_server::audit::{Auditor, Call};
 use warden_server::{DecideError, DecisionService};
 
 use crate::limits::LimitStore;
-use warden_server::approvals::{Approvals, Step, Waited};
+use warden_server::approvals::{Approvals, Step, Waited, TOKEN_REJECTED_REMEDIATION};
 
 /// Stable JSON-RPC error codes (server-defined range) for calls Warden answers itself.
 pub mod codes {
@@ -145,6 +145,13 @@ pub enum Verdict {
     Reply(Value),
 }
 
+/// The list method `method` is, if its answer is filtered ([`Gate::filter_list`]).
+pub fn listed(method: &str) -> Option<&'static str> {
+    ["tools/list", "prompts/list", "resources/list"]
+        .into_iter()
+        .find(|m| *m == method)
+}
+
 /// The params without Warden's override token (it is not for the MCP server).
 fn without_token(params: &Value) -> Value {
     let mut p = params.clone();
@@ -213,7 +220,7 @@ impl Gate {
     /// (`resource:URI`) that the policy names but does not grant this agent. Prompts and
     /// resources the policy does not name pass unchanged.
     pub fn filter_list(&self, method: &str, session: &Session, result: &mut Value) {
-        let (key, field, prefix) = match method {
+        let (key, field, prefix) = match listed(method).unwrap_or("") {
             "tools/list" => ("tools", "name", ""),
             "prompts/list" => ("prompts", "name", "prompt:"),
             "resources/list" => ("resources", "uri", "resource:"),
@@ -339,7 +346,7 @@ impl Gate {
         let mut reservation = reservation;
         let mut approval = None;
         if outcome == "approval_needed" {
-            match self.approval(session, &decision_id, tool, params, d) {
+            match self.approval(session, &decision_id, &input, params, d) {
                 Step::Granted(note) => {
                     let rid = uuid::Uuid::new_v4().to_string();
                     match self
@@ -364,7 +371,7 @@ impl Gate {
                             self.server
                         ),
                         Some(
-                            json!({"warden": {"decision_id": decision_id, "outcome": "deny", "reasons": ["approval_token_rejected"], "remediation": "Retry with the token minted for this exact call, or ask for a new approval."}}),
+                            json!({"warden": {"decision_id": decision_id, "outcome": "deny", "reasons": ["approval_token_rejected"], "remediation": TOKEN_REJECTED_REMEDIATION}}),
                         ),
                     ));
                 }
@@ -456,24 +463,14 @@ impl Gate {
         &self,
         session: &Session,
         decision_id: &str,
-        tool: &str,
+        input: &Value,
         params: &Value,
         d: &Decision,
     ) -> Step {
         let Some(ap) = &self.approvals else {
             return Step::Pending(json!({"approval_id": decision_id, "state": "not_configured"}));
         };
-        let call = warden_approvals::Call {
-            tenant: session.tenant.clone(),
-            agent: session.agent.clone(),
-            tool: self.server.clone(),
-            action: tool.to_string(),
-            arguments: params
-                .get("arguments")
-                .cloned()
-                .filter(|a| !a.is_null())
-                .unwrap_or_else(|| json!({})),
-        };
+        let call = warden_server::approvals::call_of(input);
         let token = params
             .pointer("/_meta")
             .and_then(|m| m.get(TOKEN_META))
@@ -551,40 +548,47 @@ impl Gate {
     }
 
     /// Decides a `tools/call` like [`Gate::call`]; in waiting mode an `approval_needed` call is
-    /// held until a person decides (`progress(message)` is called about every two seconds, for
-    /// MCP progress notifications), then retried once with the minted override token, or
-    /// answered with a denial when it is denied or nobody decides in time.
+    /// held until a person decides (a call with a `progressToken` gets a
+    /// `notifications/progress` message passed to `notify` about every two seconds), then
+    /// retried once with the minted override token, or answered with a denial when it is denied
+    /// or nobody decides in time.
     pub async fn call_waiting(
         &self,
         session: &Session,
         id: &Value,
         params: &Value,
-        progress: impl FnMut(String),
+        notify: impl FnMut(Value),
     ) -> Verdict {
         let v = self.call(session, id, params).await;
         let Verdict::Reply(r) = &v else { return v };
         let Some(aid) = self.waits_on(r) else {
             return v;
         };
-        self.resume(session, id, params, &aid, progress).await
+        self.resume(session, id, params, &aid, notify).await
     }
 
     /// Waiting mode, after [`Gate::call`] answered that the call waits on approval `aid`
-    /// ([`Gate::waits_on`]): waits for the decision, then retries the call with the override
-    /// token, or answers with the denial.
+    /// ([`Gate::waits_on`]): waits for the decision (progress notifications to `notify`, as in
+    /// [`Gate::call_waiting`]), then retries the call with the override token, or answers with
+    /// the denial.
     pub async fn resume(
         &self,
         session: &Session,
         id: &Value,
         params: &Value,
         aid: &str,
-        mut progress: impl FnMut(String),
+        mut notify: impl FnMut(Value),
     ) -> Verdict {
+        let token = params.pointer("/_meta/progressToken").cloned();
+        let mut ticks = 0u64;
         let waited = self
             .wait_for_approval(aid, |secs| {
-                progress(format!(
-                    "waiting for a person to approve {aid} ({secs} s so far)"
-                ))
+                if let Some(t) = &token {
+                    ticks += 1;
+                    notify(json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                        "params": {"progressToken": t, "progress": ticks,
+                                   "message": format!("waiting for a person to approve {aid} ({secs} s so far)")}}));
+                }
             })
             .await;
         match waited {

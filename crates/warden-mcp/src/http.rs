@@ -21,6 +21,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::gate::{codes, error, Gate, Session, Verdict};
@@ -293,9 +294,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     let call = id
         .as_ref()
         .and_then(|_| p.gate.as_call(&session, &method, &original));
-    let listed = ["tools/list", "prompts/list", "resources/list"]
-        .into_iter()
-        .find(|m| *m == method);
+    let listed = crate::gate::listed(&method);
     match (call, id) {
         (Some(params), Some(id)) => {
             let mut verdict = p.gate.call(&session, &id, &params).await;
@@ -335,21 +334,31 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
         }
         _ => {}
     }
-    let req = forwarded(p.client.post(&p.upstream).body(out), &headers);
-    let resp = match tokio::time::timeout(p.call_timeout, req.send()).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return upstream_failed(tracked, &format!("the MCP server is unreachable: {e}"))
-        }
-        Err(_) => return upstream_failed(tracked, "the MCP server did not answer in time"),
-    };
-    if let (Some(s), "initialize") = (resp.headers().get("mcp-session-id"), method.as_str()) {
+    let r = exchange(&p, &headers, out, tracked).await;
+    if let (Some(s), "initialize") = (r.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
             // The upstream's new session belongs to this caller.
             p.register(s, &who);
         }
     }
-    relay(&p, resp, tracked).await
+    r
+}
+
+/// Sends `body` upstream with the client's MCP headers and relays the answer (watching it for
+/// `tracked`); an upstream that cannot be reached or does not answer in time gets the tracked
+/// request a JSON-RPC error.
+async fn exchange(
+    p: &Arc<HttpProxy>,
+    headers: &HeaderMap,
+    body: Bytes,
+    tracked: Option<Tracked>,
+) -> Response {
+    let req = forwarded(p.client.post(&p.upstream).body(body), headers);
+    match tokio::time::timeout(p.call_timeout, req.send()).await {
+        Ok(Ok(resp)) => relay(p, resp, tracked).await,
+        Ok(Err(e)) => upstream_failed(tracked, &format!("the MCP server is unreachable: {e}")),
+        Err(_) => upstream_failed(tracked, "the MCP server did not answer in time"),
+    }
 }
 
 /// Waiting mode over an event stream: answers at once with `text/event-stream`, sends
@@ -373,17 +382,10 @@ fn waiting_stream(
     tokio::spawn(async move {
         let original = msg.get("params").cloned().unwrap_or(Value::Null);
         let params = call;
-        let token = params.pointer("/_meta/progressToken").cloned();
-        let mut ticks = 0u64;
-        let progress = |message: String| {
-            if let Some(t) = &token {
-                ticks += 1;
-                let n = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                    "params": {"progressToken": t, "progress": ticks, "message": message}});
-                let _ = tx.send(event(&n));
-            }
+        let notify = |n: Value| {
+            let _ = tx.send(event(&n));
         };
-        let verdict = p.gate.resume(&session, &id, &params, &aid, progress).await;
+        let verdict = p.gate.resume(&session, &id, &params, &aid, notify).await;
         let (params, reservation, input) = match verdict {
             Verdict::Reply(r) => {
                 let _ = tx.send(event(&r));
@@ -396,7 +398,7 @@ fn waiting_stream(
             } => (params, reservation, input),
         };
         msg["params"] = Gate::forwarded(&method, &original, &params);
-        let mut tracked = Some(Tracked::Call(
+        let tracked = Some(Tracked::Call(
             id.clone(),
             Settle {
                 gate: p.gate.clone(),
@@ -404,48 +406,33 @@ fn waiting_stream(
             },
             input,
         ));
-        let req = forwarded(p.client.post(&p.upstream).body(msg.to_string()), &headers);
-        let mut resp = match tokio::time::timeout(p.call_timeout, req.send()).await {
-            Ok(Ok(r)) => r,
-            _ => {
-                let e = error(
-                    &id,
-                    codes::UPSTREAM_FAILED,
-                    "the MCP server did not answer",
-                    None,
-                );
-                let _ = tx.send(event(&e));
-                return;
+        let r = exchange(&p, &headers, Bytes::from(msg.to_string()), tracked).await;
+        let streamed = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let mut body = r.into_body().into_data_stream();
+        if streamed {
+            // The upstream's events, already rewritten by `relay`.
+            while let Some(Ok(chunk)) = body.next().await {
+                let _ = tx.send(chunk);
             }
-        };
-        if header_str(resp.headers(), "content-type").starts_with("text/event-stream") {
-            let mut buf = Vec::new();
-            while let Ok(Some(c)) = resp.chunk().await {
-                buf.extend_from_slice(&c);
-                while let Some(end) = event_end(&buf) {
-                    let ev: Vec<u8> = buf.drain(..end).collect();
-                    let _ = tx.send(Bytes::from(rewrite_event(&p.gate, &mut tracked, &ev)));
-                }
-            }
-        } else {
-            let parsed = match resp.bytes().await {
-                Ok(b) => serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            let answer = match parsed {
-                Ok(mut v) => {
-                    inspect(&p.gate, &mut tracked, &mut v);
-                    v
-                }
-                Err(e) => error(
-                    &id,
-                    codes::UPSTREAM_FAILED,
-                    format!("the MCP server's answer was not JSON-RPC: {e}"),
-                    None,
-                ),
-            };
-            let _ = tx.send(event(&answer));
+            return;
         }
+        let mut bytes = Vec::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            bytes.extend_from_slice(&chunk);
+        }
+        let answer = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|e| {
+            error(
+                &id,
+                codes::UPSTREAM_FAILED,
+                format!("the MCP server's answer was not JSON-RPC: {e}"),
+                None,
+            )
+        });
+        let _ = tx.send(event(&answer));
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
@@ -585,20 +572,25 @@ fn event_end(buf: &[u8]) -> Option<usize> {
     }
 }
 
-/// One event, with its `data` (a JSON-RPC message) rewritten when the proxy had to change it.
-fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Vec<u8> {
-    let Ok(text) = std::str::from_utf8(event) else {
-        return event.to_vec();
-    };
-    let data: Vec<&str> = text
+/// The JSON message in one server-sent event's `data` lines, if it carries one.
+pub(crate) fn event_message(event: &str) -> Option<Value> {
+    let data: Vec<&str> = event
         .lines()
         .filter_map(|l| l.strip_prefix("data:"))
         .map(|d| d.strip_prefix(' ').unwrap_or(d))
         .collect();
     if data.is_empty() {
-        return event.to_vec();
+        return None;
     }
-    let Ok(mut msg) = serde_json::from_str::<Value>(&data.join("\n")) else {
+    serde_json::from_str(&data.join("\n")).ok()
+}
+
+/// One event, with its `data` (a JSON-RPC message) rewritten when the proxy had to change it.
+fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(event) else {
+        return event.to_vec();
+    };
+    let Some(mut msg) = event_message(text) else {
         return event.to_vec();
     };
     if !inspect(gate, tracked, &mut msg) {

@@ -111,9 +111,7 @@ impl Pump {
         let call = id
             .as_ref()
             .and_then(|_| self.gate.as_call(&self.session, method, &params));
-        let listed = ["tools/list", "prompts/list", "resources/list"]
-            .into_iter()
-            .find(|m| *m == method);
+        let listed = crate::gate::listed(method);
         match (method, id) {
             (_, Some(id)) if call.is_some() => {
                 let pump = self.clone();
@@ -151,21 +149,10 @@ impl Pump {
         let original = msg.get("params").cloned().unwrap_or(Value::Null);
         let params = call;
         // Waiting mode holds an approval_needed call here, telling the client it is waiting.
-        let token = params.pointer("/_meta/progressToken").cloned();
         let pump = self.clone();
-        let mut ticks = 0u64;
-        let progress = |message: String| {
-            if let Some(t) = &token {
-                ticks += 1;
-                pump.reply(
-                    serde_json::json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                    "params": {"progressToken": t, "progress": ticks, "message": message}}),
-                );
-            }
-        };
         match self
             .gate
-            .call_waiting(&self.session, &id, &params, progress)
+            .call_waiting(&self.session, &id, &params, |n| pump.reply(n))
             .await
         {
             Verdict::Reply(r) => self.reply(r),

@@ -97,15 +97,6 @@ impl Auditor {
         // WAL checkpoints run on their own thread and connection, never inside a commit.
         log.disable_autocheckpoint().map_err(|e| e.to_string())?;
         let ckpt = warden_audit::WalCheckpointer::open(&cfg.path).map_err(|e| e.to_string())?;
-        std::thread::Builder::new()
-            .name("warden-audit-wal".into())
-            .spawn(move || loop {
-                std::thread::sleep(Duration::from_millis(50));
-                if let Err(e) = ckpt.run() {
-                    tracing::debug!(error = %e, "WAL checkpoint deferred");
-                }
-            })
-            .map_err(|e| e.to_string())?;
         let shared = Arc::new(Mutex::new(Shared {
             log,
             since_checkpoint: 0,
@@ -113,6 +104,19 @@ impl Auditor {
             every: cfg.checkpoint_every,
             interval: cfg.checkpoint_interval,
         }));
+        // Runs while the log is in use (the writer thread and every Auditor hold it).
+        let in_use = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("warden-audit-wal".into())
+            .spawn(move || {
+                while in_use.strong_count() > 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if let Err(e) = ckpt.run() {
+                        tracing::debug!(error = %e, "WAL checkpoint deferred");
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::sync_channel::<Job>(64 * 1024);
         let queued = Arc::new(AtomicUsize::new(0));
         let mask = cfg.mask.clone();

@@ -186,14 +186,13 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
         }
         _ => None,
     };
-    let answer = |result: Option<&Value>| match result {
+    let answer = match &approved {
         Some(v) => Json(v).into_response(),
         None => Json(&decision).into_response(),
     };
     if let Some(audit) = &app.audit {
-        let result = approved
-            .clone()
-            .unwrap_or_else(|| serde_json::to_value(&decision).unwrap_or(Value::Null));
+        let result =
+            approved.unwrap_or_else(|| serde_json::to_value(&decision).unwrap_or(Value::Null));
         let mut entry = audit.entry(crate::audit::Call {
             decision_id: &decision_id,
             input,
@@ -206,11 +205,11 @@ async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
         entry.candidate = candidate.and_then(|c| serde_json::to_value(c).ok());
         match recorded(audit, entry, decision.fail_mode != "open").await {
             Ok(true) => {}
-            Ok(false) => return audit_failed(answer(approved.as_ref())),
+            Ok(false) => return audit_failed(answer),
             Err(r) => return r,
         }
     }
-    with_decision_id(answer(approved.as_ref()), &decision_id)
+    with_decision_id(answer, &decision_id)
 }
 
 /// The approval step of an `approval_needed` decision on `POST /v1/decide`: with a valid
@@ -224,25 +223,8 @@ fn approval_step(
     decision: &warden_core::contract::Decision,
     decision_id: &str,
 ) -> Value {
-    use crate::approvals::Step;
-    let text = |p: &str| {
-        input
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let call = warden_approvals::Call {
-        tenant: text("/tenant"),
-        agent: text("/agent/id"),
-        tool: text("/action/tool"),
-        action: text("/action/type"),
-        arguments: input
-            .pointer("/action/args")
-            .cloned()
-            .filter(|a| !a.is_null())
-            .unwrap_or_else(|| json!({})),
-    };
+    use crate::approvals::{call_of, Step, TOKEN_REJECTED_REMEDIATION};
+    let call = call_of(input);
     let token = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
     let requester = json!({"decision_id": decision_id, "api": "/v1/decide", "trace_id": trace_of(headers),
                            "conversation_id": input.pointer("/context/conversation_id")});
@@ -264,9 +246,7 @@ fn approval_step(
             v["allow"] = json!(false);
             v["outcome"] = json!("deny");
             v["reasons"] = json!(["approval_token_rejected"]);
-            v["remediation"] = json!(
-                "Retry with the token minted for this exact call, or ask for a new approval."
-            );
+            v["remediation"] = json!(TOKEN_REJECTED_REMEDIATION);
             v["approval"] = json!({"error": why});
         }
     }

@@ -459,29 +459,31 @@ impl DecisionService {
     /// `*`. `None` when the set is not Warden's compiled form (raw Rego), where only a decision can
     /// tell. Used to hide tools an agent may never call.
     pub fn granted(&self, tenant: &str, agent: &str, tool: &str, action: &str) -> Option<bool> {
+        self.with_tenants(|tenants| {
+            let plans = &tenants[tenant]["agents"][agent]["plans"][tool];
+            plans[action] != regorus::Value::Undefined || plans["*"] != regorus::Value::Undefined
+        })
+    }
+
+    /// `f` of the active set's compiled `data.warden.tenants`; `None` without a set, or when the
+    /// set is not Warden's compiled form (raw Rego).
+    fn with_tenants<T>(&self, f: impl FnOnce(&regorus::Value) -> T) -> Option<T> {
         let set = self.current()?;
         let tenants = &set.data()["warden"]["tenants"];
-        if *tenants == regorus::Value::Undefined {
-            return None;
-        }
-        let plans = &tenants[tenant]["agents"][agent]["plans"][tool];
-        Some(plans[action] != regorus::Value::Undefined || plans["*"] != regorus::Value::Undefined)
+        (*tenants != regorus::Value::Undefined).then(|| f(tenants))
     }
 
     /// Whether any agent of `tenant` has a plan for `action` of `tool`: the policy names it.
     /// `None` when the set is not Warden's compiled form. The MCP gateway decides a server's
     /// prompts and resources only when the policy names them (`prompt:NAME`, `resource:URI`).
     pub fn named(&self, tenant: &str, tool: &str, action: &str) -> Option<bool> {
-        let set = self.current()?;
-        let tenants = &set.data()["warden"]["tenants"];
-        if *tenants == regorus::Value::Undefined {
-            return None;
-        }
-        let agents = tenants[tenant]["agents"].as_object().ok()?;
-        let named = agents
-            .values()
-            .any(|a| a["plans"][tool][action] != regorus::Value::Undefined);
-        Some(named)
+        self.with_tenants(|tenants| {
+            tenants[tenant]["agents"].as_object().is_ok_and(|agents| {
+                agents
+                    .values()
+                    .any(|a| a["plans"][tool][action] != regorus::Value::Undefined)
+            })
+        })
     }
 
     /// Whether the policy for this action has `redact` rules on the tool's result (`result.…`
@@ -489,18 +491,6 @@ impl DecisionService {
     /// is not Warden's compiled form (only a decision can tell).
     pub fn redacts_results(&self, tenant: &str, agent: &str, tool: &str, action: &str) -> bool {
         use regorus::Value;
-        let Some(set) = self.current() else {
-            return true;
-        };
-        let tenants = &set.data()["warden"]["tenants"];
-        if *tenants == Value::Undefined {
-            return true;
-        }
-        let plans = &tenants[tenant]["agents"][agent]["plans"][tool];
-        let plan = match &plans[action] {
-            Value::Undefined => &plans["*"],
-            p => p,
-        };
         let on_result = |t: &Value| {
             ["pointer", "pointer_prefix"].iter().any(|k| {
                 t[*k]
@@ -508,13 +498,21 @@ impl DecisionService {
                     .is_ok_and(|p| p.as_ref() == "/result" || p.starts_with("/result/"))
             })
         };
-        plan["redact"].as_array().is_ok_and(|rules| {
-            rules.iter().any(|r| {
-                r["targets"]
-                    .as_array()
-                    .is_ok_and(|ts| ts.iter().any(on_result))
+        self.with_tenants(|tenants| {
+            let plans = &tenants[tenant]["agents"][agent]["plans"][tool];
+            let plan = match &plans[action] {
+                Value::Undefined => &plans["*"],
+                p => p,
+            };
+            plan["redact"].as_array().is_ok_and(|rules| {
+                rules.iter().any(|r| {
+                    r["targets"]
+                        .as_array()
+                        .is_ok_and(|ts| ts.iter().any(on_result))
+                })
             })
         })
+        .unwrap_or(true)
     }
 
     /// The active policy set.

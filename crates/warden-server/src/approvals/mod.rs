@@ -34,6 +34,33 @@ pub struct Approvals {
     pub token_ttl_seconds: u64,
 }
 
+/// What a refused override token tells the agent to do.
+pub const TOKEN_REJECTED_REMEDIATION: &str =
+    "Retry with the token minted for this exact call, or ask for a new approval.";
+
+/// The call a decision input describes (tenant, agent, tool, action and arguments; missing
+/// arguments count as `{}`), as approvals and their action digests see it.
+pub fn call_of(input: &Value) -> Call {
+    let text = |p: &str| {
+        input
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    Call {
+        tenant: text("/tenant"),
+        agent: text("/agent/id"),
+        tool: text("/action/tool"),
+        action: text("/action/type"),
+        arguments: input
+            .pointer("/action/args")
+            .cloned()
+            .filter(|a| !a.is_null())
+            .unwrap_or_else(|| json!({})),
+    }
+}
+
 /// What the approval step made of an `approval_needed` call.
 pub enum Step {
     /// A valid token for this exact call: it may go ahead, once. The value describes the
