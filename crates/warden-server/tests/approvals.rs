@@ -4,6 +4,8 @@
 //! Every step lands in the tamper-evident audit log, linked by approval id. The web page is
 //! served with headers that keep it from being framed or running foreign script.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +47,7 @@ struct Gateway {
 async fn gateway() -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
-    let c =
-        warden_core::compile(&[warden_core::load("p.yaml", POLICY).unwrap()], &[], "t").unwrap();
-    for (p, bytes) in c.files() {
-        std::fs::create_dir_all(bundle.join(&p).parent().unwrap()).unwrap();
-        std::fs::write(bundle.join(p), bytes).unwrap();
-    }
+    support::write_policy(&bundle, POLICY);
     let cfg = ServerConfig::single(
         "127.0.0.1:0".parse().unwrap(),
         "main",

@@ -1,6 +1,8 @@
 //! Every decision is recorded before it is returned; when the audit database cannot be written,
 //! writes fail closed (503) and reads declared fail-open still answer, marked `warden-audit: failed`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,12 +29,7 @@ agents:
 
 /// Serves POLICY with the audit log at `db`; returns the base URL.
 async fn serve(dir: &std::path::Path, db: &std::path::Path) -> String {
-    let c =
-        warden_core::compile(&[warden_core::load("p.yaml", POLICY).unwrap()], &[], "t").unwrap();
-    for (p, bytes) in c.files() {
-        std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(p), bytes).unwrap();
-    }
+    support::write_policy(dir, POLICY);
     let cfg = ServerConfig::single(
         "127.0.0.1:0".parse().unwrap(),
         "main",

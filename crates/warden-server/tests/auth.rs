@@ -1,6 +1,8 @@
 //! Caller authentication over HTTP: API keys and JWTs (HS256, EdDSA); the authenticated identity
 //! replaces the tenant and agent the body claims; another tenant is refused; bad credentials get 401.
 
+mod support;
+
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -10,11 +12,7 @@ use warden_server::{BundleSource, ServerConfig};
 
 fn bundle_dir(dir: &std::path::Path) {
     let yaml = "warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      pay:\n        create: {}\n";
-    let c = warden_core::compile(&[warden_core::load("p.yaml", yaml).unwrap()], &[], "t").unwrap();
-    for (p, bytes) in c.files() {
-        std::fs::create_dir_all(dir.join(&p).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(p), bytes).unwrap();
-    }
+    support::write_policy(dir, yaml);
 }
 
 fn now() -> u64 {
