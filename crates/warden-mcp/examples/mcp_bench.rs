@@ -6,6 +6,8 @@
 //! CONFIG is a `warden mcp` configuration whose server runs ECHO_SERVER.
 //! Prints p50/p99 for both and the difference, then the gateway's throughput with 64 calls in flight.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -97,10 +99,6 @@ fn paced(peer: &mut Peer, rate: f64, secs: f64) -> Vec<u64> {
     lat
 }
 
-fn q(l: &[u64], p: f64) -> u64 {
-    l[((l.len() as f64 * p) as usize).min(l.len() - 1)]
-}
-
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     assert!(
@@ -116,18 +114,7 @@ fn main() {
     let mut gw = Peer::start(warden, &["mcp", "--config", config]);
     paced(&mut gw, rate, 1.0);
     let g = paced(&mut gw, rate, secs);
-    println!(
-        "direct:  p50 {} µs, p99 {} µs ({} calls at {rate}/s)",
-        q(&d, 0.5),
-        q(&d, 0.99),
-        d.len()
-    );
-    println!("gateway: p50 {} µs, p99 {} µs", q(&g, 0.5), q(&g, 0.99));
-    println!(
-        "added:   p50 {} µs, p99 {} µs",
-        q(&g, 0.5) as i64 - q(&d, 0.5) as i64,
-        q(&g, 0.99) as i64 - q(&d, 0.99) as i64
-    );
+    common::report(&d, &g, rate);
     // Throughput: keep 64 calls in flight through the gateway for `secs`.
     let t = Instant::now();
     let mut sent = 0u64;

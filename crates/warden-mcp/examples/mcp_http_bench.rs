@@ -8,6 +8,8 @@
 //!                                                        Warden; then 64 in flight via Warden
 //! bench/mcp_http.sh runs both with `warden mcp` in between.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -127,10 +129,6 @@ async fn paced(c: &mut Client, rate: f64, secs: f64) -> Vec<u64> {
     lat
 }
 
-fn q(l: &[u64], p: f64) -> u64 {
-    l[((l.len() as f64 * p) as usize).min(l.len() - 1)]
-}
-
 async fn run(direct: &str, gateway: &str, rate: f64, secs: f64) {
     let mut d = Client::start(direct).await;
     paced(&mut d, rate, 1.0).await;
@@ -138,18 +136,7 @@ async fn run(direct: &str, gateway: &str, rate: f64, secs: f64) {
     let mut g = Client::start(gateway).await;
     paced(&mut g, rate, 1.0).await;
     let gl = paced(&mut g, rate, secs).await;
-    println!(
-        "direct:  p50 {} µs, p99 {} µs ({} calls at {rate}/s)",
-        q(&dl, 0.5),
-        q(&dl, 0.99),
-        dl.len()
-    );
-    println!("gateway: p50 {} µs, p99 {} µs", q(&gl, 0.5), q(&gl, 0.99));
-    println!(
-        "added:   p50 {} µs, p99 {} µs",
-        q(&gl, 0.5) as i64 - q(&dl, 0.5) as i64,
-        q(&gl, 0.99) as i64 - q(&dl, 0.99) as i64
-    );
+    common::report(&dl, &gl, rate);
     // Throughput: 64 clients on the same session, each one call in flight, for `secs`.
     let session = g.session.clone();
     let t = Instant::now();
