@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Hot reload under load: p99 of POST /v1/decide at a fixed rate while a 10,000-agent bundle is
 # replaced every second, against the same run without reloads; RSS with that bundle loaded.
-# Usage: bench/reload.sh [RATE] [SECONDS] [AUDIT: on|off]. Needs curl and python3.
+# Usage: bench/reload.sh [RATE] [SECONDS] [AUDIT: on|off] [ROUNDS]. Needs curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-5000}
 SECS=${2:-20}
 AUDIT=${3:-off}
+ROUNDS=${4:-2}
 cargo build --release --locked -p warden >/dev/null 2>&1
 cargo build --release --locked -p warden-server --example loadgen >/dev/null 2>&1
 tmp=$(mktemp -d)
@@ -54,15 +55,21 @@ pid=$!
 for _ in $(seq 300); do curl -sf 'http://127.0.0.1:18182/health?bundles' >/dev/null && break; sleep 0.1; done
 activations() { curl -s localhost:18182/v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["bundles"]["main"]["activations"])'; }
 rss() { ps -o rss= -p $pid | awk '{printf "%.1f MB", $1/1024}'; }
+sleep 2   # the loader hands the pages of the unpacked bundle back right after activating it
 echo "loaded: RSS $(rss)"
 $LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" 3 >/dev/null   # warm-up
-echo "== no reload ($RATE/s, ${SECS}s, audit $AUDIT)"
-$LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" "$SECS"
-before=$(activations)
-( while true; do for v in b a; do cp "$tmp/$v.tar.gz" "$tmp/next.tar.gz"; mv "$tmp/next.tar.gz" "$tmp/serve.tar.gz"; sleep 1; done; done ) &
-swapper=$!
-echo "== bundle replaced every second"
-$LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" "$SECS"
-kill $swapper
-echo "activations during the run: $(( $(activations) - before )); RSS $(rss)"
+# Quiet and reloading phases alternate, ROUNDS times, so drift on a shared machine hits both.
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round: no reload ($RATE/s, ${SECS}s, audit $AUDIT)"
+  $LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" "$SECS"
+  before=$(activations)
+  ( while true; do for v in b a; do cp "$tmp/$v.tar.gz" "$tmp/next.tar.gz"; mv "$tmp/next.tar.gz" "$tmp/serve.tar.gz"; sleep 1; done; done ) &
+  swapper=$!
+  echo "== round $round: bundle replaced every second"
+  $LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" "$SECS"
+  kill $swapper
+  echo "activations during the run: $(( $(activations) - before )); RSS $(rss)"
+  sleep 3
+done
+echo "settled after reloading: RSS $(rss)"
 grep -c "bundle rejected" "$tmp/server.log" | sed 's/^/rejected loads: /' || true

@@ -7,6 +7,8 @@
 //! a chain alone cannot show) is caught against the last checkpoint. [`verify`] names the first bad
 //! record.
 
+pub mod jcs;
+
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -72,13 +74,38 @@ pub struct CanonicalEntry(String);
 impl Entry {
     /// Serializes the entry canonically (RFC 8785), once, wherever the caller runs.
     pub fn canonical(&self) -> Result<CanonicalEntry, AuditError> {
-        serde_jcs::to_string(self)
+        self.clone().into_canonical()
+    }
+
+    /// Like [`Entry::canonical`], without copying the input and result: the small fields go
+    /// through serde, the two documents are written in place.
+    pub fn into_canonical(mut self) -> Result<CanonicalEntry, AuditError> {
+        let input = std::mem::take(&mut self.input);
+        let result = std::mem::take(&mut self.result);
+        let Value::Object(head) =
+            serde_json::to_value(&self).map_err(|e| AuditError::Encode(e.to_string()))?
+        else {
+            return Err(AuditError::Encode("an entry is an object".into()));
+        };
+        let (input_key, result_key) = ("input".to_string(), "result".to_string());
+        let members = head
+            .iter()
+            .filter(|(k, _)| *k != "input" && *k != "result")
+            .chain([(&input_key, &input), (&result_key, &result)]);
+        let mut out = Vec::with_capacity(2048);
+        jcs::write_object(&mut out, members);
+        String::from_utf8(out)
             .map(CanonicalEntry)
             .map_err(|e| AuditError::Encode(e.to_string()))
     }
 }
 
 impl CanonicalEntry {
+    /// The entry's canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The record's canonical text: exactly `serde_jcs` of `Record { seq, prev, entry }` (RFC 8785
     /// orders the keys `entry`, `prev`, `seq`; `prev` is lowercase hex and `seq` an integer, so
     /// neither needs escaping), built by concatenation instead of re-serializing the entry.
@@ -111,8 +138,15 @@ pub enum AuditError {
 
 /// SHA-256 hex of canonical JSON (RFC 8785).
 pub fn canonical_hash(v: &impl Serialize) -> Result<String, AuditError> {
-    let bytes = serde_jcs::to_vec(v).map_err(|e| AuditError::Encode(e.to_string()))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    let value = serde_json::to_value(v).map_err(|e| AuditError::Encode(e.to_string()))?;
+    Ok(value_hash(&value))
+}
+
+/// SHA-256 hex of a JSON value's canonical form (RFC 8785), without copying it first.
+pub fn value_hash(v: &Value) -> String {
+    let mut bytes = Vec::with_capacity(512);
+    jcs::write(&mut bytes, v);
+    hex::encode(Sha256::digest(&bytes))
 }
 
 fn checkpoint_message(seq: u64, head: &str) -> Vec<u8> {
@@ -227,6 +261,12 @@ impl AuditLog {
     pub fn disable_autocheckpoint(&self) -> Result<(), AuditError> {
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(())
+    }
+
+    /// A passive WAL checkpoint on the writer's own connection, between commits: it copies
+    /// everything, so the next commit starts the WAL over. Returns the WAL's length in frames.
+    pub fn checkpoint_wal(&self) -> Result<i64, AuditError> {
+        Ok(passive_checkpoint(&self.conn)?.0)
     }
 
     /// Signs and stores a checkpoint of the current head; `None` without a key or records.
@@ -425,14 +465,17 @@ impl WalCheckpointer {
         Ok(WalCheckpointer { conn })
     }
 
-    /// One passive checkpoint (never blocks the writer); returns the WAL's size in frames
-    /// before it.
-    pub fn run(&self) -> Result<i64, AuditError> {
-        let (_, wal, _): (i64, i64, i64) =
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
-        Ok(wal)
+    /// One passive checkpoint (never blocks the writer); returns the WAL's length in frames
+    /// and how many of them are now in the database.
+    pub fn run(&self) -> Result<(i64, i64), AuditError> {
+        passive_checkpoint(&self.conn)
     }
+}
+
+fn passive_checkpoint(conn: &Connection) -> Result<(i64, i64), AuditError> {
+    let (_, frames, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok((frames, copied))
 }

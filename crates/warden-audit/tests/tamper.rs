@@ -110,3 +110,23 @@ fn a_forged_checkpoint_or_a_wrong_key_is_caught() {
         "moving a checkpoint breaks its signature"
     );
 }
+
+/// The fast serialization of an entry is byte for byte what `serde_jcs` (which `verify` uses)
+/// writes, including keys that sort differently in UTF-16, escapes and every optional field.
+#[test]
+fn entries_serialize_exactly_like_serde_jcs() {
+    let mut e = entry(7);
+    e.input =
+        json!({"\u{e000}k": 1, "\u{10000}k": [1.5, -0.0, 1e21], "q\"\n": {"z": null, "a": "é😀"}});
+    e.result =
+        json!({"outcome": "deny", "reasons": ["a\u{1}b"], "metadata": {"n": 9007199254740993u64}});
+    e.masked = vec!["/action/args/card".into()];
+    e.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+    e.path = Some("warden/main/decision".into());
+    e.candidate = Some(json!({"bundle": "next", "outcome": "allow"}));
+    for e in [entry(8), e] {
+        let fast = e.clone().into_canonical().unwrap();
+        let reference = serde_jcs::to_string(&e).unwrap();
+        assert_eq!(fast.as_str(), reference);
+    }
+}

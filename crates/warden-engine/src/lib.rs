@@ -9,6 +9,7 @@
 
 mod builtins;
 mod prepared;
+pub mod share;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -242,5 +243,39 @@ mod tests {
         assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_utc(1_795_442_709), "2026-11-23T14:05:09Z");
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    /// A replaced set is "in use" exactly while some thread's VM still holds its data, however
+    /// many other holders (bundle parts) its data's members had.
+    #[test]
+    fn a_set_is_in_use_until_every_vm_has_moved_on() {
+        let module = Source {
+            path: "p.rego".into(),
+            text: "package p\nx := data.d.n".into(),
+        };
+        let data = Value::from_json_str(r#"{"d": {"n": 1}}"#).unwrap();
+        let part_copy = data.clone(); // as a bundle part keeps its own reference
+        let engine = Engine::new(
+            Prepared::new(std::slice::from_ref(&module), data, &["data.p.x"], "r1").unwrap(),
+        );
+        let old = engine.current();
+        assert!(!old.in_use());
+        assert_eq!(
+            engine.eval("data.p.x", Value::Null).unwrap(),
+            Value::from(1u64)
+        );
+        assert!(old.in_use(), "this thread's VM holds the data");
+        drop(part_copy);
+        assert!(
+            old.in_use(),
+            "another holder going away does not hide the VM's"
+        );
+        let next = Value::from_json_str(r#"{"d": {"n": 2}}"#).unwrap();
+        engine.swap(Prepared::new(&[module], next, &["data.p.x"], "r2").unwrap());
+        assert_eq!(
+            engine.eval("data.p.x", Value::Null).unwrap(),
+            Value::from(2u64)
+        );
+        assert!(!old.in_use(), "the VM moved on to the new set");
     }
 }

@@ -49,6 +49,17 @@ pub struct Prepared {
     revision: String,
     evaluator: Evaluator,
     bundles: std::collections::BTreeMap<String, String>,
+    /// References to the data document's root held by this set itself (see [`Prepared::in_use`]).
+    own_refs: usize,
+}
+
+/// Reference count of a value's root allocation (1 for scalars).
+fn root_refs(v: &Value) -> usize {
+    match v {
+        Value::Object(o) => regorus::Rc::strong_count(o),
+        Value::Array(a) => regorus::Rc::strong_count(a),
+        _ => 1,
+    }
 }
 
 impl Prepared {
@@ -70,6 +81,16 @@ impl Prepared {
         revision: &str,
         evaluator: Evaluator,
     ) -> Result<Self, EngineError> {
+        // A root of its own (its members stay shared with the bundle parts it came from), so
+        // that the references counted here are this set's alone.
+        let data = match &data {
+            Value::Object(o) => o
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<regorus::value::Object>()
+                .into_value(),
+            _ => data,
+        };
         let mut engine = regorus::Engine::new();
         crate::builtins::register(&mut engine).map_err(|e| EngineError::Load(e.to_string()))?;
         for m in modules {
@@ -80,9 +101,11 @@ impl Prepared {
         engine
             .add_data(data.clone())
             .map_err(|e| EngineError::Load(e.to_string()))?;
+        let own_refs = root_refs(&data);
         let prepared = Prepared {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             engine,
+            own_refs,
             data,
             programs: RwLock::new(HashMap::new()),
             revision: revision.to_string(),
@@ -105,6 +128,7 @@ impl Prepared {
             revision: String::new(),
             evaluator: Evaluator::Interpreter,
             bundles: Default::default(),
+            own_refs: 1,
         }
     }
 
@@ -118,12 +142,18 @@ impl Prepared {
                 text: t.clone(),
             })
             .collect();
-        Self::new(
-            &modules,
-            Value::from(c.data.clone()),
-            &[warden_core::DECISION_QUERY],
-            &c.revision,
-        )
+        // One allocation per distinct subtree: the data is most of a big set's memory.
+        let data = crate::share::Sharer::new()
+            .read(&c.data)
+            .map_err(|e| EngineError::Load(e.to_string()))?;
+        Self::new(&modules, data, &[warden_core::DECISION_QUERY], &c.revision)
+    }
+
+    /// Whether a thread's VM still holds this set's data (it lets go at its next evaluation).
+    /// A replaced set is best freed once nothing else holds it, off the request threads: the
+    /// last holder frees the whole data tree.
+    pub fn in_use(&self) -> bool {
+        root_refs(&self.data) > self.own_refs
     }
 
     /// Unique, increasing id of this set; VMs reload when it changes.

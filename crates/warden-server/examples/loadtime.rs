@@ -15,7 +15,7 @@ fn main() {
     let t = Instant::now();
     let set =
         warden_server::policy_set::merge(&[("main".to_string(), part)].into()).expect("merge");
-    println!("merge+prepare {:?}", t.elapsed());
+    println!("merge+prepare {:?}; RSS {}", t.elapsed(), rss());
     let t = Instant::now();
     let e = warden_engine::Engine::new(set);
     let input = serde_json::json!({"tenant":"acme","agent":{"id":"agent-1"},"action":{"tool":"stripe-payments","type":"create_payment","args":{"amount":10,"currency":"USD"}}});
@@ -35,4 +35,17 @@ fn main() {
     let t = Instant::now();
     drop(e);
     println!("drop {:?}", t.elapsed());
+}
+
+/// Resident set size of this process, from /proc.
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+        })
+        .map(|kb| format!("{:.1} MB", kb.parse::<f64>().unwrap_or(0.0) / 1024.0))
+        .unwrap_or_default()
 }

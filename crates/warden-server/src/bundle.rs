@@ -176,13 +176,16 @@ pub fn load(
     })
 }
 
-/// The bundle's data document as engine values: each `data.json` parsed straight into regorus
-/// values (object keys interned, one copy in memory) and mounted at its directory, as OPA does.
+/// The bundle's data document as engine values: each `data.json` parsed straight into shared
+/// regorus values (every repeated string and subtree stored once, see `warden_engine::share`)
+/// and mounted at its directory, as OPA does.
 fn data_document(files: &[(String, Vec<u8>)]) -> Result<regorus::Value, String> {
     let mut data = regorus::Value::new_object();
+    let mut sharer = warden_engine::share::Sharer::new();
     for (name, mount, bytes) in warden_bundle::data_files(files) {
         let text = std::str::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8"))?;
-        let mut doc = regorus::Value::from_json_str(text)
+        let mut doc = sharer
+            .read_json(text)
             .map_err(|e| format!("{name}: not valid JSON: {e}"))?;
         for dir in mount.iter().rev() {
             let mut obj = regorus::Value::new_object();

@@ -269,7 +269,7 @@ fn build(a: &BuildArgs) -> Result<(), CliError> {
                         (p.files, p.revision, p.roots, Some(project.version.clone()))
                     }
                     None => (
-                        compiled.files(),
+                        compiled.bundle_files(),
                         compiled.revision.clone(),
                         vec!["warden".to_string()],
                         Some(project.version.clone()),

@@ -48,8 +48,7 @@ impl Compiled {
             t.insert("meta".into(), meta);
         }
         let data = json!({"warden": {"tenants": {id: tenant}}});
-        let mut text = serde_json::to_string_pretty(&data).unwrap_or_default();
-        text.push('\n');
+        let text = serde_json::to_string(&data).unwrap_or_default();
         Ok(BundlePart {
             roots: vec![format!("warden/tenants/{id}")],
             files: vec![("data.json".into(), text.into_bytes())],
