@@ -129,21 +129,16 @@ fn persist(path: Option<PathBuf>, files: &warden_bundle::Files, archive: Option<
     }
 }
 
-/// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`; nice 19 where that is
-/// refused): loading a large bundle takes a third of a CPU-second that must not delay decisions
-/// on a small machine. Under the EEVDF scheduler a nice-19 thread still runs slices of ~3 ms
-/// that a waking request waits behind (measured with `perf sched` during `bench/reload.sh`); an
-/// idle-class thread is preempted as soon as a request thread wakes.
+/// Lowers the calling thread's CPU priority (nice 19): loading a large bundle takes a third of a
+/// CPU-second that must not delay decisions on a small machine. (The idle scheduling class,
+/// `SCHED_IDLE`, was tried: it left the loader starved while holding memory-management locks,
+/// and `bench/reload.sh` showed 10–60 ms stalls more often than at nice 19.)
 pub(crate) fn background_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: sched_setscheduler / setpriority on the calling thread's own id, with a valid
-    // parameter struct, have no memory-safety preconditions.
+    // SAFETY: setpriority on the calling thread's id has no memory-safety preconditions.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::pid_t;
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(tid, libc::SCHED_IDLE, &param) != 0 {
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
-        }
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
     }
 }
 
