@@ -333,9 +333,7 @@ fn read_config(path: &Path) -> Result<McpFile, CliError> {
 pub fn run(a: &Args) -> Result<(), CliError> {
     let c = Config::load(&a.config)?;
     let f = &c.file;
-    let rel = |p: &str| c.rel(p);
     let data_dir = c.data_dir();
-    let verification = a.key.config()?;
     let (primary, aggregated) = match (&f.server, f.servers.first()) {
         (Some(s), None) => (s, false),
         (None, Some(s)) => (s, true),
@@ -362,71 +360,12 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     } else {
         primary.name.as_str()
     };
-    let mut bundles = Vec::new();
-    if let Some(p) = &f.policies {
-        let dir = super::serve::compiled_bundle_dir(&rel(p), &data_dir, policy_bundle)?;
-        bundles.push(BundleConfig {
-            name: policy_bundle.to_string(),
-            source: BundleSource::Dir(dir),
-            verification: None,
-            shadow: false,
-        });
-    }
-    for (name, src) in &f.bundles {
-        let src = if src.starts_with("http://") || src.starts_with("https://") {
-            PathBuf::from(src)
-        } else {
-            rel(src)
-        };
-        bundles.push(BundleConfig {
-            name: name.clone(),
-            source: BundleSource::from_path(&src),
-            verification: verification.clone(),
-            shadow: false,
-        });
-    }
-    if bundles.is_empty() {
-        return Err(CliError::usage(format!(
-            "{}: give `policies: DIR` or `bundles: {{NAME: SOURCE}}`",
-            a.config.display()
-        )));
-    }
+    let bundles = bundle_configs(a, &c, policy_bundle)?;
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| CliError::usage(format!("cannot create `{}`: {e}", data_dir.display())))?;
-    let audit = match f.audit_db.as_deref() {
-        Some("none") => None,
-        other => Some(warden_server::audit::AuditConfig {
-            path: other.map(rel).unwrap_or_else(|| data_dir.join("audit.db")),
-            key_pem: None,
-            checkpoint_every: 10_000,
-            checkpoint_interval: Duration::from_secs(10),
-            mask: vec![],
-            fsync_each_commit: match f.audit_sync.as_deref() {
-                None | Some("full") => true,
-                Some("normal") => false,
-                Some(other) => {
-                    return Err(CliError::usage(format!("audit_sync: `{other}`"))
-                        .hint("use audit_sync: full or audit_sync: normal"))
-                }
-            },
-        }),
-    };
+    let audit = audit_config(&c)?;
     let state_db = c.state_db();
-    let mut auth = warden_server::auth::AuthConfig::default();
-    if let Some(p) = &f.api_keys {
-        super::serve::add_api_keys(&mut auth, &rel(p))?;
-    }
-    if let Some(j) = &f.jwt {
-        auth.jwt = Some(super::serve::jwt_config(
-            &rel(&j.key_file),
-            j.algorithm.as_deref().unwrap_or("RS256"),
-            j.issuer.clone(),
-            j.audience.clone(),
-            j.tenant_claim.clone().unwrap_or_else(|| "tenant".into()),
-            j.agent_claim.clone().unwrap_or_else(|| "sub".into()),
-        )?);
-    }
-    let auth = Arc::new(auth);
+    let auth = auth_config(&c)?;
     let setup = approval_setup(&c)?;
     let callbacks = setup.as_ref().map(ApprovalSetup::callbacks);
     let callbacks_listen = setup.as_ref().and_then(|s| s.listen.clone());
@@ -452,24 +391,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .unwrap_or("127.0.0.1:8282")
         .parse()
         .map_err(|e| CliError::usage(format!("listen: {e}")).hint("e.g. listen: 127.0.0.1:8282"))?;
-    let (command, url) = match (&primary.command, &primary.url) {
-        (Some(c), None) => (c.clone(), None),
-        (None, Some(u)) => (String::new(), Some(u.clone())),
-        _ => {
-            return Err(CliError::usage(format!(
-                "{}: give the server either `command` (stdio) or `url` (Streamable HTTP)",
-                a.config.display()
-            )))
-        }
-    };
-    let upstream = warden_mcp::stdio::Upstream {
-        command,
-        args: primary.args.clone(),
-        env: primary.env.clone().into_iter().collect(),
-        cwd: primary.cwd.as_deref().map(rel),
-        call_timeout: Duration::from_secs(f.call_timeout_seconds.unwrap_or(60).max(1)),
-        max_message_bytes: f.max_message_bytes.unwrap_or(4 * 1024 * 1024),
-    };
+    let (upstream, url) = upstream_of(a, &c, primary)?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -528,16 +450,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
             })
         };
         let gate = gate_for(&primary.name);
-        let session_limits = {
-            let defaults = warden_mcp::http::SessionLimits::default();
-            warden_mcp::http::SessionLimits {
-                idle: f
-                    .session_idle_seconds
-                    .map(|s| Duration::from_secs(s.max(1)))
-                    .unwrap_or(defaults.idle),
-                max: f.max_sessions.unwrap_or(defaults.max),
-            }
-        };
+        let session_limits = session_limits(f);
         if aggregated {
             let upstreams = f
                 .servers
@@ -547,32 +460,16 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                     url: s.url.clone().unwrap_or_default(),
                 })
                 .collect();
-            let agg = warden_mcp::aggregate::Aggregate::new(
+            let served = serve_aggregated(
+                f,
                 upstreams,
                 auth,
-                upstream.call_timeout,
+                &upstream,
                 session_limits,
-                (f.tenant.clone(), f.agent.clone()),
-            )
-            .map_err(CliError::usage)?;
-            let mut app = warden_mcp::aggregate::router(agg, upstream.max_message_bytes);
-            if let Some(c) = &callbacks {
-                app = app.merge(warden_mcp::approvals_http::router(c.clone()));
-            }
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-                CliError::usage(format!("cannot listen on {listen}: {e}"))
-                    .hint("pick another address with `listen:`")
-            })?;
-            let names: Vec<&str> = f.servers.iter().map(|s| s.name.as_str()).collect();
-            eprintln!(
-                "warden: aggregated MCP endpoint on http://{}/mcp over {}",
-                listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                names.join(", ")
+                callbacks,
+                listen,
             );
-            axum::serve(listener, app)
-                .await
-                .map_err(|e| CliError::failure(e.to_string()))?;
-            return Ok(0);
+            return served.await;
         }
         if let (Some(c), Some(addr), None) = (&callbacks, &callbacks_listen, &url) {
             let listener = tokio::net::TcpListener::bind(addr.as_str())
@@ -591,37 +488,201 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                     upstream.call_timeout,
                     session_limits,
                 );
-                let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-                    CliError::usage(format!("cannot listen on {listen}: {e}"))
-                        .hint("pick another address with `listen:`")
-                })?;
-                eprintln!(
-                    "warden: MCP gateway on http://{}/mcp -> {url}",
-                    listener
-                        .local_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default()
-                );
-                let mut app = warden_mcp::http::router(proxy, upstream.max_message_bytes);
-                if let Some(c) = &callbacks {
-                    // The approvals page, API and Slack callback beside /mcp.
-                    app = app.merge(warden_mcp::approvals_http::router(c.clone()));
-                }
-                axum::serve(listener, app)
-                    .await
-                .map_err(|e| CliError::failure(e.to_string()))?;
-                Ok(0)
+                let app = warden_mcp::http::router(proxy, upstream.max_message_bytes);
+                let what = format!("MCP gateway on http://{{addr}}/mcp -> {url}");
+                serve_http(app, callbacks, listen, &what).await
             }
             None => {
                 let (input, output) = client_stdio();
-                warden_mcp::stdio::run(gate, upstream, input, output)
-                .await
-                    .map_err(|e| CliError::usage(e.to_string()))
+                let served = warden_mcp::stdio::run(gate, upstream, input, output);
+                served.await.map_err(|e| CliError::usage(e.to_string()))
             }
         }
     })?;
     rt.shutdown_timeout(Duration::from_secs(1));
     std::process::exit(code);
+}
+
+/// The bundles `warden mcp` serves: compiled `policies` (named `policy_bundle`) and `bundles`.
+fn bundle_configs(
+    a: &Args,
+    c: &Config,
+    policy_bundle: &str,
+) -> Result<Vec<BundleConfig>, CliError> {
+    let f = &c.file;
+    let rel = |p: &str| c.rel(p);
+    let data_dir = c.data_dir();
+    let verification = a.key.config()?;
+    let mut bundles = Vec::new();
+    if let Some(p) = &f.policies {
+        let dir = super::serve::compiled_bundle_dir(&rel(p), &data_dir, policy_bundle)?;
+        bundles.push(BundleConfig {
+            name: policy_bundle.to_string(),
+            source: BundleSource::Dir(dir),
+            verification: None,
+            shadow: false,
+        });
+    }
+    for (name, src) in &f.bundles {
+        let src = if src.starts_with("http://") || src.starts_with("https://") {
+            PathBuf::from(src)
+        } else {
+            rel(src)
+        };
+        bundles.push(BundleConfig {
+            name: name.clone(),
+            source: BundleSource::from_path(&src),
+            verification: verification.clone(),
+            shadow: false,
+        });
+    }
+    if bundles.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: give `policies: DIR` or `bundles: {{NAME: SOURCE}}`",
+            a.config.display()
+        )));
+    }
+    Ok(bundles)
+}
+
+/// The audit log's settings (`audit_db: none` turns it off).
+fn audit_config(c: &Config) -> Result<Option<warden_server::audit::AuditConfig>, CliError> {
+    let f = &c.file;
+    let rel = |p: &str| c.rel(p);
+    let data_dir = c.data_dir();
+    Ok(match f.audit_db.as_deref() {
+        Some("none") => None,
+        other => Some(warden_server::audit::AuditConfig {
+            path: other.map(rel).unwrap_or_else(|| data_dir.join("audit.db")),
+            key_pem: None,
+            checkpoint_every: 10_000,
+            checkpoint_interval: Duration::from_secs(10),
+            mask: vec![],
+            fsync_each_commit: match f.audit_sync.as_deref() {
+                None | Some("full") => true,
+                Some("normal") => false,
+                Some(other) => {
+                    return Err(CliError::usage(format!("audit_sync: `{other}`"))
+                        .hint("use audit_sync: full or audit_sync: normal"))
+                }
+            },
+        }),
+    })
+}
+
+/// How HTTP callers authenticate: API keys and JWTs.
+fn auth_config(c: &Config) -> Result<Arc<warden_server::auth::AuthConfig>, CliError> {
+    let f = &c.file;
+    let rel = |p: &str| c.rel(p);
+    let mut auth = warden_server::auth::AuthConfig::default();
+    if let Some(p) = &f.api_keys {
+        super::serve::add_api_keys(&mut auth, &rel(p))?;
+    }
+    if let Some(j) = &f.jwt {
+        auth.jwt = Some(super::serve::jwt_config(
+            &rel(&j.key_file),
+            j.algorithm.as_deref().unwrap_or("RS256"),
+            j.issuer.clone(),
+            j.audience.clone(),
+            j.tenant_claim.clone().unwrap_or_else(|| "tenant".into()),
+            j.agent_claim.clone().unwrap_or_else(|| "sub".into()),
+        )?);
+    }
+    Ok(Arc::new(auth))
+}
+
+/// The upstream server's launch settings, and its URL when it speaks Streamable HTTP.
+fn upstream_of(
+    a: &Args,
+    c: &Config,
+    primary: &ServerSpec,
+) -> Result<(warden_mcp::stdio::Upstream, Option<String>), CliError> {
+    let f = &c.file;
+    let rel = |p: &str| c.rel(p);
+    let (command, url) = match (&primary.command, &primary.url) {
+        (Some(c), None) => (c.clone(), None),
+        (None, Some(u)) => (String::new(), Some(u.clone())),
+        _ => {
+            return Err(CliError::usage(format!(
+                "{}: give the server either `command` (stdio) or `url` (Streamable HTTP)",
+                a.config.display()
+            )))
+        }
+    };
+    let upstream = warden_mcp::stdio::Upstream {
+        command,
+        args: primary.args.clone(),
+        env: primary.env.clone().into_iter().collect(),
+        cwd: primary.cwd.as_deref().map(rel),
+        call_timeout: Duration::from_secs(f.call_timeout_seconds.unwrap_or(60).max(1)),
+        max_message_bytes: f.max_message_bytes.unwrap_or(4 * 1024 * 1024),
+    };
+    Ok((upstream, url))
+}
+
+/// Idle timeout and cap of the HTTP endpoints' sessions.
+fn session_limits(f: &McpFile) -> warden_mcp::http::SessionLimits {
+    let defaults = warden_mcp::http::SessionLimits::default();
+    warden_mcp::http::SessionLimits {
+        idle: f
+            .session_idle_seconds
+            .map(|s| Duration::from_secs(s.max(1)))
+            .unwrap_or(defaults.idle),
+        max: f.max_sessions.unwrap_or(defaults.max),
+    }
+}
+
+/// Serves the aggregated endpoint (tools namespaced `<server>__<tool>`) until it stops.
+async fn serve_aggregated(
+    f: &McpFile,
+    upstreams: Vec<warden_mcp::aggregate::Upstream>,
+    auth: Arc<warden_server::auth::AuthConfig>,
+    upstream: &warden_mcp::stdio::Upstream,
+    session_limits: warden_mcp::http::SessionLimits,
+    callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
+    listen: std::net::SocketAddr,
+) -> Result<i32, CliError> {
+    let agg = warden_mcp::aggregate::Aggregate::new(
+        upstreams,
+        auth,
+        upstream.call_timeout,
+        session_limits,
+        (f.tenant.clone(), f.agent.clone()),
+    )
+    .map_err(CliError::usage)?;
+    let names: Vec<&str> = f.servers.iter().map(|s| s.name.as_str()).collect();
+    let app = warden_mcp::aggregate::router(agg, upstream.max_message_bytes);
+    let what = format!(
+        "aggregated MCP endpoint on http://{{addr}}/mcp over {}",
+        names.join(", ")
+    );
+    serve_http(app, callbacks, listen, &what).await
+}
+
+/// Serves `app` (with the approvals page, API and Slack callback beside it when configured) on
+/// `listen`, announcing it as `what` (`{addr}` is the bound address), until it stops.
+async fn serve_http(
+    mut app: axum::Router,
+    callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
+    listen: std::net::SocketAddr,
+    what: &str,
+) -> Result<i32, CliError> {
+    if let Some(c) = callbacks {
+        app = app.merge(warden_mcp::approvals_http::router(c));
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        CliError::usage(format!("cannot listen on {listen}: {e}"))
+            .hint("pick another address with `listen:`")
+    })?;
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    eprintln!("warden: {}", what.replace("{addr}", &addr));
+    axum::serve(listener, app)
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    Ok(0)
 }
 
 type ClientIn = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
