@@ -91,10 +91,12 @@ const EXACT: u64 = 1 << 53;
 fn write_number(out: &mut Vec<u8>, n: &Number) {
     // RFC 8785 numbers are ECMAScript's `Number.toString` of the double. Integers that a double
     // holds exactly print as their digits; all others go through ryu-js like serde_jcs does.
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
     if let Some(u) = n.as_u64().filter(|u| *u <= EXACT) {
-        out.extend_from_slice(u.to_string().as_bytes());
+        let _ = write!(out, "{u}");
     } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= EXACT) {
-        out.extend_from_slice(i.to_string().as_bytes());
+        let _ = write!(out, "{i}");
     } else {
         let f = n.as_f64().unwrap_or(0.0);
         let mut buf = ryu_js::Buffer::new();

@@ -1,7 +1,8 @@
 //! Warden's tamper-evident decision log.
 //!
 //! Every decision becomes one record `{"seq", "prev", "entry"}` serialized canonically (RFC 8785,
-//! `serde_jcs`) and stored in SQLite (WAL, `synchronous=FULL`). Each record's SHA-256 covers the
+//! written by [`jcs`]; [`verify`] re-serializes with `serde_jcs`) and stored in SQLite (WAL,
+//! `synchronous=FULL` unless opened otherwise). Each record's SHA-256 covers the
 //! previous record's hash, so changing, deleting or reordering a record breaks the chain from
 //! there on. Checkpoints sign `(seq, head hash)` with Ed25519, so cutting records off the end (which
 //! a chain alone cannot show) is caught against the last checkpoint. [`verify`] names the first bad
@@ -264,9 +265,9 @@ impl AuditLog {
     }
 
     /// A passive WAL checkpoint on the writer's own connection, between commits: it copies
-    /// everything, so the next commit starts the WAL over. Returns the WAL's length in frames.
-    pub fn checkpoint_wal(&self) -> Result<i64, AuditError> {
-        Ok(passive_checkpoint(&self.conn)?.0)
+    /// everything, so the next commit starts the WAL over.
+    pub fn checkpoint_wal(&self) -> Result<(), AuditError> {
+        passive_checkpoint(&self.conn).map(|_| ())
     }
 
     /// Signs and stores a checkpoint of the current head; `None` without a key or records.

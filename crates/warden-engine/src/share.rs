@@ -17,7 +17,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 /// Hash-conses values: equal subtrees passed through one `Sharer` come back as one allocation.
 #[derive(Default)]
 pub struct Sharer {
-    strings: hashbrown::HashMap<Rc<str>, ()>,
+    strings: hashbrown::HashSet<Rc<str>>,
     hasher: hashbrown::DefaultHashBuilder,
     /// Composite values, hashed on the identities of their children (see [`composite_hash`]).
     composites: hashbrown::HashTable<(u64, Value)>,
@@ -129,11 +129,11 @@ impl Sharer {
     }
 
     fn string(&mut self, s: &str) -> Value {
-        if let Some((existing, _)) = self.strings.get_key_value(s) {
+        if let Some(existing) = self.strings.get(s) {
             return Value::String(existing.clone());
         }
         let rc: Rc<str> = s.into();
-        self.strings.insert(rc.clone(), ());
+        self.strings.insert(rc.clone());
         Value::String(rc)
     }
 

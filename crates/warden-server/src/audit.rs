@@ -2,7 +2,8 @@
 //! in one transaction (group commit), then releases the waiting requests. Without an fsync per
 //! commit, a record arriving while nothing else is being written is committed on the caller's
 //! thread instead (cheaper than two thread hand-offs). A separate thread checkpoints the WAL, so
-//! no commit carries a checkpoint.
+//! commits carry no full checkpoint; only the short catch-up that lets the WAL restart (see
+//! [`wal_thread`]).
 //! A decision whose record could not be written is not returned as if nothing happened: the
 //! caller's fail mode decides (closed: 503).
 
@@ -126,12 +127,7 @@ fn wal_thread(
     in_use: std::sync::Weak<Mutex<Shared>>,
     catch_up: Arc<AtomicBool>,
 ) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority on this thread's own id only lowers its priority; failure is harmless.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, WAL_NICE);
-    }
+    crate::lower_priority(WAL_NICE);
     while in_use.strong_count() > 0 {
         std::thread::sleep(WAL_EVERY);
         match ckpt.run() {

@@ -134,11 +134,16 @@ fn persist(path: Option<PathBuf>, files: &warden_bundle::Files, archive: Option<
 /// `SCHED_IDLE`, was tried: it left the loader starved while holding memory-management locks,
 /// and `bench/reload.sh` showed 10–60 ms stalls more often than at nice 19.)
 pub(crate) fn background_priority() {
+    lower_priority(19);
+}
+
+/// Sets the calling thread's niceness to `nice` (only ever lowers it; failure is harmless).
+pub(crate) fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority on the calling thread's id has no memory-safety preconditions.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice);
     }
 }
 
