@@ -135,6 +135,9 @@ pub enum AuditError {
     /// The signing key could not be read.
     #[error("audit key: {0}")]
     Key(String),
+    /// Flushing the log's files failed.
+    #[error("audit file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// SHA-256 hex of canonical JSON (RFC 8785).
@@ -456,6 +459,10 @@ pub fn public_pem(private_pem: &str) -> Result<String, AuditError> {
 /// stalls every decision waiting on that commit.
 pub struct WalCheckpointer {
     conn: Connection,
+    /// The database file, flushed after each checkpoint (see [`WalCheckpointer::run`]).
+    db: std::fs::File,
+    /// The WAL's path, and the file once it exists.
+    wal: (std::path::PathBuf, Option<std::fs::File>),
 }
 
 impl WalCheckpointer {
@@ -463,13 +470,30 @@ impl WalCheckpointer {
     pub fn open(path: &Path) -> Result<WalCheckpointer, AuditError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_millis(100))?;
-        Ok(WalCheckpointer { conn })
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(WalCheckpointer {
+            conn,
+            db: std::fs::File::open(path)?,
+            wal: (wal.into(), None),
+        })
     }
 
     /// One passive checkpoint (never blocks the writer); returns the WAL's length in frames
-    /// and how many of them are now in the database.
-    pub fn run(&self) -> Result<(i64, i64), AuditError> {
-        passive_checkpoint(&self.conn)
+    /// and how many of them are now in the database. Then flushes the database and the WAL to
+    /// disk: SQLite syncs the database only when a checkpoint copied the whole WAL, so under
+    /// steady load the fsyncs of [`AuditLog::checkpoint_wal`] (which decisions wait for) would
+    /// otherwise flush everything copied since the WAL last started over.
+    pub fn run(&mut self) -> Result<(i64, i64), AuditError> {
+        let counts = passive_checkpoint(&self.conn)?;
+        self.db.sync_data()?;
+        if self.wal.1.is_none() {
+            self.wal.1 = std::fs::File::open(&self.wal.0).ok();
+        }
+        if let Some(wal) = &self.wal.1 {
+            wal.sync_data()?;
+        }
+        Ok(counts)
     }
 }
 
