@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Load test of `POST /v1/decide` and OPA's Data API over loopback (server and load generators on
-# this machine). Usage: bench/load.sh [SECONDS] [CONNECTIONS] [RATE]. For each audit setting:
-# throughput with wrk (closed loop, CONNECTIONS connections), then latency at a fixed RATE with
-# examples/loadgen.rs (open loop, measured from each request's scheduled send time).
+# this machine). Usage: bench/load.sh [SECONDS] [CONNECTIONS] [RATE]. For each audit setting, on
+# the decision API and on OPA's Data API: latency at a fixed RATE with examples/loadgen.rs (open
+# loop, measured from each request's scheduled send time), then throughput with wrk (closed loop,
+# CONNECTIONS connections).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -28,9 +29,15 @@ run() {
   local pid=$!
   for _ in $(seq 100); do curl -sf 'http://127.0.0.1:18181/health?bundles' >/dev/null && break; sleep 0.1; done
   echo "== $name"
-  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" http://127.0.0.1:18181/v1/decide | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx"
+  # Latency first, on a fresh server: a saturation run leaves the disk a backlog of writes (an
+  # audited decision writes ~16 KB) that slows fsyncs for seconds after it.
   echo "decide at $RATE/s: $(./target/release/examples/loadgen http://127.0.0.1:18181/v1/decide "$WARDEN_BODY" "$RATE" "$SECS")"
   echo "data API at $RATE/s: $(./target/release/examples/loadgen http://127.0.0.1:18181/v1/data/warden/main/decision "$tmp/data.json" "$RATE" "$SECS")"
+  echo "decide, $CONNS connections:"
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" http://127.0.0.1:18181/v1/decide | grep -E "Requests/sec|50%|99%|Non-2xx"
+  sleep 3
+  echo "data API, $CONNS connections:"
+  WARDEN_BODY="$tmp/data.json" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" http://127.0.0.1:18181/v1/data/warden/main/decision | grep -E "Requests/sec|50%|99%|Non-2xx"
   echo "RSS: $(ps -o rss= -p $pid | awk '{printf "%.1f MB", $1/1024}')"
   kill $pid; wait $pid 2>/dev/null || true
 }
