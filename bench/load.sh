@@ -40,6 +40,7 @@ run() {
   WARDEN_BODY="$tmp/data.json" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" http://127.0.0.1:18181/v1/data/warden/main/decision | grep -E "Requests/sec|50%|99%|Non-2xx"
   echo "RSS: $(ps -o rss= -p $pid | awk '{printf "%.1f MB", $1/1024}')"
   kill $pid; wait $pid 2>/dev/null || true
+  sleep 5   # let the disk write back what this server left before the next one starts
 }
 run "audit on (fsync every commit)" --audit-db "$tmp/audit.db"
 run "audit on (--audit-sync normal)" --audit-db "$tmp/audit2.db" --audit-sync normal
