@@ -463,6 +463,8 @@ pub struct WalCheckpointer {
     db: std::fs::File,
     /// The WAL's path, and the file once it exists.
     wal: (std::path::PathBuf, Option<std::fs::File>),
+    /// What the last checkpoint reported: unchanged means nothing new to flush (an idle log).
+    last: (i64, i64),
 }
 
 impl WalCheckpointer {
@@ -476,6 +478,7 @@ impl WalCheckpointer {
             conn,
             db: std::fs::File::open(path)?,
             wal: (wal.into(), None),
+            last: (-1, -1),
         })
     }
 
@@ -483,9 +486,13 @@ impl WalCheckpointer {
     /// and how many of them are now in the database. Then flushes the database and the WAL to
     /// disk: SQLite syncs the database only when a checkpoint copied the whole WAL, so under
     /// steady load the fsyncs of [`AuditLog::checkpoint_wal`] (which decisions wait for) would
-    /// otherwise flush everything copied since the WAL last started over.
+    /// otherwise flush everything copied since the WAL last started over. When the WAL has not
+    /// changed since the last call there is nothing to flush, and nothing is.
     pub fn run(&mut self) -> Result<(i64, i64), AuditError> {
         let counts = passive_checkpoint(&self.conn)?;
+        if counts == self.last {
+            return Ok(counts);
+        }
         self.db.sync_data()?;
         if self.wal.1.is_none() {
             self.wal.1 = std::fs::File::open(&self.wal.0).ok();
@@ -493,6 +500,7 @@ impl WalCheckpointer {
         if let Some(wal) = &self.wal.1 {
             wal.sync_data()?;
         }
+        self.last = counts;
         Ok(counts)
     }
 }

@@ -104,8 +104,9 @@ const LINGER: Duration = Duration::from_micros(100);
 /// than committing on the caller's thread (bench/load.sh: at saturation ~+5% decisions/s).
 const INLINE_GAP: Duration = Duration::from_micros(100);
 /// How often the WAL thread copies the WAL into the database and flushes both. Often enough that
-/// each round has little to copy and flush (bench/load.sh, p99 at 5,000 decisions/s with
-/// `synchronous=NORMAL`: every 10 ms 0.59–0.71 ms; 20 ms 0.8–1.0 ms; 100 ms 1.4–2.0 ms).
+/// each round has little to copy and flush (`examples/loadgen` at 5,000 decisions/s against a
+/// fresh server, `synchronous=NORMAL`, p99 over 3–4 runs each: every 10 ms 0.59–0.71 ms; 20 ms
+/// 0.8–1.0 ms; 100 ms 1.4–2.0 ms). An idle log's rounds flush nothing.
 const WAL_EVERY: Duration = Duration::from_millis(10);
 /// A WAL at least this long (4 KiB frames, 16 MiB) is started over: the WAL thread checkpoints
 /// once more at once (copying only what landed during its last checkpoint), then the next commit
