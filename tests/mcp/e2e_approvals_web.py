@@ -36,13 +36,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+BINARY = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+DRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
 def browser():
     opts = webdriver.ChromeOptions()
-    opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    opts.binary_location = BINARY
     for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
               "--window-size=1200,1600"]:
         opts.add_argument(a)
-    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    service = Service(DRIVER)
     return webdriver.Chrome(options=opts, service=service)
 
 
@@ -146,6 +150,11 @@ async def main():
 
 
 if __name__ == "__main__":
+    for path in (BINARY, DRIVER):
+        # Without them Selenium goes looking for a driver to download, and waits.
+        if not os.path.exists(path):
+            sys.exit(f"FAIL {path} not found: install Debian's chromium and chromium-driver "
+                     "(.ci/run does), or set CHROMIUM and CHROMEDRIVER")
     try:
         asyncio.run(main())
     except BaseException as e:  # a failed check or a timeout: exit now, not after SDK cleanup hangs
