@@ -227,6 +227,10 @@ def idle_sessions_expire(warden_url):
     check(status == 200 and sid, f"initialize opens a session: {sid}")
     status, _ = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
     check(status in (200, 202), f"the session is known while in use: {status}")
+    # Each request here is a new connection, accepted by whichever of the gateway's worker
+    # threads (one per core) gets to it first: the session is known to all of them.
+    statuses = [post({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/list"}, sid)[0] for i in range(20)]
+    check(statuses == [200] * 20, f"on 20 new connections, whichever worker takes them: {statuses}")
     status, _ = post({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, "made-up-session-id")
     check(status == 404, f"an id Warden never saw gets 404: {status}")
     time.sleep(4.5)

@@ -43,10 +43,12 @@ struct Client {
 
 /// The aggregated endpoint's state.
 pub struct Aggregate {
-    upstreams: Vec<Upstream>,
+    upstreams: Arc<Vec<Upstream>>,
     auth: Arc<warden_server::auth::AuthConfig>,
+    /// This worker's connections to the upstreams (see [`Aggregate::worker`]).
     client: reqwest::Client,
-    sessions: Mutex<HashMap<String, Arc<Client>>>,
+    /// Shared by every worker.
+    sessions: Arc<Mutex<HashMap<String, Arc<Client>>>>,
     call_timeout: Duration,
     limits: SessionLimits,
     /// Tenant and agent of callers without a credential (when no auth is configured).
@@ -69,16 +71,30 @@ impl Aggregate {
             ));
         }
         let a = Arc::new(Aggregate {
-            upstreams,
+            upstreams: Arc::new(upstreams),
             auth,
             client: reqwest::Client::new(),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Arc::new(Mutex::new(HashMap::new())),
             call_timeout,
             limits,
             default_identity,
         });
         crate::http::sweep(&a, limits, Aggregate::evict_idle);
         Ok(a)
+    }
+
+    /// The same endpoint (upstreams, sessions) with connections of its own, for a worker thread
+    /// with a runtime of its own (as [`crate::http::HttpProxy::worker`]).
+    pub fn worker(&self) -> Arc<Self> {
+        Arc::new(Aggregate {
+            upstreams: self.upstreams.clone(),
+            auth: self.auth.clone(),
+            client: reqwest::Client::new(),
+            sessions: self.sessions.clone(),
+            call_timeout: self.call_timeout,
+            limits: self.limits,
+            default_identity: self.default_identity.clone(),
+        })
     }
 
     /// Forgets client sessions idle longer than the limit; returns how many.
@@ -202,7 +218,7 @@ impl Aggregate {
             .pointer("/params/protocolVersion")
             .cloned()
             .unwrap_or(json!("2025-06-18"));
-        for u in &self.upstreams {
+        for u in self.upstreams.iter() {
             match self.send(&u.url, None, msg).await {
                 Ok((Some(r), opened)) if r.get("result").is_some() => {
                     if let Some(v) = r.pointer("/result/protocolVersion") {
@@ -254,7 +270,7 @@ impl Aggregate {
 
     async fn list_tools(&self, c: &Client, id: &Value) -> Value {
         let mut tools = Vec::new();
-        for u in &self.upstreams {
+        for u in self.upstreams.iter() {
             let sid = c.upstream_sessions.get(&u.gate.server).cloned().flatten();
             let req = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
             match self.send(&u.url, sid.as_deref(), &req).await {
@@ -419,7 +435,7 @@ async fn on_delete(State(a): State<Arc<Aggregate>>, headers: HeaderMap) -> Respo
     if let Ok(mut m) = a.sessions.lock() {
         m.remove(&c.session.id);
     }
-    for u in &a.upstreams {
+    for u in a.upstreams.iter() {
         if let Some(Some(sid)) = c.upstream_sessions.get(&u.gate.server) {
             let _ = a
                 .client

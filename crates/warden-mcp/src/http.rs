@@ -43,9 +43,12 @@ pub struct HttpProxy {
     /// Caller credentials (API keys, JWTs); when configured, every request needs one and the
     /// caller's identity decides (not the configuration's).
     auth: Arc<warden_server::auth::AuthConfig>,
-    upstream: String,
+    /// Parsed once: `reqwest` would otherwise parse (and IDNA-map) the address on every call.
+    upstream: reqwest::Url,
+    /// This worker's connections to the upstream (see [`HttpProxy::worker`]).
     client: reqwest::Client,
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Shared by every worker: a session opened through one is known to all.
+    sessions: Arc<Mutex<HashMap<String, Arc<Session>>>>,
     call_timeout: Duration,
     limits: SessionLimits,
 }
@@ -70,13 +73,13 @@ impl Default for SessionLimits {
 }
 
 impl HttpProxy {
-    /// A proxy for the MCP endpoint at `upstream`.
+    /// A proxy for the MCP endpoint at `upstream` (an error when it is not a URL).
     pub fn new(
         gate: Arc<Gate>,
         auth: Arc<warden_server::auth::AuthConfig>,
-        upstream: String,
+        upstream: &str,
         call_timeout: Duration,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, String> {
         Self::with_limits(gate, auth, upstream, call_timeout, SessionLimits::default())
     }
 
@@ -84,21 +87,39 @@ impl HttpProxy {
     pub fn with_limits(
         gate: Arc<Gate>,
         auth: Arc<warden_server::auth::AuthConfig>,
-        upstream: String,
+        upstream: &str,
         call_timeout: Duration,
         limits: SessionLimits,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, String> {
+        let upstream = reqwest::Url::parse(upstream)
+            .map_err(|e| format!("server.url `{upstream}` is not a URL: {e}"))?;
         let p = Arc::new(HttpProxy {
             gate,
             auth,
             upstream,
             client: reqwest::Client::new(),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Arc::new(Mutex::new(HashMap::new())),
             call_timeout,
             limits,
         });
         sweep(&p, limits, HttpProxy::evict_idle);
-        p
+        Ok(p)
+    }
+
+    /// The same proxy (policy, sessions, limits) with connections of its own to the upstream,
+    /// for a worker thread that serves its share of the clients on a runtime of its own: a
+    /// call's path (client, decision, upstream, answer) then stays on one thread, with no
+    /// cross-thread wake-ups (the connection-per-worker model of Envoy and linkerd).
+    pub fn worker(&self) -> Arc<Self> {
+        Arc::new(HttpProxy {
+            gate: self.gate.clone(),
+            auth: self.auth.clone(),
+            upstream: self.upstream.clone(),
+            client: reqwest::Client::new(),
+            sessions: self.sessions.clone(),
+            call_timeout: self.call_timeout,
+            limits: self.limits,
+        })
     }
 
     /// Forgets sessions idle longer than the limit; returns how many.
@@ -317,8 +338,13 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                     reservation,
                     input,
                 } => {
-                    msg["params"] = Gate::forwarded(&method, &original, &params);
-                    out = Bytes::from(msg.to_string());
+                    let params = Gate::forwarded(&method, &original, &params);
+                    if params != original {
+                        // Redacted arguments (or Warden's token removed): the client's own
+                        // bytes go upstream otherwise.
+                        msg["params"] = params;
+                        out = Bytes::from(msg.to_string());
+                    }
                     let settle = Settle {
                         gate: p.gate.clone(),
                         reservation,
@@ -353,7 +379,7 @@ async fn exchange(
     body: Bytes,
     tracked: Option<Tracked>,
 ) -> Response {
-    let req = forwarded(p.client.post(&p.upstream).body(body), headers);
+    let req = forwarded(p.client.post(p.upstream.clone()).body(body), headers);
     match tokio::time::timeout(p.call_timeout, req.send()).await {
         Ok(Ok(resp)) => relay(p, resp, tracked).await,
         Ok(Err(e)) => upstream_failed(tracked, &format!("the MCP server is unreachable: {e}")),
@@ -637,7 +663,7 @@ async fn pass_through(
             m.remove(&s);
         }
     }
-    match forwarded(p.client.request(method, &p.upstream), headers)
+    match forwarded(p.client.request(method, p.upstream.clone()), headers)
         .send()
         .await
     {

@@ -396,15 +396,11 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-    // The stdio proxy serves one client: a single-threaded runtime keeps each message's path
-    // (read, decide, forward, answer) on one thread, without cross-thread wake-ups (measured in
-    // docs/mcp.md). Bundle loading and the audit writer have threads of their own.
-    let mut builder = if url.is_some() || aggregated {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    let rt = builder
+    // A single-threaded runtime keeps each message's path (read, decide, forward, answer) on
+    // one thread, without cross-thread wake-ups (measured in docs/mcp.md). The stdio proxy
+    // serves one client on it; the HTTP endpoints serve on worker threads with runtimes of
+    // their own (`serve_http`). Bundle loading and the audit writer have threads of their own.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(e.to_string()))?;
@@ -484,11 +480,13 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 let proxy = warden_mcp::http::HttpProxy::with_limits(
                     gate,
                     auth,
-                    url.clone(),
+                    &url,
                     upstream.call_timeout,
                     session_limits,
-                );
-                let app = warden_mcp::http::router(proxy, upstream.max_message_bytes);
+                )
+                .map_err(CliError::usage)?;
+                let limit = upstream.max_message_bytes;
+                let app = move || warden_mcp::http::router(proxy.worker(), limit);
                 let what = format!("MCP gateway on http://{{addr}}/mcp -> {url}");
                 serve_http(app, callbacks, listen, &what).await
             }
@@ -651,7 +649,8 @@ async fn serve_aggregated(
     )
     .map_err(CliError::usage)?;
     let names: Vec<&str> = f.servers.iter().map(|s| s.name.as_str()).collect();
-    let app = warden_mcp::aggregate::router(agg, upstream.max_message_bytes);
+    let limit = upstream.max_message_bytes;
+    let app = move || warden_mcp::aggregate::router(agg.worker(), limit);
     let what = format!(
         "aggregated MCP endpoint on http://{{addr}}/mcp over {}",
         names.join(", ")
@@ -659,30 +658,63 @@ async fn serve_aggregated(
     serve_http(app, callbacks, listen, &what).await
 }
 
-/// Serves `app` (with the approvals page, API and Slack callback beside it when configured) on
-/// `listen`, announcing it as `what` (`{addr}` is the bound address), until it stops.
+/// Serves the router `app()` makes (with the approvals page, API and Slack callback beside it
+/// when configured) on `listen`, announcing it as `what` (`{addr}` is the bound address), until
+/// it stops.
+///
+/// One worker thread per core, each with a single-threaded runtime and a router of its own
+/// (its own connections upstream), all accepting from the same socket: a connection stays on
+/// the worker that accepted it, so a call crosses no thread on its way through the gateway
+/// (Envoy's worker model). With one multi-threaded runtime, a call woke another thread three
+/// to four times (client connection, upstream connection task, back); see docs/mcp.md.
 async fn serve_http(
-    mut app: axum::Router,
+    app: impl Fn() -> axum::Router + Send + Sync + 'static,
     callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
     listen: std::net::SocketAddr,
     what: &str,
 ) -> Result<i32, CliError> {
-    if let Some(c) = callbacks {
-        app = app.merge(warden_mcp::approvals_http::router(c));
-    }
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+    let cannot_listen = |e: std::io::Error| {
         CliError::usage(format!("cannot listen on {listen}: {e}"))
             .hint("pick another address with `listen:`")
-    })?;
+    };
+    let listener = std::net::TcpListener::bind(listen).map_err(cannot_listen)?;
+    listener.set_nonblocking(true).map_err(cannot_listen)?;
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let app = Arc::new(app);
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
+    for i in 0..workers {
+        let socket = listener.try_clone().map_err(cannot_listen)?;
+        let (app, callbacks, done) = (app.clone(), callbacks.clone(), done.clone());
+        let worker = move || {
+            let served = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|rt| {
+                    rt.block_on(async move {
+                        let mut router = app();
+                        if let Some(c) = callbacks {
+                            router = router.merge(warden_mcp::approvals_http::router(c));
+                        }
+                        axum::serve(tokio::net::TcpListener::from_std(socket)?, router).await
+                    })
+                });
+            let _ = done.send(served.map_err(|e| e.to_string()));
+        };
+        std::thread::Builder::new()
+            .name(format!("warden-http-{i}"))
+            .spawn(worker)
+            .map_err(|e| CliError::failure(format!("cannot start an HTTP worker: {e}")))?;
+    }
+    drop(done);
     eprintln!("warden: {}", what.replace("{addr}", &addr));
-    axum::serve(listener, app)
-        .await
-        .map_err(|e| CliError::failure(e.to_string()))?;
-    Ok(0)
+    match finished.recv().await {
+        Some(Err(e)) => Err(CliError::failure(e)),
+        _ => Ok(0),
+    }
 }
 
 type ClientIn = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
