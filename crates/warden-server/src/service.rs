@@ -502,11 +502,14 @@ impl DecisionService {
     /// prompts and resources only when the policy names them (`prompt:NAME`, `resource:URI`).
     pub fn named(&self, tenant: &str, tool: &str, action: &str) -> Option<bool> {
         self.with_tenants(|tenants| {
-            tenants[tenant]["agents"].as_object().is_ok_and(|agents| {
-                agents
+            // Matched, not `as_object()`: regorus's `as_*` build an `anyhow` error when the
+            // type differs, which captures a backtrace when RUST_BACKTRACE is set.
+            match &tenants[tenant]["agents"] {
+                regorus::Value::Object(agents) => agents
                     .values()
-                    .any(|a| a["plans"][tool][action] != regorus::Value::Undefined)
-            })
+                    .any(|a| a["plans"][tool][action] != regorus::Value::Undefined),
+                _ => false,
+            }
         })
     }
 
@@ -515,11 +518,12 @@ impl DecisionService {
     /// is not Warden's compiled form (only a decision can tell).
     pub fn redacts_results(&self, tenant: &str, agent: &str, tool: &str, action: &str) -> bool {
         use regorus::Value;
+        // Matched, not `as_array()`/`as_string()` (see `named`): this runs on every MCP tool
+        // result, and with RUST_BACKTRACE set each mismatch captured a backtrace (~20 µs).
         let on_result = |t: &Value| {
-            ["pointer", "pointer_prefix"].iter().any(|k| {
-                t[*k]
-                    .as_string()
-                    .is_ok_and(|p| p.as_ref() == "/result" || p.starts_with("/result/"))
+            ["pointer", "pointer_prefix"].iter().any(|k| match &t[*k] {
+                Value::String(p) => p.as_ref() == "/result" || p.starts_with("/result/"),
+                _ => false,
             })
         };
         self.with_tenants(|tenants| {
@@ -528,13 +532,13 @@ impl DecisionService {
                 Value::Undefined => &plans["*"],
                 p => p,
             };
-            plan["redact"].as_array().is_ok_and(|rules| {
-                rules.iter().any(|r| {
-                    r["targets"]
-                        .as_array()
-                        .is_ok_and(|ts| ts.iter().any(on_result))
-                })
-            })
+            match &plan["redact"] {
+                Value::Array(rules) => rules.iter().any(|r| match &r["targets"] {
+                    Value::Array(ts) => ts.iter().any(on_result),
+                    _ => false,
+                }),
+                _ => false,
+            }
         })
         .unwrap_or(true)
     }

@@ -199,7 +199,14 @@ async fn a_full_disk_fails_writes_closed_and_recovers_when_space_returns() {
     );
     let r = decide(&client, &base, "read").await;
     assert_eq!(r.status().as_u16(), 200, "fail-open reads still answer");
-    assert_eq!(r.headers()["warden-audit"], "failed");
+    // Its record may fit after all: once a checkpoint lets the WAL start over, commits reuse
+    // blocks the file already has. When it did not fit, the answer says so (the unwritable-log
+    // test above checks that header).
+    let audit = r.headers().get("warden-audit").map(|v| v.as_bytes());
+    assert!(
+        matches!(audit, None | Some(b"failed")),
+        "warden-audit: {audit:?}"
+    );
     // Space returns: writes are recorded and answered again, and the chain is intact.
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(post().await.0, 200);
