@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod http;
 pub mod policy_set;
 pub mod service;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -492,5 +493,8 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
             approvals::spawn_relay(a.flow.store.clone(), audit);
         }
     }
+    // One multi-threaded runtime, not `workers`: a few busy keep-alive connections (a load
+    // generator's, an agent runtime's pool) could all land on one worker and leave the other
+    // cores idle; work stealing spreads them.
     axum::serve(listener, app).await
 }

@@ -660,61 +660,31 @@ async fn serve_aggregated(
 
 /// Serves the router `app()` makes (with the approvals page, API and Slack callback beside it
 /// when configured) on `listen`, announcing it as `what` (`{addr}` is the bound address), until
-/// it stops.
-///
-/// One worker thread per core, each with a single-threaded runtime and a router of its own
-/// (its own connections upstream), all accepting from the same socket: a connection stays on
-/// the worker that accepted it, so a call crosses no thread on its way through the gateway
-/// (Envoy's worker model). With one multi-threaded runtime, a call woke another thread three
-/// to four times (client connection, upstream connection task, back); see docs/mcp.md.
+/// it stops. One worker thread per core, each with its own router and so its own connections
+/// upstream ([`warden_server::workers`]): a proxied call crosses no thread.
 async fn serve_http(
     app: impl Fn() -> axum::Router + Send + Sync + 'static,
     callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
     listen: std::net::SocketAddr,
     what: &str,
 ) -> Result<i32, CliError> {
-    let cannot_listen = |e: std::io::Error| {
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| {
         CliError::usage(format!("cannot listen on {listen}: {e}"))
             .hint("pick another address with `listen:`")
-    };
-    let listener = std::net::TcpListener::bind(listen).map_err(cannot_listen)?;
-    listener.set_nonblocking(true).map_err(cannot_listen)?;
+    })?;
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let app = Arc::new(app);
-    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
-    for i in 0..workers {
-        let socket = listener.try_clone().map_err(cannot_listen)?;
-        let (app, callbacks, done) = (app.clone(), callbacks.clone(), done.clone());
-        let worker = move || {
-            let served = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|rt| {
-                    rt.block_on(async move {
-                        let mut router = app();
-                        if let Some(c) = callbacks {
-                            router = router.merge(warden_mcp::approvals_http::router(c));
-                        }
-                        axum::serve(tokio::net::TcpListener::from_std(socket)?, router).await
-                    })
-                });
-            let _ = done.send(served.map_err(|e| e.to_string()));
-        };
-        std::thread::Builder::new()
-            .name(format!("warden-http-{i}"))
-            .spawn(worker)
-            .map_err(|e| CliError::failure(format!("cannot start an HTTP worker: {e}")))?;
-    }
-    drop(done);
     eprintln!("warden: {}", what.replace("{addr}", &addr));
-    match finished.recv().await {
-        Some(Err(e)) => Err(CliError::failure(e)),
-        _ => Ok(0),
-    }
+    let app = move || match &callbacks {
+        Some(c) => app().merge(warden_mcp::approvals_http::router(c.clone())),
+        None => app(),
+    };
+    warden_server::workers::serve(listener, app)
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    Ok(0)
 }
 
 type ClientIn = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
