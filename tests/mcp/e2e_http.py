@@ -108,6 +108,40 @@ async def aggregated(d, mirror_dir, warden_url):
             check(err is not None and err.code == -32602 and "no MCP server `nowhere`" in err.message,
                   f"an unknown namespace is a clear error: {err and err.message}")
 
+            # Prompts: namespaced like tools, filtered and decided with each server's policy.
+            prompts = sorted(p.name for p in (await s.list_prompts()).prompts)
+            check("testsrv__summarize" in prompts and "testsrv__greeting" in prompts
+                  and "testsrv__incident_plan" not in prompts and "mirror__incident_plan" in prompts,
+                  f"prompts/list merges both servers; a prompt testsrv's policy names but does not grant "
+                  f"is hidden, mirror's (not named there) passes: {prompts}")
+            got = await s.get_prompt("testsrv__summarize", {"topic": "the weather"})
+            check("the weather" in json.dumps(got.model_dump()) and calls(d, "prompt:summarize")
+                  and not calls(mirror_dir, "prompt:summarize"),
+                  "a namespaced prompt comes from its own server")
+            err = await refused(s.get_prompt("testsrv__summarize", {"topic": "the admin password"}))
+            check(err is not None and err.code == -32001 and err.data["warden"]["reasons"] == ["topic_not_allowed"]
+                  and len(calls(d, "prompt:summarize")) == 1,
+                  f"a prompt's argument rule refuses it before the server sees it: {err and err.message}")
+            err = await refused(s.get_prompt("testsrv__incident_plan", {}))
+            check(err is not None and err.code == -32001 and not calls(d, "prompt:incident_plan"),
+                  f"a prompt not granted is refused: {err and err.message}")
+
+            # Resources: listed under their own URIs, each read routed to the server that listed it.
+            uris = sorted(str(r.uri) for r in (await s.list_resources()).resources)
+            check(uris == ["file:///etc/shadow", "file:///srv/data/notes.txt"],
+                  f"resources/list merges both servers, a URI both list shown once; testsrv's "
+                  f"/etc/shadow hidden, mirror's (not named there) listed: {uris}")
+            got = await s.read_resource("file:///srv/data/notes.txt")
+            check(calls(d, "resource:notes") and not calls(mirror_dir, "resource:notes")
+                  and got.contents and "notes" in json.dumps(got.model_dump()).lower(),
+                  "a resource both servers have is read from the first in the configuration")
+            await s.read_resource("file:///etc/shadow")
+            check(calls(mirror_dir, "resource:shadow") and not calls(d, "resource:shadow"),
+                  "a resource only mirror lists is read from mirror, under mirror's policy")
+            err = await refused(s.read_resource("file:///nowhere.txt"))
+            check(err is not None and err.code == -32602 and "list resources first" in err.message,
+                  f"a URI no server listed is a clear error: {err and err.message}")
+
 
 def approver_api(base, method, path, body=None):
     import urllib.request

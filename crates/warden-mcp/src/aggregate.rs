@@ -1,13 +1,16 @@
 //! The aggregated Streamable HTTP endpoint: one MCP server (`/mcp`) in front of several upstream
-//! Streamable HTTP MCP servers, whose tools appear namespaced as `<server>__<tool>` (e.g.
-//! `github__create_issue`). Unlike the pass-through proxy in [`crate::http`], Warden is the MCP
-//! peer here: it answers `initialize` itself, opens one session on every upstream per client
-//! session, merges and filters `tools/list`, and routes each `tools/call` to its upstream through
-//! that upstream's [`Gate`] (the server name is the policy's `tool`, as everywhere).
+//! Streamable HTTP MCP servers, whose tools and prompts appear namespaced as `<server>__<name>`
+//! (e.g. `github__create_issue`). Unlike the pass-through proxy in [`crate::http`], Warden is the
+//! MCP peer here: it answers `initialize` itself, opens one session on every upstream per client
+//! session, merges and filters `tools/list`, `prompts/list` and `resources/list`, and routes each
+//! `tools/call`, `prompts/get` and `resources/read` to its upstream through that upstream's
+//! [`Gate`] (the server name is the policy's `tool`, as everywhere). Resources keep their URIs
+//! (they are the resources' identities): a read goes to the first server, in configuration order,
+//! whose list showed this client that URI.
 //!
 //! Answers are JSON (`application/json`); the upstreams may answer with JSON or an event stream.
-//! Prompts, resources and server-initiated requests are not aggregated (they need a namespace
-//! scheme for URIs); connect to an upstream's own endpoint for those.
+//! Server-initiated requests, resource templates and subscriptions are not aggregated; connect
+//! to an upstream's own endpoint for those.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +42,10 @@ pub struct Upstream {
 struct Client {
     session: Arc<Session>,
     upstream_sessions: HashMap<String, Option<String>>,
+    /// The server of each resource URI this client was shown: the first server, in
+    /// configuration order, that lists it (URIs are not namespaced; they are the resources'
+    /// identities, and clients match them against the `uri` of what they read).
+    resources: Mutex<HashMap<String, String>>,
 }
 
 /// The aggregated endpoint's state.
@@ -251,14 +258,16 @@ impl Aggregate {
                 Arc::new(Client {
                     session,
                     upstream_sessions,
+                    resources: Mutex::new(HashMap::new()),
                 }),
             );
         }
         let result = json!({
             "protocolVersion": protocol,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false},
+                             "resources": {"listChanged": false}},
             "serverInfo": {"name": "warden", "version": env!("CARGO_PKG_VERSION")},
-            "instructions": format!("Tools of {} MCP servers, named <server>{SEP}<tool>; every call is decided by policy.",
+            "instructions": format!("Tools and prompts of {} MCP servers, named <server>{SEP}<name>, and their resources; every call is decided by policy.",
                 self.upstreams.len()),
         });
         let mut r = Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response();
@@ -268,78 +277,139 @@ impl Aggregate {
         r
     }
 
-    async fn list_tools(&self, c: &Client, id: &Value) -> Value {
-        let mut tools = Vec::new();
+    /// Answers `tools/list`, `prompts/list` or `resources/list`: every upstream's list, filtered
+    /// by its gate; tools and prompts named `<server>__<name>`, resources under their own URI
+    /// (a URI two servers list is shown once, from the first). An upstream whose list fails is
+    /// left out.
+    async fn list(&self, c: &Client, id: &Value, method: &'static str) -> Value {
+        let (key, field) = match method {
+            "tools/list" => ("tools", "name"),
+            "prompts/list" => ("prompts", "name"),
+            _ => ("resources", "uri"),
+        };
+        let mut items = Vec::new();
+        let mut owners = HashMap::new();
         for u in self.upstreams.iter() {
-            let sid = c.upstream_sessions.get(&u.gate.server).cloned().flatten();
-            let req = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
-            match self.send(&u.url, sid.as_deref(), &req).await {
-                Ok((Some(mut r), _)) => {
-                    if let Some(res) = r.get_mut("result") {
-                        u.gate.filter_tools(&c.session, res);
-                        if let Some(list) = res.get_mut("tools").and_then(Value::as_array_mut) {
-                            for mut t in list.drain(..) {
-                                let name = t.get("name").and_then(Value::as_str).unwrap_or("");
-                                t["name"] = json!(format!("{}{SEP}{name}", u.gate.server));
-                                tools.push(t);
-                            }
-                        }
+            let server = &u.gate.server;
+            let sid = c.upstream_sessions.get(server).cloned().flatten();
+            let req = json!({"jsonrpc": "2.0", "id": 1, "method": method});
+            let Ok((Some(mut r), _)) = self.send(&u.url, sid.as_deref(), &req).await else {
+                tracing::warn!(server, method, "list failed; its entries are left out");
+                continue;
+            };
+            // An error (a server without prompts or resources) contributes nothing.
+            let Some(res) = r.get_mut("result") else {
+                continue;
+            };
+            u.gate.filter_list(method, &c.session, res);
+            let Some(list) = res.get_mut(key).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for mut t in list.drain(..) {
+                let name = t
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if key == "resources" {
+                    if owners.contains_key(&name) {
+                        continue;
                     }
+                    owners.insert(name, server.clone());
+                } else {
+                    t[field] = json!(format!("{server}{SEP}{name}"));
                 }
-                _ => tracing::warn!(
-                    server = u.gate.server,
-                    "tools/list failed; its tools are left out"
-                ),
+                items.push(t);
             }
         }
-        json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}})
+        if let Ok(mut m) = c.resources.lock() {
+            m.extend(owners);
+        }
+        json!({"jsonrpc": "2.0", "id": id, "result": {key: items}})
     }
 
-    async fn call_tool(&self, c: &Client, id: &Value, params: &Value) -> Value {
+    /// The upstream a `tools/call`, `prompts/get` or `resources/read` goes to, and its params
+    /// as that server knows them (the name without its namespace); or the error to answer.
+    fn route(
+        &self,
+        c: &Client,
+        id: &Value,
+        method: &str,
+        params: &Value,
+    ) -> Result<(&Upstream, Value), Value> {
+        let unknown = |what: String| Err(error(id, codes::INVALID_PARAMS, what, None));
+        if method == "resources/read" {
+            let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
+            let owner = c.resources.lock().ok().and_then(|m| m.get(uri).cloned());
+            return match owner.and_then(|s| self.upstreams.iter().find(|u| u.gate.server == s)) {
+                Some(u) => Ok((u, params.clone())),
+                None => unknown(format!(
+                    "unknown resource `{uri}`: it is in no server's resources/list (list resources first)"
+                )),
+            };
+        }
+        let kind = if method == "tools/call" {
+            "tool"
+        } else {
+            "prompt"
+        };
         let name = params.get("name").and_then(Value::as_str).unwrap_or("");
-        let Some((server, tool)) = name.split_once(SEP) else {
-            return error(
-                id,
-                codes::INVALID_PARAMS,
-                format!("unknown tool `{name}`: tools are named <server>{SEP}<tool>"),
-                None,
-            );
+        let Some((server, bare)) = name.split_once(SEP) else {
+            return unknown(format!(
+                "unknown {kind} `{name}`: {kind}s are named <server>{SEP}<{kind}>"
+            ));
         };
         let Some(u) = self.upstreams.iter().find(|u| u.gate.server == server) else {
-            return error(
-                id,
-                codes::INVALID_PARAMS,
-                format!("unknown tool `{name}`: no MCP server `{server}`"),
-                None,
-            );
+            return unknown(format!("unknown {kind} `{name}`: no MCP server `{server}`"));
         };
         let mut local = params.clone();
-        local["name"] = json!(tool);
-        match u.gate.call_waiting(&c.session, id, &local, |_| {}).await {
-            Verdict::Reply(r) => r,
-            Verdict::Forward {
-                params,
-                reservation,
-                input,
-            } => {
-                let sid = c.upstream_sessions.get(server).cloned().flatten();
-                let req =
-                    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
-                match self.send(&u.url, sid.as_deref(), &req).await {
-                    Ok((Some(mut msg), _)) => {
-                        u.gate.answered(reservation.as_deref(), &input, &mut msg);
-                        msg
-                    }
-                    Ok((None, _)) | Err(_) => {
-                        u.gate.settle(reservation.as_deref(), false);
-                        error(
-                            id,
-                            codes::UPSTREAM_FAILED,
-                            format!("the MCP server `{server}` did not answer the call"),
-                            None,
-                        )
-                    }
+        local["name"] = json!(bare);
+        Ok((u, local))
+    }
+
+    /// Decides and forwards a `tools/call`, `prompts/get` or `resources/read` to its server, as
+    /// the single-upstream proxy does: tool calls always, prompts and resources when the policy
+    /// names them (others pass through).
+    async fn call(&self, c: &Client, id: &Value, method: &str, params: &Value) -> Value {
+        let (u, local) = match self.route(c, id, method, params) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        let mut settle = None;
+        let forward = match u.gate.as_call(&c.session, method, &local) {
+            None => local,
+            Some(call) => match u.gate.call_waiting(&c.session, id, &call, |_| {}).await {
+                Verdict::Reply(r) => return r,
+                Verdict::Forward {
+                    params,
+                    reservation,
+                    input,
+                } => {
+                    settle = Some((reservation, input));
+                    Gate::forwarded(method, &local, &params)
                 }
+            },
+        };
+        let server = &u.gate.server;
+        let sid = c.upstream_sessions.get(server).cloned().flatten();
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": forward});
+        match self.send(&u.url, sid.as_deref(), &req).await {
+            Ok((Some(mut msg), _)) => {
+                if let Some((reservation, input)) = &settle {
+                    u.gate.answered(reservation.as_deref(), input, &mut msg);
+                }
+                msg
+            }
+            Ok((None, _)) | Err(_) => {
+                if let Some((reservation, _)) = &settle {
+                    u.gate.settle(reservation.as_deref(), false);
+                }
+                error(
+                    id,
+                    codes::UPSTREAM_FAILED,
+                    format!("the MCP server `{server}` did not answer the request"),
+                    None,
+                )
             }
         }
     }
@@ -406,8 +476,10 @@ async fn on_post(State(a): State<Arc<Aggregate>>, headers: HeaderMap, body: Byte
     let params = msg.get("params").cloned().unwrap_or(Value::Null);
     let answer = match method {
         "ping" => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
-        "tools/list" => a.list_tools(&c, &id).await,
-        "tools/call" => a.call_tool(&c, &id, &params).await,
+        "tools/list" => a.list(&c, &id, "tools/list").await,
+        "prompts/list" => a.list(&c, &id, "prompts/list").await,
+        "resources/list" => a.list(&c, &id, "resources/list").await,
+        m @ ("tools/call" | "prompts/get" | "resources/read") => a.call(&c, &id, m, &params).await,
         other => error(
             &id,
             -32601,
