@@ -143,6 +143,56 @@ async def aggregated(d, mirror_dir, warden_url):
                   f"a URI no server listed is a clear error: {err and err.message}")
 
 
+def raw_post(url, body, session=None):
+    """POSTs `body` (any JSON) as an MCP client would; returns (status, session id, JSON answer)."""
+    import urllib.error
+    import urllib.request
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if session:
+        headers["Mcp-Session-Id"] = session
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read().decode()
+            status, sid = r.status, r.headers.get("mcp-session-id")
+    except urllib.error.HTTPError as e:
+        text, status, sid = e.read().decode(), e.code, None
+    try:
+        answer = json.loads(text) if text.strip() else None
+    except ValueError:  # an event stream
+        answer = [json.loads(l[5:]) for l in text.splitlines() if l.startswith("data:")]
+    return status, sid, answer
+
+
+def batches(d, warden_url):
+    """A JSON-RPC batch (MCP 2025-03-26) cannot carry a call past its decision: each message is
+    decided as if sent alone. A call sent as a notification (no id) is refused, never forwarded."""
+    status, sid, _ = raw_post(warden_url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    raw_post(warden_url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    call = lambda i, path: {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                            "params": {"name": "read_file", "arguments": {"path": path}}}
+    status, _, answer = raw_post(warden_url, [call(7, "/etc/passwd"), call(8, "/srv/data/batch.txt"),
+                                              {"jsonrpc": "2.0", "method": "notifications/progress",
+                                               "params": {"progressToken": "t", "progress": 1}}], sid)
+    by_id = {m.get("id"): m for m in answer or []}
+    check(status == 200 and len(answer or []) == 2 and by_id.get(7, {}).get("error", {}).get("code") == -32001
+          and "result" in by_id.get(8, {}),
+          f"a batch is answered message by message: the denied call refused, the allowed one answered: {answer}")
+    paths = [c["args"]["path"] for c in calls(d, "read_file")]
+    check("/srv/data/batch.txt" in paths and "/etc/passwd" not in paths,
+          f"the denied call in the batch never reached the server: {paths}")
+    status, _, answer = raw_post(warden_url, [[call(9, "/etc/shadow")]], sid)
+    check(status == 200 and answer[0]["error"]["code"] == -32600
+          and "/etc/shadow" not in [c["args"]["path"] for c in calls(d, "read_file")],
+          f"a batch nested in a batch is refused, not passed on: {answer}")
+    status, _, answer = raw_post(warden_url, {"jsonrpc": "2.0", "method": "tools/call", "params": {
+        "name": "read_file", "arguments": {"path": "/etc/hosts"}}}, sid)
+    check(status == 400 and answer["error"]["code"] == -32600
+          and "/etc/hosts" not in [c["args"]["path"] for c in calls(d, "read_file")],
+          f"a tools/call without an id is refused and not forwarded: {status} {answer}")
+
+
 def approver_api(base, method, path, body=None):
     import urllib.request
     req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
@@ -349,6 +399,7 @@ def main():
             wait_port(gw_port, gw, "warden mcp")
             asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
             asyncio.run(waiting(d, f"http://127.0.0.1:{gw_port}/mcp"))
+            batches(d, f"http://127.0.0.1:{gw_port}/mcp")
             wait_port(auth_port, gw2, "warden mcp with api_keys")
             asyncio.run(credentials(f"http://127.0.0.1:{auth_port}/mcp"))
             idle_sessions_expire(f"http://127.0.0.1:{auth_port}/mcp")

@@ -320,6 +320,23 @@ def raw_protocol(d):
     send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": 5}}))
     r = recv()
     check(r["error"]["code"] == -32602, f"a tools/call without a string name gets invalid params: {r}")
+    # A call sent as a notification (no id) is dropped, never forwarded undecided; a batch is
+    # split into its messages, each decided on its own.
+    send(json.dumps({"jsonrpc": "2.0", "method": "tools/call",
+                     "params": {"name": "read_file", "arguments": {"path": "/etc/hosts"}}}))
+    send(json.dumps([{"jsonrpc": "2.0", "id": 31, "method": "tools/call",
+                      "params": {"name": "read_file", "arguments": {"path": "/etc/passwd"}}},
+                     {"jsonrpc": "2.0", "id": 32, "method": "tools/call",
+                      "params": {"name": "read_file", "arguments": {"path": "/srv/data/raw.txt"}}}]))
+    got = {m["id"]: m for m in (recv(), recv())}
+    send(json.dumps([[{"jsonrpc": "2.0", "id": 33, "method": "tools/call",
+                       "params": {"name": "read_file", "arguments": {"path": "/etc/shadow"}}}]]))
+    nested = recv()
+    check(nested["error"]["code"] == -32600, f"a batch nested in a batch is refused: {nested}")
+    paths = [c["args"]["path"] for c in calls(d, "read_file")]
+    check(got[31]["error"]["code"] == -32001 and "result" in got[32] and "/srv/data/raw.txt" in paths
+          and not {"/etc/passwd", "/etc/hosts", "/etc/shadow"} & set(paths),
+          f"a batch is decided message by message and an id-less call is dropped: {paths}")
     send(json.dumps({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}))
     r = recv()
     check(r["id"] == 4 and r["error"]["code"] == -32601, f"unknown methods reach the server and its answer comes back: {r}")

@@ -420,7 +420,7 @@ fn is_response_to(m: &Value, id: &Value) -> bool {
 }
 
 /// The JSON messages in an event stream's `data` fields.
-fn sse_messages(body: &[u8]) -> Vec<Value> {
+pub(crate) fn sse_messages(body: &[u8]) -> Vec<Value> {
     let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
     text.split("\n\n")
         .filter_map(crate::http::event_message)

@@ -152,6 +152,14 @@ pub fn listed(method: &str) -> Option<&'static str> {
         .find(|m| *m == method)
 }
 
+/// Whether `method` is a request Warden decides (`tools/call`, and `prompts/get` and
+/// `resources/read` when the policy names them). Sent without an `id`, as a notification, it is
+/// never forwarded: Warden cannot answer a refusal to it, and a server that acted on it would act
+/// undecided.
+pub fn decided_method(method: &str) -> bool {
+    matches!(method, "tools/call" | "prompts/get" | "resources/read")
+}
+
 /// The params without Warden's override token (it is not for the MCP server).
 fn without_token(params: &Value) -> Value {
     let mut p = params.clone();

@@ -291,8 +291,16 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let mut msg: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let ctx = Ctx {
+        p: &p,
+        headers: &headers,
+        who: &who,
+        session_id: session_id.as_deref(),
+        session: &session,
+    };
+    match serde_json::from_slice(&body) {
+        Ok(Value::Array(batch)) => on_batch(&ctx, batch).await,
+        Ok(msg) => on_message(&ctx, msg, body).await,
         Err(e) => {
             let r = error(
                 &Value::Null,
@@ -300,39 +308,119 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
                 format!("not JSON: {e}"),
                 None,
             );
-            return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
+            (StatusCode::BAD_REQUEST, axum::Json(r)).into_response()
         }
+    }
+}
+
+/// One `POST`'s caller, session and headers.
+struct Ctx<'a> {
+    p: &'a Arc<HttpProxy>,
+    headers: &'a HeaderMap,
+    who: &'a (String, String),
+    session_id: Option<&'a str>,
+    session: &'a Arc<Session>,
+}
+
+/// A JSON-RPC batch (MCP 2025-03-26 allows them; 2025-06-18 dropped them): each message goes
+/// through the gateway on its own, exactly as if it had been posted alone, so none is forwarded
+/// undecided; their answers come back as one JSON array (202 when there are none).
+async fn on_batch(ctx: &Ctx<'_>, batch: Vec<Value>) -> Response {
+    if batch.is_empty() {
+        let r = error(&Value::Null, codes::INVALID_REQUEST, "an empty batch", None);
+        return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
+    }
+    let mut answers = Vec::new();
+    for msg in batch {
+        let body = Bytes::from(msg.to_string());
+        let r = Box::pin(on_message(ctx, msg, body)).await;
+        answers.extend(messages_of(r).await);
+    }
+    if answers.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    json_response(&Value::Array(answers), ctx.session_id)
+}
+
+/// The JSON-RPC messages in an answer: a JSON body (one message or an array) or an event stream.
+async fn messages_of(r: Response) -> Vec<Value> {
+    let streamed = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let Ok(bytes) = axum::body::to_bytes(r.into_body(), usize::MAX).await else {
+        return Vec::new();
     };
+    if streamed {
+        return crate::aggregate::sse_messages(&bytes);
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Array(v)) => v,
+        Ok(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+/// One JSON-RPC message: decided when it is a call, then forwarded (or answered by Warden).
+async fn on_message(ctx: &Ctx<'_>, mut msg: Value, body: Bytes) -> Response {
+    let Ctx {
+        p,
+        headers,
+        who,
+        session_id,
+        session,
+    } = *ctx;
+    if !msg.is_object() {
+        // Not a message (a nested batch included): refused, never passed on undecided.
+        let why = "a JSON-RPC message must be an object";
+        let r = error(&Value::Null, codes::INVALID_REQUEST, why, None);
+        return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
+    }
     let method = msg
         .get("method")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let id = msg.get("id").cloned();
+    if id.is_none() && crate::gate::decided_method(&method) {
+        let why = format!("`{method}` without an id: Warden forwards only calls it can answer");
+        let r = error(&Value::Null, codes::INVALID_REQUEST, why, None);
+        return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
+    }
     let mut tracked = None;
     let mut out = body;
     let original = msg.get("params").cloned().unwrap_or(Value::Null);
     let call = id
         .as_ref()
-        .and_then(|_| p.gate.as_call(&session, &method, &original));
+        .and_then(|_| p.gate.as_call(session, &method, &original));
     let listed = crate::gate::listed(&method);
     match (call, id) {
         (Some(params), Some(id)) => {
-            let mut verdict = p.gate.call(&session, &id, &params).await;
+            let mut verdict = p.gate.call(session, &id, &params).await;
             if let Some(aid) = match &verdict {
                 Verdict::Reply(r) => p.gate.waits_on(r),
                 _ => None,
             } {
                 // Waiting mode: a client that takes an event stream gets progress notifications
                 // while a person decides; others are simply held open.
-                let accept = header(&headers, "accept").unwrap_or_default();
+                let accept = header(headers, "accept").unwrap_or_default();
                 if accept.contains("text/event-stream") {
-                    return waiting_stream(p, headers, session, id, msg, &method, params, aid);
+                    return waiting_stream(
+                        p.clone(),
+                        headers.clone(),
+                        session.clone(),
+                        id,
+                        msg,
+                        &method,
+                        params,
+                        aid,
+                    );
                 }
-                verdict = p.gate.resume(&session, &id, &params, &aid, |_| {}).await;
+                verdict = p.gate.resume(session, &id, &params, &aid, |_| {}).await;
             }
             match verdict {
-                Verdict::Reply(r) => return json_response(&r, session_id.as_deref()),
+                Verdict::Reply(r) => return json_response(&r, session_id),
                 Verdict::Forward {
                     params,
                     reservation,
@@ -360,11 +448,11 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
         }
         _ => {}
     }
-    let r = exchange(&p, &headers, out, tracked).await;
+    let r = exchange(p, headers, out, tracked).await;
     if let (Some(s), "initialize") = (r.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
             // The upstream's new session belongs to this caller.
-            p.register(s, &who);
+            p.register(s, who);
         }
     }
     r

@@ -104,6 +104,19 @@ impl Pump {
     }
 
     /// One message from the client.
+    /// One JSON value from the client: a message when it is an object, else refused.
+    fn on_client_value(self: &Arc<Self>, msg: Value) {
+        if msg.is_object() {
+            return self.on_client_message(msg);
+        }
+        self.reply(error(
+            &Value::Null,
+            codes::INVALID_REQUEST,
+            "a JSON-RPC message must be an object",
+            None,
+        ));
+    }
+
     fn on_client_message(self: &Arc<Self>, msg: Value) {
         let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
         let id = msg.get("id").cloned();
@@ -124,6 +137,12 @@ impl Pump {
                     p.insert(key(&id), Pending::List(m));
                 }
                 let _ = self.to_server.send(Some(msg.to_string()));
+            }
+            (m, None) if crate::gate::decided_method(m) => {
+                tracing::warn!(
+                    method = m,
+                    "dropped a request without an id: Warden forwards only calls it decided"
+                );
             }
             ("notifications/cancelled", None) => {
                 if let Some(rid) = msg.pointer("/params/requestId") {
@@ -352,16 +371,10 @@ where
             match read_line(&mut r, max).await {
                 Ok(Some(Ok(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
                 Ok(Some(Ok(line))) => match serde_json::from_slice::<Value>(&line) {
-                    Ok(Value::Array(batch)) => {
-                        batch.into_iter().for_each(|m| p.on_client_message(m))
-                    }
-                    Ok(msg @ Value::Object(_)) => p.on_client_message(msg),
-                    Ok(_) => p.reply(error(
-                        &Value::Null,
-                        codes::INVALID_REQUEST,
-                        "a JSON-RPC message must be an object",
-                        None,
-                    )),
+                    // A batch's messages are taken one by one; one that is not an object (a
+                    // nested batch included) is refused, never passed on undecided.
+                    Ok(Value::Array(batch)) => batch.into_iter().for_each(|m| p.on_client_value(m)),
+                    Ok(msg) => p.on_client_value(msg),
                     Err(e) => p.reply(error(
                         &Value::Null,
                         codes::PARSE_ERROR,
