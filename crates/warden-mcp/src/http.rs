@@ -300,7 +300,7 @@ async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Byte
     };
     match serde_json::from_slice(&body) {
         Ok(Value::Array(batch)) => on_batch(&ctx, batch).await,
-        Ok(msg) => on_message(&ctx, msg, body).await,
+        Ok(msg) => on_message(&ctx, msg).await,
         Err(e) => {
             let r = error(
                 &Value::Null,
@@ -332,8 +332,7 @@ async fn on_batch(ctx: &Ctx<'_>, batch: Vec<Value>) -> Response {
     }
     let mut answers = Vec::new();
     for msg in batch {
-        let body = Bytes::from(msg.to_string());
-        let r = Box::pin(on_message(ctx, msg, body)).await;
+        let r = Box::pin(on_message(ctx, msg)).await;
         answers.extend(messages_of(r).await);
     }
     if answers.is_empty() {
@@ -363,7 +362,12 @@ async fn messages_of(r: Response) -> Vec<Value> {
 }
 
 /// One JSON-RPC message: decided when it is a call, then forwarded (or answered by Warden).
-async fn on_message(ctx: &Ctx<'_>, mut msg: Value, body: Bytes) -> Response {
+///
+/// What goes upstream is always Warden's own serialization of the message it looked at, never
+/// the client's bytes: a body with a key given twice (`method` or `params`) reads one way to
+/// serde_json, which keeps the last, and another to a parser that keeps the first, which the
+/// upstream may use; re-serializing leaves one reading.
+async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
     let Ctx {
         p,
         headers,
@@ -389,7 +393,6 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value, body: Bytes) -> Response {
         return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
     }
     let mut tracked = None;
-    let mut out = body;
     let original = msg.get("params").cloned().unwrap_or(Value::Null);
     let call = id
         .as_ref()
@@ -426,13 +429,7 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value, body: Bytes) -> Response {
                     reservation,
                     input,
                 } => {
-                    let params = Gate::forwarded(&method, &original, &params);
-                    if params != original {
-                        // Redacted arguments (or Warden's token removed): the client's own
-                        // bytes go upstream otherwise.
-                        msg["params"] = params;
-                        out = Bytes::from(msg.to_string());
-                    }
+                    msg["params"] = Gate::forwarded(&method, &original, &params);
                     let settle = Settle {
                         gate: p.gate.clone(),
                         reservation,
@@ -448,7 +445,7 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value, body: Bytes) -> Response {
         }
         _ => {}
     }
-    let r = exchange(p, headers, out, tracked).await;
+    let r = exchange(p, headers, Bytes::from(msg.to_string()), tracked).await;
     if let (Some(s), "initialize") = (r.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
             // The upstream's new session belongs to this caller.

@@ -1,52 +1,11 @@
 //! The policy gate on its own (no transport): what `tools/list` shows, how each outcome of a
 //! `tools/call` is answered, and that limit charges are reserved and settled.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
-use warden_mcp::{Denials, Gate, LimitStore, Session, SqliteLimits, Unlisted, Verdict};
-use warden_server::{BundleSource, ServerConfig};
+use warden_mcp::{Denials, LimitStore, Session, Unlisted, Verdict};
 
-async fn gate(
-    dir: &std::path::Path,
-    denials: Denials,
-    unlisted: Unlisted,
-) -> (Gate, Arc<SqliteLimits>) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/mcp/policies/testsrv.yaml");
-    let text = std::fs::read_to_string(root).unwrap();
-    let c = warden_core::compile(
-        &[warden_core::load("testsrv.yaml", &text).unwrap()],
-        &[],
-        "1.0.0",
-    )
-    .unwrap();
-    let bdir = dir.join("bundle");
-    for (p, bytes) in c.files() {
-        std::fs::create_dir_all(bdir.join(&p).parent().unwrap()).unwrap();
-        std::fs::write(bdir.join(p), bytes).unwrap();
-    }
-    let cfg = ServerConfig::single(
-        "127.0.0.1:0".parse().unwrap(),
-        "testsrv",
-        BundleSource::Dir(bdir),
-    );
-    let (svc, _) = warden_server::start(&cfg).await;
-    assert!(svc.ready());
-    let limits = Arc::new(SqliteLimits::open(&dir.join("limits.db")).unwrap());
-    let g = Gate {
-        svc,
-        tenant: "acme".into(),
-        agent: "test-agent".into(),
-        server: "testsrv".into(),
-        limits: limits.clone(),
-        audit: None,
-        denials,
-        unlisted,
-        approvals: None,
-    };
-    (g, limits)
-}
+mod common;
+use common::gate;
 
 fn call(name: &str, args: Value) -> Value {
     json!({"name": name, "arguments": args})

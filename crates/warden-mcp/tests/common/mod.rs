@@ -1,0 +1,48 @@
+//! Shared by the gate and HTTP proxy tests: a gate over `tests/mcp/policies/testsrv.yaml`.
+
+use std::sync::Arc;
+
+use warden_mcp::{Denials, Gate, SqliteLimits, Unlisted};
+use warden_server::{BundleSource, ServerConfig};
+
+/// The gate of `test-agent` (tenant `acme`) on the MCP server `testsrv`, with its limits store.
+pub async fn gate(
+    dir: &std::path::Path,
+    denials: Denials,
+    unlisted: Unlisted,
+) -> (Gate, Arc<SqliteLimits>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/mcp/policies/testsrv.yaml");
+    let text = std::fs::read_to_string(root).unwrap();
+    let c = warden_core::compile(
+        &[warden_core::load("testsrv.yaml", &text).unwrap()],
+        &[],
+        "1.0.0",
+    )
+    .unwrap();
+    let bdir = dir.join("bundle");
+    for (p, bytes) in c.files() {
+        std::fs::create_dir_all(bdir.join(&p).parent().unwrap()).unwrap();
+        std::fs::write(bdir.join(p), bytes).unwrap();
+    }
+    let cfg = ServerConfig::single(
+        "127.0.0.1:0".parse().unwrap(),
+        "testsrv",
+        BundleSource::Dir(bdir),
+    );
+    let (svc, _) = warden_server::start(&cfg).await;
+    assert!(svc.ready());
+    let limits = Arc::new(SqliteLimits::open(&dir.join("limits.db")).unwrap());
+    let g = Gate {
+        svc,
+        tenant: "acme".into(),
+        agent: "test-agent".into(),
+        server: "testsrv".into(),
+        limits: limits.clone(),
+        audit: None,
+        denials,
+        unlisted,
+        approvals: None,
+    };
+    (g, limits)
+}

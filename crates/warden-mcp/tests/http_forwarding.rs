@@ -1,0 +1,83 @@
+//! What the Streamable HTTP proxy sends upstream: the message Warden decided, serialized by
+//! Warden, never the client's bytes. A body that gives a key twice reads differently to parsers
+//! that keep the first occurrence and to serde_json, which keeps the last; the upstream must see
+//! the reading Warden decided on.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use serde_json::{json, Value};
+use warden_mcp::{Denials, Unlisted};
+
+mod common;
+
+/// An upstream MCP endpoint that records each body it receives and answers every request.
+async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |body: Bytes| {
+            let log = log.clone();
+            async move {
+                let text = String::from_utf8_lossy(&body).to_string();
+                let id = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|m| m.get("id").cloned())
+                    .unwrap_or(Value::Null);
+                log.lock().unwrap().push(text);
+                axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": {"content": []}}))
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let (upstream, seen) = recording_upstream().await;
+    let proxy = warden_mcp::http::HttpProxy::new(
+        Arc::new(gate),
+        Arc::new(Default::default()),
+        &upstream,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/mcp", l.local_addr().unwrap());
+    let app = warden_mcp::http::router(proxy, 1 << 20);
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let client = reqwest::Client::new();
+    let post = |body: &'static str| {
+        client
+            .post(&base)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+    };
+    // serde_json reads the last `method` (a list); a first-key parser would read a call.
+    let r = post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"/etc/passwd"}},"method":"tools/list"}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The last `params` is the one decided (allowed); the first must not travel with it.
+    let r = post(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"/etc/passwd"}},"params":{"name":"read_file","arguments":{"path":"/srv/data/a.txt"}}}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for body in &seen {
+        assert_eq!(body.matches("\"method\"").count(), 1, "{body}");
+        assert_eq!(body.matches("\"params\"").count(), 1, "{body}");
+    }
+    assert!(seen[0].contains("tools/list") && !seen[0].contains("tools/call"));
+    assert!(seen[1].contains("/srv/data/a.txt") && !seen[1].contains("/etc/passwd"));
+}
