@@ -193,6 +193,40 @@ def batches(d, warden_url):
           f"a tools/call without an id is refused and not forwarded: {status} {answer}")
 
 
+def disconnect_cancels(d, warden_url):
+    """A client that hangs up mid-call: its charge is released and the upstream is told to stop
+    (notifications/cancelled), which the SDK server does (its log shows the tool cancelled)."""
+    import http.client
+    import urllib.parse
+    _, sid, _ = raw_post(warden_url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    raw_post(warden_url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    u = urllib.parse.urlparse(warden_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.request("POST", u.path, json.dumps({"jsonrpc": "2.0", "id": 77, "method": "tools/call",
+                                             "params": {"name": "slow", "arguments": {"seconds": 30}}}),
+                 {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                  "Mcp-Session-Id": sid})
+    for _ in range(100):
+        if calls(d, "slow"):
+            break
+        time.sleep(0.05)
+    check(len(calls(d, "slow")) == 1, "the slow call reached the server")
+    conn.close()  # the client goes away mid-call
+    for _ in range(100):
+        if calls(d, "slow:cancelled"):
+            break
+        time.sleep(0.05)
+    check(len(calls(d, "slow:cancelled")) == 1, "the server is told the abandoned call is cancelled, and stops it")
+    # slow allows 2 per hour: the abandoned call's charge was released, so two more fit.
+    answers = [raw_post(warden_url, {"jsonrpc": "2.0", "id": 80 + i, "method": "tools/call",
+                                     "params": {"name": "slow", "arguments": {"seconds": 0}}}, sid)[2]
+               for i in range(3)]
+    codes = ["result" if "result" in (a[0] if isinstance(a, list) else a)
+             else (a[0] if isinstance(a, list) else a)["error"]["code"] for a in answers]
+    check(codes == ["result", "result", -32003], f"its reservation was released, and the limit holds: {codes}")
+
+
 def approver_api(base, method, path, body=None):
     import urllib.request
     req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
@@ -400,6 +434,7 @@ def main():
             asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
             asyncio.run(waiting(d, f"http://127.0.0.1:{gw_port}/mcp"))
             batches(d, f"http://127.0.0.1:{gw_port}/mcp")
+            disconnect_cancels(d, f"http://127.0.0.1:{gw_port}/mcp")
             wait_port(auth_port, gw2, "warden mcp with api_keys")
             asyncio.run(credentials(f"http://127.0.0.1:{auth_port}/mcp"))
             idle_sessions_expire(f"http://127.0.0.1:{auth_port}/mcp")

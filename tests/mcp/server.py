@@ -54,7 +54,11 @@ def lookup(email: str) -> str:
 async def slow(seconds: float) -> str:
     """Sleeps, then answers."""
     log("slow", {"seconds": seconds})
-    await asyncio.sleep(seconds)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:  # notifications/cancelled for this request
+        log("slow:cancelled", {"seconds": seconds})
+        raise
     return "done"
 
 

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use futures_util::StreamExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::gate::{codes, error, Gate, Session, Verdict};
 
@@ -250,15 +250,61 @@ enum Tracked {
     List(Value, &'static str, Arc<Session>),
 }
 
-/// A reservation that is released unless the call's success is seen (drop = release).
+/// A forwarded call's reservation, released unless the call's success is seen (drop = release).
+/// A call dropped before its answer came back (the client went away, the stream broke off, the
+/// upstream timed out) is also cancelled upstream with `notifications/cancelled`: its charge is
+/// released, so the server is asked to stop the work (an SDK server cancels the tool's task).
 struct Settle {
     gate: Arc<Gate>,
     reservation: Option<String>,
+    /// Until the answer is seen: how to tell the upstream the call was abandoned.
+    cancel: Option<Cancel>,
+}
+
+/// The abandoned call's id, and the client and headers (session, protocol version) to reach
+/// the upstream session it was sent on.
+struct Cancel {
+    proxy: Arc<HttpProxy>,
+    headers: HeaderMap,
+    id: Value,
+}
+
+impl Settle {
+    fn new(
+        p: &Arc<HttpProxy>,
+        headers: &HeaderMap,
+        id: &Value,
+        reservation: Option<String>,
+    ) -> Self {
+        let cancel = Cancel {
+            proxy: p.clone(),
+            headers: headers.clone(),
+            id: id.clone(),
+        };
+        Settle {
+            gate: p.gate.clone(),
+            reservation,
+            cancel: Some(cancel),
+        }
+    }
 }
 
 impl Drop for Settle {
     fn drop(&mut self) {
         self.gate.settle(self.reservation.take().as_deref(), false);
+        let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                          "params": {"requestId": c.id, "reason": "the client went away"}});
+        let req = forwarded(c.proxy.client.post(c.proxy.upstream.clone()), &c.headers)
+            .body(note.to_string());
+        let timeout = c.proxy.call_timeout;
+        rt.spawn(async move {
+            if let Ok(Err(e)) = tokio::time::timeout(timeout, req.send()).await {
+                tracing::warn!(error = %e, "could not cancel an abandoned call upstream");
+            }
+        });
     }
 }
 
@@ -430,10 +476,7 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
                     input,
                 } => {
                     msg["params"] = Gate::forwarded(&method, &original, &params);
-                    let settle = Settle {
-                        gate: p.gate.clone(),
-                        reservation,
-                    };
+                    let settle = Settle::new(p, headers, &id, reservation);
                     tracked = Some(Tracked::Call(id, settle, input));
                 }
             }
@@ -511,10 +554,7 @@ fn waiting_stream(
         msg["params"] = Gate::forwarded(&method, &original, &params);
         let tracked = Some(Tracked::Call(
             id.clone(),
-            Settle {
-                gate: p.gate.clone(),
-                reservation,
-            },
+            Settle::new(&p, &headers, &id, reservation),
             input,
         ));
         let r = exchange(&p, &headers, Bytes::from(msg.to_string()), tracked).await;
@@ -583,6 +623,7 @@ fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool 
     let matches = |id: &Value| is_response && msg.get("id") == Some(id);
     match tracked {
         Some(Tracked::Call(id, settle, input)) if matches(id) => {
+            settle.cancel = None; // answered: nothing to cancel
             let changed = gate.answered(settle.reservation.take().as_deref(), input, msg);
             *tracked = None;
             changed
