@@ -198,7 +198,7 @@ impl Aggregate {
             return Ok((None, opened));
         };
         let found = if kind.starts_with("text/event-stream") {
-            sse_messages(&body)
+            crate::http::sse_messages(&body)
                 .into_iter()
                 .find(|m| is_response_to(m, id))
         } else {
@@ -282,11 +282,7 @@ impl Aggregate {
     /// (a URI two servers list is shown once, from the first). An upstream whose list fails is
     /// left out.
     async fn list(&self, c: &Client, id: &Value, method: &'static str) -> Value {
-        let (key, field) = match method {
-            "tools/list" => ("tools", "name"),
-            "prompts/list" => ("prompts", "name"),
-            _ => ("resources", "uri"),
-        };
+        let (key, field, _) = crate::gate::list_shape(method).unwrap_or(("tools", "name", ""));
         let mut items = Vec::new();
         let mut owners = HashMap::new();
         for u in self.upstreams.iter() {
@@ -419,14 +415,6 @@ fn is_response_to(m: &Value, id: &Value) -> bool {
     m.get("method").is_none() && m.get("id") == Some(id)
 }
 
-/// The JSON messages in an event stream's `data` fields.
-pub(crate) fn sse_messages(body: &[u8]) -> Vec<Value> {
-    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
-    text.split("\n\n")
-        .filter_map(crate::http::event_message)
-        .collect()
-}
-
 /// The router: the aggregated MCP endpoint at `/mcp`; `body_limit` bytes per request.
 pub fn router(a: Arc<Aggregate>, body_limit: usize) -> Router {
     Router::new()
@@ -525,7 +513,7 @@ mod tests {
     #[test]
     fn event_streams_yield_their_messages() {
         let body = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{}}\r\n\r\n";
-        let m = super::sse_messages(body);
+        let m = crate::http::sse_messages(body);
         assert_eq!(m.len(), 2);
         assert!(super::is_response_to(&m[1], &serde_json::json!(4)));
         assert!(!super::is_response_to(&m[0], &serde_json::json!(4)));

@@ -152,6 +152,18 @@ pub fn listed(method: &str) -> Option<&'static str> {
         .find(|m| *m == method)
 }
 
+/// Where a list answer keeps its entries and what names each: `(key, field, action prefix)`
+/// for `tools/list` (`tools`, `name`, none), `prompts/list` (`prompts`, `name`, `prompt:`) and
+/// `resources/list` (`resources`, `uri`, `resource:`).
+pub(crate) fn list_shape(method: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    match method {
+        "tools/list" => Some(("tools", "name", "")),
+        "prompts/list" => Some(("prompts", "name", "prompt:")),
+        "resources/list" => Some(("resources", "uri", "resource:")),
+        _ => None,
+    }
+}
+
 /// Whether `method` is a request Warden decides (`tools/call`, and `prompts/get` and
 /// `resources/read` when the policy names them). Sent without an `id`, as a notification, it is
 /// never forwarded: Warden cannot answer a refusal to it, and a server that acted on it would act
@@ -228,11 +240,8 @@ impl Gate {
     /// (`resource:URI`) that the policy names but does not grant this agent. Prompts and
     /// resources the policy does not name pass unchanged.
     pub fn filter_list(&self, method: &str, session: &Session, result: &mut Value) {
-        let (key, field, prefix) = match listed(method).unwrap_or("") {
-            "tools/list" => ("tools", "name", ""),
-            "prompts/list" => ("prompts", "name", "prompt:"),
-            "resources/list" => ("resources", "uri", "resource:"),
-            _ => return,
+        let Some((key, field, prefix)) = list_shape(method) else {
+            return;
         };
         if let Some(items) = result.get_mut(key).and_then(Value::as_array_mut) {
             items.retain(|t| {

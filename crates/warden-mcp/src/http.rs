@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -255,18 +255,18 @@ enum Tracked {
 /// upstream timed out) is also cancelled upstream with `notifications/cancelled`: its charge is
 /// released, so the server is asked to stop the work (an SDK server cancels the tool's task).
 struct Settle {
-    gate: Arc<Gate>,
+    proxy: Arc<HttpProxy>,
     reservation: Option<String>,
     /// Until the answer is seen: how to tell the upstream the call was abandoned.
     cancel: Option<Cancel>,
 }
 
-/// The abandoned call's id, and the client and headers (session, protocol version) to reach
-/// the upstream session it was sent on.
+/// The abandoned call's id, and the upstream session (`Mcp-Session-Id`, protocol version) it
+/// was sent on; only these two headers are kept, not the whole request's.
 struct Cancel {
-    proxy: Arc<HttpProxy>,
-    headers: HeaderMap,
     id: Value,
+    session: Option<HeaderValue>,
+    protocol: Option<HeaderValue>,
 }
 
 impl Settle {
@@ -277,12 +277,12 @@ impl Settle {
         reservation: Option<String>,
     ) -> Self {
         let cancel = Cancel {
-            proxy: p.clone(),
-            headers: headers.clone(),
             id: id.clone(),
+            session: headers.get("mcp-session-id").cloned(),
+            protocol: headers.get("mcp-protocol-version").cloned(),
         };
         Settle {
-            gate: p.gate.clone(),
+            proxy: p.clone(),
             reservation,
             cancel: Some(cancel),
         }
@@ -291,15 +291,28 @@ impl Settle {
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        self.gate.settle(self.reservation.take().as_deref(), false);
+        let p = &self.proxy;
+        p.gate.settle(self.reservation.take().as_deref(), false);
         let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
             return;
         };
         let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                           "params": {"requestId": c.id, "reason": "the client went away"}});
-        let req = forwarded(c.proxy.client.post(c.proxy.upstream.clone()), &c.headers)
+        let mut req = p
+            .client
+            .post(p.upstream.clone())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
             .body(note.to_string());
-        let timeout = c.proxy.call_timeout;
+        for (name, value) in [
+            ("mcp-session-id", c.session),
+            ("mcp-protocol-version", c.protocol),
+        ] {
+            if let Some(v) = value {
+                req = req.header(name, v);
+            }
+        }
+        let timeout = p.call_timeout;
         rt.spawn(async move {
             if let Ok(Err(e)) = tokio::time::timeout(timeout, req.send()).await {
                 tracing::warn!(error = %e, "could not cancel an abandoned call upstream");
@@ -378,7 +391,7 @@ async fn on_batch(ctx: &Ctx<'_>, batch: Vec<Value>) -> Response {
     }
     let mut answers = Vec::new();
     for msg in batch {
-        let r = Box::pin(on_message(ctx, msg)).await;
+        let r = on_message(ctx, msg).await;
         answers.extend(messages_of(r).await);
     }
     if answers.is_empty() {
@@ -398,7 +411,7 @@ async fn messages_of(r: Response) -> Vec<Value> {
         return Vec::new();
     };
     if streamed {
-        return crate::aggregate::sse_messages(&bytes);
+        return sse_messages(&bytes);
     }
     match serde_json::from_slice(&bytes) {
         Ok(Value::Array(v)) => v,
@@ -591,12 +604,10 @@ fn waiting_stream(
     let mut r = Response::new(Body::from_stream(stream));
     r.headers_mut().insert(
         "content-type",
-        axum::http::HeaderValue::from_static("text/event-stream"),
+        HeaderValue::from_static("text/event-stream"),
     );
-    r.headers_mut().insert(
-        "cache-control",
-        axum::http::HeaderValue::from_static("no-cache"),
-    );
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
     if let Some(s) = session_id.and_then(|s| s.parse().ok()) {
         r.headers_mut().insert("mcp-session-id", s);
     }
@@ -722,6 +733,12 @@ fn event_end(buf: &[u8]) -> Option<usize> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// The JSON messages in an event stream's `data` fields.
+pub(crate) fn sse_messages(body: &[u8]) -> Vec<Value> {
+    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    text.split("\n\n").filter_map(event_message).collect()
 }
 
 /// The JSON message in one server-sent event's `data` lines, if it carries one.

@@ -103,7 +103,6 @@ impl Pump {
         let _ = self.to_client.send(v.to_string());
     }
 
-    /// One message from the client.
     /// One JSON value from the client: a message when it is an object, else refused.
     fn on_client_value(self: &Arc<Self>, msg: Value) {
         if msg.is_object() {
@@ -117,6 +116,7 @@ impl Pump {
         ));
     }
 
+    /// One message from the client.
     fn on_client_message(self: &Arc<Self>, msg: Value) {
         let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
         let id = msg.get("id").cloned();
