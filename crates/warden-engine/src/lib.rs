@@ -164,9 +164,12 @@ pub fn check_module(path: &str, text: &str) -> Result<(), String> {
 /// Checks `input` against the decision contract and converts it for evaluation, filling
 /// `environment.time` with the current time when the caller did not send one.
 pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
-    if let Err(e) = serde_path_to_error::deserialize::<_, DecisionInput>(input) {
-        let path = e.path().to_string();
-        return Err(EngineError::Input(format!("{path}: {}", e.inner())));
+    // Tracking the path costs on every field; only a failed check needs it, for the message.
+    if <DecisionInput as serde::Deserialize>::deserialize(input).is_err() {
+        if let Err(e) = serde_path_to_error::deserialize::<_, DecisionInput>(input) {
+            let path = e.path().to_string();
+            return Err(EngineError::Input(format!("{path}: {}", e.inner())));
+        }
     }
     match input.pointer("/environment/time") {
         None | Some(serde_json::Value::Null) => {}
