@@ -10,7 +10,7 @@
 # no partial object rules with constant keys, no `walk` generators, only strings are sorted.
 package warden.main
 
-library_version := "1.2.0"
+library_version := "1.3.0"
 
 builtin_priority := 1000000000
 
@@ -931,7 +931,7 @@ meta := object.get(object.get(data.warden.tenants, input.tenant, {}), "meta", da
 	is_object(data.warden.meta)
 } else := data.warden.tenants[input.tenant].meta
 
-# Simple plans (only presence, min/max, in/equals and matches conditions; no limits, redaction,
+# Simple plans (only presence, min/max, min_length/max_length, in/equals and matches conditions; no limits, redaction,
 # overrides or `when`) carry `fast`: every rule's constraints in flat lists keyed by the rule's
 # sort key, plus the precomputed allow decision. One set of comprehensions finds the failing rules;
 # none failing means the precomputed decision (the fast path), otherwise the decision is built
@@ -986,6 +986,7 @@ simple_decision(f) := f.allow if {
 # over an empty collection (see docs/opa-compatibility.md).
 passes(f) if {
 	nums_ok(f.num)
+	lens_ok(object.get(f, "len", []))
 	ins_ok(f["in"])
 	res_ok(f.re)
 }
@@ -996,6 +997,15 @@ nums_ok(cs) if {
 		is_number(v)
 		v >= c.lo
 		v <= c.hi
+	}
+}
+
+lens_ok(cs) if {
+	every c in cs {
+		v := object.get(input, c.path, null)
+		sized(v)
+		count(v) >= c.lo
+		count(v) <= c.hi
 	}
 }
 
@@ -1013,26 +1023,46 @@ res_ok(cs) if {
 	}
 }
 
-# failing_rules(f): sort keys of the rules of simple plan f whose own constraints fail.
-failing_rules(f) := ((((({c.key | some c in f.rnum; not is_number(object.get(input, c.path, null))} | {c.key |
-	some c in f.rnum
+# failing_rules(f): sort keys of the rules of simple plan f whose own constraints fail. Each
+# comprehension sits alone in its own function: in one body, regorus' RVM let a comprehension
+# over an empty list (e.g. no numeric constraints) corrupt the `not` of the next one, which then
+# reported constraints that hold as failing (docs/opa-compatibility.md, S9).
+failing_rules(f) := ((((((num_missing(f.rnum) | num_low(f.rnum)) | num_high(f.rnum)) | not_allowed(f.rin)) | str_missing(f.rre)) | not_matching(f.rre)) | failing_lengths(object.get(f, "rlen", [])))
+
+num_missing(cs) := {c.key | some c in cs; not is_number(object.get(input, c.path, null))}
+
+num_low(cs) := {c.key |
+	some c in cs
 	v := object.get(input, c.path, null)
 	is_number(v)
 	v < c.lo
-}) | {c.key |
-	some c in f.rnum
+}
+
+num_high(cs) := {c.key |
+	some c in cs
 	v := object.get(input, c.path, null)
 	is_number(v)
 	v > c.hi
-}) | {c.key | some c in f.rin; not c.allowed[object.get(input, c.path, null)]}) | {c.key |
-	some c in f.rre
-	not is_string(object.get(input, c.path, null))
-}) | {c.key |
-	some c in f.rre
+}
+
+not_allowed(cs) := {c.key | some c in cs; not c.allowed[object.get(input, c.path, null)]}
+
+str_missing(cs) := {c.key | some c in cs; not is_string(object.get(input, c.path, null))}
+
+not_matching(cs) := {c.key |
+	some c in cs
 	v := object.get(input, c.path, null)
 	is_string(v)
 	not regex.match(c.re, v)
-})
+}
+
+failing_lengths(cs) := {c.key | some c in cs; not length_within(c, object.get(input, c.path, null))}
+
+length_within(c, v) if {
+	sized(v)
+	count(v) >= c.lo
+	count(v) <= c.hi
+}
 
 full_decision := {
 	"allow": allow,

@@ -24,6 +24,15 @@ const FAST_OPS: &[(&str, &str)] = &[
     ("not_in", "not_in"),
 ];
 
+/// Length conditions: checked by the full path through `generic` (unchanged), and also usable by
+/// the fast path (`len` / `rlen`), so a plan whose other conditions are fast stays simple.
+const LENGTH_OPS: &[(&str, &str)] = &[("min_length", "min_len"), ("max_length", "max_len")];
+
+fn is_fast_length(c: &Value) -> bool {
+    let op = c["op"].as_str().unwrap_or_default();
+    LENGTH_OPS.iter().any(|(o, _)| *o == op) && !c["wild"].as_bool().unwrap_or(false)
+}
+
 fn sel_matches(sel: &Value, v: &str) -> bool {
     match sel {
         Value::Object(m) => m.contains_key(v),
@@ -195,6 +204,10 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
     let mut matched = BTreeSet::new();
     // The fast forms assume every fast-op condition is required; an optional one disables them.
     let mut optional_fast = false;
+    // Length conditions for the fast forms only (the full path reads them from `generic`), and
+    // the paths they require.
+    let mut fast_lens: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut len_present: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
     for r in &rules {
         let id = r["id"].as_str().unwrap_or_default().to_string();
         matched.insert(id.clone());
@@ -212,6 +225,22 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
             let mut c = c.clone();
             c["rule"] = json!(id);
             let op = c["op"].as_str().unwrap_or_default().to_string();
+            if is_fast_length(&c) {
+                if c["absent_ok"].as_bool().unwrap_or(false) {
+                    optional_fast = true;
+                } else {
+                    let slot = len_present
+                        .entry(c["path"].to_string())
+                        .or_insert_with(|| (c["path"].clone(), BTreeSet::new()));
+                    slot.1.insert(id.clone());
+                }
+                let key = LENGTH_OPS
+                    .iter()
+                    .find(|(o, _)| *o == op)
+                    .map_or("", |(_, k)| *k);
+                let entry = json!({"path": c["path"], "value": c["value"], "rule": id});
+                fast_lens.entry(key).or_default().push(entry);
+            }
             let fast = FAST_OPS.iter().find(|(o, _)| *o == op).map(|(_, key)| *key);
             match (fast, c["wild"].as_bool().unwrap_or(false)) {
                 (Some(key), false) => {
@@ -240,10 +269,27 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
         && when.is_empty()
         && redact.is_empty()
         && limits.is_empty()
-        && !lists.contains_key("generic")
+        && lists
+            .get("generic")
+            .is_none_or(|g| g.iter().all(is_fast_length))
     {
-        fast_constraints(&lists, &present)
-            .and_then(|merged| per_rule_fast(merged, &rules, &lists, &present, t))
+        // What the fast forms check: the inline lists and the length conditions.
+        let mut fast_lists: BTreeMap<&str, Vec<Value>> = lists
+            .iter()
+            .filter(|(k, _)| **k != "generic")
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        fast_lists.extend(fast_lens);
+        let mut fast_present = present.clone();
+        for (k, (p, rs)) in len_present {
+            fast_present
+                .entry(k)
+                .or_insert((p, BTreeSet::new()))
+                .1
+                .extend(rs);
+        }
+        fast_constraints(&fast_lists, &fast_present)
+            .and_then(|merged| per_rule_fast(merged, &rules, &fast_lists, &fast_present, t))
     } else {
         None
     };
@@ -297,6 +343,8 @@ fn fast_constraints(
     present: &BTreeMap<String, (Value, BTreeSet<String>)>,
 ) -> Option<Value> {
     let mut num: BTreeMap<String, (Value, f64, f64)> = BTreeMap::new();
+    // Lengths (of strings, or arrays: what `sized` accepts), merged per path like numbers.
+    let mut lens: BTreeMap<String, (Value, f64, f64)> = BTreeMap::new();
     let mut strs: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
     let mut res = Vec::new();
     for (op, conds) in lists {
@@ -312,6 +360,17 @@ fn fast_constraints(
                         .entry(key)
                         .or_insert((c["path"].clone(), f64::MIN, f64::MAX));
                     if *op == "max" {
+                        e.2 = e.2.min(v);
+                    } else {
+                        e.1 = e.1.max(v);
+                    }
+                }
+                "min_len" | "max_len" => {
+                    let v = c["value"].as_f64()?;
+                    let e = lens
+                        .entry(key)
+                        .or_insert((c["path"].clone(), 0.0, f64::MAX));
+                    if *op == "max_len" {
                         e.2 = e.2.min(v);
                     } else {
                         e.1 = e.1.max(v);
@@ -349,13 +408,17 @@ fn fast_constraints(
         .into_values()
         .map(|(p, allowed)| json!({"path": p, "allowed": allowed.into_iter().map(|a| (a, json!(true))).collect::<Map<_, _>>()}))
         .collect();
-    Some(json!({"num": num, "in": strs, "re": res}))
+    let lens: Vec<Value> = lens
+        .into_values()
+        .map(|(p, lo, hi)| json!({"path": p, "lo": lo, "hi": hi}))
+        .collect();
+    Some(json!({"num": num, "len": lens, "in": strs, "re": res}))
 }
 
-/// The simple-plan form: the plan's merged constraints (`num`, `in`, `re`: pass them and no rule
-/// fails), and each rule's constraints flattened into per-kind lists tagged with the
-/// rule's sort key (`rnum`: numbers within [lo, hi]; `rin`: strings in a set; `rre`: strings
-/// matching a regex), its violation by key, and which keys are shadow rules. The library computes
+/// The simple-plan form: the plan's merged constraints (`num`, `len`, `in`, `re`: pass them and
+/// no rule fails), and each rule's constraints flattened into per-kind lists tagged with the
+/// rule's sort key (`rnum`: numbers within [lo, hi]; `rlen`: strings or arrays whose length is
+/// within [lo, hi]; `rin`: strings in a set; `rre`: strings matching a regex), its violation by key, and which keys are shadow rules. The library computes
 /// the set of failing keys with a few comprehensions: empty means the precomputed allow decision.
 fn per_rule_fast(
     merged: Value,
@@ -364,7 +427,7 @@ fn per_rule_fast(
     present: &BTreeMap<String, (Value, BTreeSet<String>)>,
     t: &TenantOut,
 ) -> Option<Value> {
-    let (mut rnum, mut rin, mut rre) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rnum, mut rlen, mut rin, mut rre) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut vio = Map::new();
     let mut shadow = Map::new();
     for r in rules {
@@ -388,6 +451,10 @@ fn per_rule_fast(
             e["key"] = json!(key);
             rnum.push(e);
         }
+        for mut e in c["len"].as_array().cloned().unwrap_or_default() {
+            e["key"] = json!(key);
+            rlen.push(e);
+        }
         for mut e in c["in"].as_array().cloned().unwrap_or_default() {
             e["key"] = json!(key);
             rin.push(e);
@@ -403,9 +470,11 @@ fn per_rule_fast(
     }
     Some(json!({
         "num": merged["num"],
+        "len": merged["len"],
         "in": merged["in"],
         "re": merged["re"],
         "rnum": rnum,
+        "rlen": rlen,
         "rin": rin,
         "rre": rre,
         "vio": vio,
