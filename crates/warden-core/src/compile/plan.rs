@@ -28,6 +28,24 @@ const FAST_OPS: &[(&str, &str)] = &[
 /// the fast path (`len` / `rlen`), so a plan whose other conditions are fast stays simple.
 const LENGTH_OPS: &[(&str, &str)] = &[("min_length", "min_len"), ("max_length", "max_len")];
 
+/// Records that rule `id` requires condition `c`'s path to be present, unless the condition is
+/// optional (`absent_ok`); returns whether it was recorded.
+fn require_path(
+    present: &mut BTreeMap<String, (Value, BTreeSet<String>)>,
+    c: &Value,
+    id: &str,
+) -> bool {
+    if c["absent_ok"].as_bool().unwrap_or(false) {
+        return false;
+    }
+    present
+        .entry(c["path"].to_string())
+        .or_insert_with(|| (c["path"].clone(), BTreeSet::new()))
+        .1
+        .insert(id.to_string());
+    true
+}
+
 fn is_fast_length(c: &Value) -> bool {
     let op = c["op"].as_str().unwrap_or_default();
     LENGTH_OPS.iter().any(|(o, _)| *o == op) && !c["wild"].as_bool().unwrap_or(false)
@@ -226,14 +244,7 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
             c["rule"] = json!(id);
             let op = c["op"].as_str().unwrap_or_default().to_string();
             if is_fast_length(&c) {
-                if c["absent_ok"].as_bool().unwrap_or(false) {
-                    optional_fast = true;
-                } else {
-                    let slot = len_present
-                        .entry(c["path"].to_string())
-                        .or_insert_with(|| (c["path"].clone(), BTreeSet::new()));
-                    slot.1.insert(id.clone());
-                }
+                optional_fast |= !require_path(&mut len_present, &c, &id);
                 let key = LENGTH_OPS
                     .iter()
                     .find(|(o, _)| *o == op)
@@ -244,14 +255,7 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
             let fast = FAST_OPS.iter().find(|(o, _)| *o == op).map(|(_, key)| *key);
             match (fast, c["wild"].as_bool().unwrap_or(false)) {
                 (Some(key), false) => {
-                    if c["absent_ok"].as_bool().unwrap_or(false) {
-                        optional_fast = true;
-                    } else {
-                        let slot = present
-                            .entry(c["path"].to_string())
-                            .or_insert_with(|| (c["path"].clone(), BTreeSet::new()));
-                        slot.1.insert(id.clone());
-                    }
+                    optional_fast |= !require_path(&mut present, &c, &id);
                     let mut entry = json!({"path": c["path"], "value": c["value"], "rule": id});
                     if key == "one_of" || key == "not_in" {
                         entry["value"] = c["value"].clone();
