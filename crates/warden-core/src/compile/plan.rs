@@ -24,17 +24,16 @@ const FAST_OPS: &[(&str, &str)] = &[
     ("not_in", "not_in"),
 ];
 
-/// Length conditions: checked by the full path through `generic` (unchanged), and also usable by
-/// the fast path (`len` / `rlen`), so a plan whose other conditions are fast stays simple.
+/// Length conditions: checked by the full path through `generic`, and also by the fast forms
+/// (`len` / `rlen`, see [`fast_lists`]), so a plan whose other conditions are fast stays simple.
+/// Paths that conditions require to be present, by path: the path, and the rules requiring it.
+type Present = BTreeMap<String, (Value, BTreeSet<String>)>;
+
 const LENGTH_OPS: &[(&str, &str)] = &[("min_length", "min_len"), ("max_length", "max_len")];
 
 /// Records that rule `id` requires condition `c`'s path to be present, unless the condition is
 /// optional (`absent_ok`); returns whether it was recorded.
-fn require_path(
-    present: &mut BTreeMap<String, (Value, BTreeSet<String>)>,
-    c: &Value,
-    id: &str,
-) -> bool {
+fn require_path(present: &mut Present, c: &Value, id: &str) -> bool {
     if c["absent_ok"].as_bool().unwrap_or(false) {
         return false;
     }
@@ -46,9 +45,38 @@ fn require_path(
     true
 }
 
-fn is_fast_length(c: &Value) -> bool {
-    let op = c["op"].as_str().unwrap_or_default();
-    LENGTH_OPS.iter().any(|(o, _)| *o == op) && !c["wild"].as_bool().unwrap_or(false)
+/// The fast-form list a length condition goes to (`min_len`, `max_len`); `None` for other
+/// conditions and for `[*]` paths.
+fn fast_length_key(c: &Value) -> Option<&'static str> {
+    if c["wild"].as_bool().unwrap_or(false) {
+        return None;
+    }
+    let op = c["op"].as_str()?;
+    LENGTH_OPS.iter().find(|(o, _)| *o == op).map(|(_, k)| *k)
+}
+
+/// What the fast forms check: the inline lists, plus the length conditions the full path reads
+/// from `generic`, and the paths they all require. `None` when a length condition is optional.
+fn fast_lists<'a>(
+    lists: &BTreeMap<&'a str, Vec<Value>>,
+    present: &Present,
+) -> Option<(BTreeMap<&'a str, Vec<Value>>, Present)> {
+    let mut out: BTreeMap<&str, Vec<Value>> = lists
+        .iter()
+        .filter(|(k, _)| **k != "generic")
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
+    let mut present = present.clone();
+    for c in lists.get("generic").into_iter().flatten() {
+        let key = fast_length_key(c)?;
+        let rule = c["rule"].as_str()?;
+        if !require_path(&mut present, c, rule) {
+            return None;
+        }
+        let entry = json!({"path": c["path"], "value": c["value"], "rule": rule});
+        out.entry(key).or_default().push(entry);
+    }
+    Some((out, present))
 }
 
 fn sel_matches(sel: &Value, v: &str) -> bool {
@@ -217,15 +245,11 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
     let mut info = Map::new();
     let mut when = Map::new();
     let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-    let mut present: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
+    let mut present: Present = BTreeMap::new();
     let mut redact = Vec::new();
     let mut matched = BTreeSet::new();
     // The fast forms assume every fast-op condition is required; an optional one disables them.
     let mut optional_fast = false;
-    // Length conditions for the fast forms only (the full path reads them from `generic`), and
-    // the paths they require.
-    let mut fast_lens: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-    let mut len_present: BTreeMap<String, (Value, BTreeSet<String>)> = BTreeMap::new();
     for r in &rules {
         let id = r["id"].as_str().unwrap_or_default().to_string();
         matched.insert(id.clone());
@@ -243,15 +267,6 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
             let mut c = c.clone();
             c["rule"] = json!(id);
             let op = c["op"].as_str().unwrap_or_default().to_string();
-            if is_fast_length(&c) {
-                optional_fast |= !require_path(&mut len_present, &c, &id);
-                let key = LENGTH_OPS
-                    .iter()
-                    .find(|(o, _)| *o == op)
-                    .map_or("", |(_, k)| *k);
-                let entry = json!({"path": c["path"], "value": c["value"], "rule": id});
-                fast_lens.entry(key).or_default().push(entry);
-            }
             let fast = FAST_OPS.iter().find(|(o, _)| *o == op).map(|(_, key)| *key);
             match (fast, c["wild"].as_bool().unwrap_or(false)) {
                 (Some(key), false) => {
@@ -269,31 +284,11 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
     for l in &limits {
         matched.insert(l["id"].as_str().unwrap_or_default().to_string());
     }
-    let fast = if !optional_fast
-        && when.is_empty()
-        && redact.is_empty()
-        && limits.is_empty()
-        && lists
-            .get("generic")
-            .is_none_or(|g| g.iter().all(is_fast_length))
-    {
-        // What the fast forms check: the inline lists and the length conditions.
-        let mut fast_lists: BTreeMap<&str, Vec<Value>> = lists
-            .iter()
-            .filter(|(k, _)| **k != "generic")
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        fast_lists.extend(fast_lens);
-        let mut fast_present = present.clone();
-        for (k, (p, rs)) in len_present {
-            fast_present
-                .entry(k)
-                .or_insert((p, BTreeSet::new()))
-                .1
-                .extend(rs);
-        }
-        fast_constraints(&fast_lists, &fast_present)
-            .and_then(|merged| per_rule_fast(merged, &rules, &fast_lists, &fast_present, t))
+    let fast = if !optional_fast && when.is_empty() && redact.is_empty() && limits.is_empty() {
+        fast_lists(&lists, &present).and_then(|(lists, present)| {
+            fast_constraints(&lists, &present)
+                .and_then(|merged| per_rule_fast(merged, &rules, &lists, &present, t))
+        })
     } else {
         None
     };
@@ -342,10 +337,7 @@ fn plan(t: &TenantOut, aid: &str, a: &AgentOut, tool: &str, action: &str) -> Val
 /// Merged constraints for the fast path: when a call satisfies them, no rule of the plan fails,
 /// so the decision is the plan's precomputed allow decision. `None` when the plan has a
 /// condition the fast path cannot express (the full path then decides every call).
-fn fast_constraints(
-    lists: &BTreeMap<&str, Vec<Value>>,
-    present: &BTreeMap<String, (Value, BTreeSet<String>)>,
-) -> Option<Value> {
+fn fast_constraints(lists: &BTreeMap<&str, Vec<Value>>, present: &Present) -> Option<Value> {
     let mut num: BTreeMap<String, (Value, f64, f64)> = BTreeMap::new();
     // Lengths (of strings, or arrays: what `sized` accepts), merged per path like numbers.
     let mut lens: BTreeMap<String, (Value, f64, f64)> = BTreeMap::new();
@@ -422,13 +414,14 @@ fn fast_constraints(
 /// The simple-plan form: the plan's merged constraints (`num`, `len`, `in`, `re`: pass them and
 /// no rule fails), and each rule's constraints flattened into per-kind lists tagged with the
 /// rule's sort key (`rnum`: numbers within [lo, hi]; `rlen`: strings or arrays whose length is
-/// within [lo, hi]; `rin`: strings in a set; `rre`: strings matching a regex), its violation by key, and which keys are shadow rules. The library computes
-/// the set of failing keys with a few comprehensions: empty means the precomputed allow decision.
+/// within [lo, hi]; `rin`: strings in a set; `rre`: strings matching a regex), its violation by
+/// key, and which keys are shadow rules. The library computes the set of failing keys with a few
+/// comprehensions: empty means the precomputed allow decision.
 fn per_rule_fast(
     merged: Value,
     rules: &[&Value],
     lists: &BTreeMap<&str, Vec<Value>>,
-    present: &BTreeMap<String, (Value, BTreeSet<String>)>,
+    present: &Present,
     t: &TenantOut,
 ) -> Option<Value> {
     let (mut rnum, mut rlen, mut rin, mut rre) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
