@@ -145,23 +145,26 @@ pub enum Verdict {
     Reply(Value),
 }
 
+/// The list methods whose answers are filtered ([`Gate::filter_list`]): the method, where its
+/// answer keeps its entries, the field that names each, and the policy's action prefix for them.
+const LISTS: [(&str, &str, &str, &str); 3] = [
+    ("tools/list", "tools", "name", ""),
+    ("prompts/list", "prompts", "name", "prompt:"),
+    ("resources/list", "resources", "uri", "resource:"),
+];
+
 /// The list method `method` is, if its answer is filtered ([`Gate::filter_list`]).
 pub fn listed(method: &str) -> Option<&'static str> {
-    ["tools/list", "prompts/list", "resources/list"]
-        .into_iter()
-        .find(|m| *m == method)
+    LISTS.iter().find(|l| l.0 == method).map(|l| l.0)
 }
 
 /// Where a list answer keeps its entries and what names each: `(key, field, action prefix)`
-/// for `tools/list` (`tools`, `name`, none), `prompts/list` (`prompts`, `name`, `prompt:`) and
-/// `resources/list` (`resources`, `uri`, `resource:`).
+/// (see [`LISTS`]).
 pub(crate) fn list_shape(method: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    match method {
-        "tools/list" => Some(("tools", "name", "")),
-        "prompts/list" => Some(("prompts", "name", "prompt:")),
-        "resources/list" => Some(("resources", "uri", "resource:")),
-        _ => None,
-    }
+    LISTS
+        .iter()
+        .find(|l| l.0 == method)
+        .map(|l| (l.1, l.2, l.3))
 }
 
 /// Whether `method` is a request Warden decides (`tools/call`, and `prompts/get` and
