@@ -1,6 +1,6 @@
 //! `.signatures.json`: one JWS over the list of a bundle's files and their digests, written and
 //! verified exactly as OPA does (`v1/bundle/sign.go`, `verify.go`; rules summarized in
-//! `shared/opa-vectors/README.md`).
+//! `tests/opa-vectors/README.md`).
 
 use std::collections::BTreeMap;
 
@@ -45,7 +45,7 @@ pub struct Payload {
     pub scope: Option<String>,
 }
 
-/// Why a bundle failed verification; `kind` matches the vector kinds in `shared/opa-vectors`.
+/// Why a bundle failed verification; `kind` matches the vector kinds in `tests/opa-vectors`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct VerifyError {

@@ -1,6 +1,7 @@
-//! Golden vectors from OPA's own tests and from real OPA (`shared/opa-vectors`, beside the
-//! checkout): canonical hashing, file digests, JWS verification, whole-bundle verification, and
-//! byte-for-byte reproduction of an RS256 signature that real OPA produced.
+//! Golden vectors from OPA's own tests and from real OPA (`tests/opa-vectors`, a copy of the
+//! developers' `shared/opa-vectors` so that a clone anywhere has them): canonical hashing, file
+//! digests, JWS verification, whole-bundle verification, and byte-for-byte reproduction of an
+//! RS256 signature that real OPA produced.
 
 use std::path::{Path, PathBuf};
 
@@ -11,13 +12,52 @@ use warden_bundle::signing::{verify_token, SigningKey};
 use warden_bundle::{sign, verify, PublicKey, VerificationConfig};
 
 fn vectors() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/opa-vectors");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/opa-vectors");
     assert!(
         p.join("README.md").is_file(),
-        "shared/opa-vectors must sit beside the checkout: {}",
+        "the vectors are missing: {}",
         p.display()
     );
     p
+}
+
+/// Every file below `dir`, as paths relative to it, sorted.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Where the developers' `shared/opa-vectors` sits beside the checkout (it does for CI), the
+/// copy in the repository must be the same, file for file and byte for byte.
+#[test]
+fn the_copy_matches_shared_opa_vectors() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/opa-vectors");
+    if !shared.join("README.md").is_file() {
+        eprintln!("no shared/opa-vectors beside the checkout; nothing to compare");
+        return;
+    }
+    let copy = vectors();
+    let names = files_below(&shared);
+    assert_eq!(names, files_below(&copy), "file sets differ");
+    for n in names {
+        assert!(
+            std::fs::read(shared.join(&n)).unwrap() == std::fs::read(copy.join(&n)).unwrap(),
+            "{} differs from shared/opa-vectors",
+            n.display()
+        );
+    }
 }
 
 fn json(path: PathBuf) -> Value {

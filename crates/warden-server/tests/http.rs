@@ -276,7 +276,7 @@ async fn no_bundle_is_503_with_fail_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_activates_good_bundles_rejects_tampered_ones_and_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/opa-vectors/keys");
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/opa-vectors/keys");
     let pem = std::fs::read(vectors.join("ec-p256-f.pkcs8.key.pem")).unwrap();
     let public = std::fs::read_to_string(vectors.join("ec-p256-f.pub.pem")).unwrap();
     let key = SigningKey::from_pem(jsonwebtoken::Algorithm::ES256, &pem, Some("k".into())).unwrap();
