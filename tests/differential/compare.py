@@ -51,6 +51,12 @@ def write_inputs(case, path):
     return len(inputs)
 
 
+def budget(rule, engine):
+    """How many lines `rule` may cover on `engine` (unlimited without `max_diffs`)."""
+    m = rule.get("max_diffs", float("inf"))
+    return m.get(engine, 0) if isinstance(m, dict) else m
+
+
 # ---------------------------------------------------------------- running
 
 def run(cmd, stdout_path=None):
@@ -177,8 +183,8 @@ def compare_case(case, args, known):
               f"{counts['error']} error; {opa_rate or 0:.0f} decisions/s")
         return True
 
-    rc, err = run([args.warden, "eval", "--bundle", case["bundle"], "--query", case["query"], "--inputs", inputs],
-                  warden_out)
+    rc, err = run([args.warden, "eval", "--bundle", case["bundle"], "--query", case["query"], "--inputs", inputs,
+                   "--engine", args.engine], warden_out)
     if rc != 0:
         print(f"FAIL {name}: warden exited {rc}: {err[-2000:]}")
         return False
@@ -189,7 +195,10 @@ def compare_case(case, args, known):
         print(f"FAIL {name}: warden wrote {len(wlines)} lines for {n} inputs")
         return False
 
-    rules = known.get(name, []) + known.get("*", [])
+    # A rule may hold for one evaluator only (`"engine"`), and its budget may differ by evaluator
+    # (`"max_diffs": {"interpreter": N, "rvm": M}`): where the interpreter stops at an error, the
+    # RVM often evaluates on and shows a difference further along.
+    rules = [r for r in known.get(name, []) + known.get("*", []) if r.get("engine", args.engine) == args.engine]
     used = [0] * len(rules)
     differ, unexplained, notes, kinds = [], [], [], {}
     flips = {"fail-open": 0, "fail-closed": 0}  # Warden allows where OPA denies / the reverse
@@ -212,7 +221,7 @@ def compare_case(case, args, known):
             kinds[k] = kinds.get(k, 0) + 1
         # A line is covered when every one of its differences is covered by some rule that still has
         # budget (max_diffs counts the lines a rule helped cover).
-        live = [j for j, r in enumerate(rules) if used[j] < r.get("max_diffs", float("inf"))]
+        live = [j for j, r in enumerate(rules) if used[j] < budget(r, args.engine)]
         chosen = set()
         for it in items:
             j = next((j for j in live if covered(rules[j], it, raw_inputs[i], opa_lines[i], wl)), None)
@@ -250,7 +259,8 @@ def compare_case(case, args, known):
         print(f"      warden: {dumps(at(w, p))[:300]}")
     if unexplained and args.update_known:
         ks = sorted({k for _, _, _, items in unexplained for _, k in items})
-        known.setdefault(name, []).append({"reason": "TODO: explain", "kinds": ks, "max_diffs": len(unexplained)})
+        known.setdefault(name, []).append({"reason": "TODO: explain", "engine": args.engine, "kinds": ks,
+                                           "max_diffs": len(unexplained)})
     return ok
 
 
@@ -262,6 +272,8 @@ def main():
     ap.add_argument("--update-known", action="store_true",
                     help="add a TODO entry to known_differences.json for every unexplained difference")
     ap.add_argument("--show", type=int, default=6, help="kinds of difference to print per case (one example each)")
+    ap.add_argument("--engine", choices=["interpreter", "rvm"], default="interpreter",
+                    help="Warden's evaluator (what `warden eval --engine` takes)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if not args.opa_only and not args.warden:

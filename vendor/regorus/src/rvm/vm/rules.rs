@@ -128,20 +128,24 @@ impl RegoVM {
                     Ok(_) => {
                         if matches!(rule_info.rule_type, RuleType::Complete) || is_function_call {
                             let current_result = self.get_register(result_reg)?.clone();
-                            if current_result != Value::Undefined {
-                                if let Some(ref expected) = first_successful_result {
-                                    if *expected != current_result {
-                                        rule_failed_due_to_inconsistency = true;
-                                        self.set_register(result_reg, Value::Undefined)?;
-                                        break;
-                                    }
-                                } else {
-                                    first_successful_result = Some(current_result.clone());
-                                    // All definitions produce the same static value;
-                                    // no need to verify consistency with the rest.
-                                    if rule_info.early_exit_on_first_success {
-                                        break 'outer;
-                                    }
+                            // Warden patch: a body that ran to its end without a value (a loop
+                            // over an empty collection, an undefined head value) failed, as in
+                            // OPA: go on to its `else`, as a failed condition does.
+                            if current_result == Value::Undefined {
+                                continue;
+                            }
+                            if let Some(ref expected) = first_successful_result {
+                                if *expected != current_result {
+                                    rule_failed_due_to_inconsistency = true;
+                                    self.set_register(result_reg, Value::Undefined)?;
+                                    break;
+                                }
+                            } else {
+                                first_successful_result = Some(current_result.clone());
+                                // All definitions produce the same static value;
+                                // no need to verify consistency with the rest.
+                                if rule_info.early_exit_on_first_success {
+                                    break 'outer;
                                 }
                             }
                         }
@@ -678,6 +682,16 @@ impl RegoVM {
         frame_data: &mut RuleFrameData,
         rule_info: &RuleInfo,
     ) -> Result<Option<usize>> {
+        // Warden patch: a complete or function body that ended without a value failed (see
+        // `execute_rule_definitions_common`); its `else`, if any, comes next.
+        if (matches!(frame_data.rule_type, RuleType::Complete) || frame_data.is_function_rule)
+            && self
+                .registers
+                .get(usize::from(frame_data.result_reg))
+                .is_none_or(|v| *v == Value::Undefined)
+        {
+            return self.rule_frame_after_failure(frame_data, rule_info);
+        }
         frame_data.any_body_succeeded = true;
 
         if matches!(frame_data.rule_type, RuleType::Complete) || frame_data.is_function_rule {

@@ -43,6 +43,7 @@ impl<'a> Compiler<'a> {
                 rhs_expr, lhs_plan, ..
             } => {
                 let rhs_reg = self.compile_rego_expr_with_span(rhs_expr, rhs_expr.span(), false)?;
+                self.guard_assigned_value(rhs_reg, span);
                 let _ = self.apply_destructuring_plan(
                     lhs_plan,
                     rhs_reg,
@@ -55,6 +56,7 @@ impl<'a> Compiler<'a> {
                 rhs_expr, lhs_plan, ..
             } => {
                 let rhs_reg = self.compile_rego_expr_with_span(rhs_expr, rhs_expr.span(), false)?;
+                self.guard_assigned_value(rhs_reg, span);
                 let _ = self.apply_destructuring_plan(
                     lhs_plan,
                     rhs_reg,
@@ -67,6 +69,7 @@ impl<'a> Compiler<'a> {
                 lhs_expr, rhs_plan, ..
             } => {
                 let lhs_reg = self.compile_rego_expr_with_span(lhs_expr, lhs_expr.span(), false)?;
+                self.guard_assigned_value(lhs_reg, span);
                 let _ = self.apply_destructuring_plan(
                     rhs_plan,
                     lhs_reg,
@@ -191,6 +194,22 @@ impl<'a> Compiler<'a> {
         let _ =
             self.apply_destructuring_plan(value_plan, value_register, span, PlanContext::SomeIn)?;
         Ok(())
+    }
+
+    /// Warden patch: binding a variable to an undefined value fails the statement, as in OPA
+    /// (`x := input.missing` fails its body, so a rule's `else` is taken and a comprehension
+    /// skips the element). Without this guard the variable was bound to `Undefined` and the
+    /// body went on. Inside a `not` (soft-assert mode) the negation handles undefined itself.
+    fn guard_assigned_value(&mut self, value_reg: Register, span: &Span) {
+        if !self.soft_assert_mode {
+            self.emit_instruction(
+                Instruction::Guard {
+                    register: value_reg,
+                    mode: GuardMode::NotUndefined,
+                },
+                span,
+            );
+        }
     }
 
     fn apply_destructuring_plan(

@@ -16,6 +16,12 @@ use alloc::vec::Vec;
 
 impl<'a> Compiler<'a> {
     pub(super) fn compile_query(&mut self, query: &Query) -> Result<()> {
+        // Warden patch: `input` and `data` are loaded into a register once per rule definition
+        // and reused. A query's code may be skipped at run time (a comprehension or `every` over
+        // an empty collection, a failed condition), so a load first emitted inside it must not
+        // be reused by code after it: that code would read a register that was never written.
+        let saved_input_register = self.current_input_register;
+        let saved_data_register = self.current_data_register;
         self.push_scope();
 
         let result = {
@@ -44,6 +50,8 @@ impl<'a> Compiler<'a> {
         };
 
         self.pop_scope();
+        self.current_input_register = saved_input_register;
+        self.current_data_register = saved_data_register;
 
         result
     }
@@ -168,6 +176,28 @@ impl<'a> Compiler<'a> {
                 .key_expr
                 .map(|key_expr| self.compile_rego_expr(&key_expr))
                 .unwrap_or(Ok(value_register))?;
+
+            // Warden patch: an element, set member or object entry whose key or value is
+            // undefined is skipped, as in OPA (`[x.v | some x in xs]` leaves out the `x` without
+            // a `v`). Without the guard the VM inserted the string "<undefined>". A complete
+            // rule needs no guard: its body then ends without a value, which fails it.
+            if !matches!(
+                context.context_type,
+                ContextType::Rule(RuleType::Complete) | ContextType::Every
+            ) {
+                for register in [key_register, value_register] {
+                    self.emit_instruction(
+                        Instruction::Guard {
+                            register,
+                            mode: GuardMode::NotUndefined,
+                        },
+                        span,
+                    );
+                    if key_register == value_register {
+                        break;
+                    }
+                }
+            }
 
             match context.context_type {
                 ContextType::Comprehension(ComprehensionType::Array) => {
