@@ -10,7 +10,7 @@
 # no partial object rules with constant keys, no `walk` generators, only strings are sorted.
 package warden.main
 
-library_version := "1.3.0"
+library_version := "1.3.1"
 
 builtin_priority := 1000000000
 
@@ -32,8 +32,9 @@ tenant_known if tenant
 
 agent_known if agent
 
-# `is_object` tests every looked-up value explicitly: regorus' RVM does not fail a body on an
-# undefined assignment that nothing tests afterwards (docs/opa-compatibility.md).
+# `is_object` tests every looked-up value explicitly: a plan must be an object, and regorus' RVM
+# as published does not fail a body on an undefined assignment that nothing tests afterwards
+# (S7 in docs/opa-compatibility.md; fixed in Warden's regorus).
 plan := p if {
 	p := agent.plans[tool][act]
 	is_object(p)
@@ -982,84 +983,54 @@ simple_decision(f) := f.allow if {
 	}
 }
 
-# passes(f): the input satisfies the merged constraints of simple plan f. Each `every` sits alone
-# at the end of its own function: regorus' RVM mis-evaluates statements that follow an `every`
-# over an empty collection (see docs/opa-compatibility.md).
+# passes(f): the input satisfies the merged constraints of simple plan f. The `every`s are
+# written out in one body: a function call per check costs the fast path ~2k VM instructions per
+# decision. (Until Warden patched regorus, the RVM mis-evaluated a statement after an `every` over
+# an empty collection, S8 in docs/opa-compatibility.md, so each `every` had a function of its own.)
 passes(f) if {
-	nums_ok(f.num)
-	lens_ok(object.get(f, "len", []))
-	ins_ok(f["in"])
-	res_ok(f.re)
-}
-
-nums_ok(cs) if {
-	every c in cs {
+	every c in f.num {
 		v := object.get(input, c.path, null)
 		is_number(v)
 		v >= c.lo
 		v <= c.hi
 	}
-}
-
-# length_within (below) written out: a function call per constraint costs the fast path ~2k VM
-# instructions per decision (callgrind, `warden eval --inputs`).
-lens_ok(cs) if {
-	every c in cs {
+	every c in object.get(f, "len", []) {
 		v := object.get(input, c.path, null)
 		sized(v)
 		count(v) >= c.lo
 		count(v) <= c.hi
 	}
-}
-
-ins_ok(cs) if {
-	every c in cs {
+	every c in f["in"] {
 		c.allowed[object.get(input, c.path, null)]
 	}
-}
-
-res_ok(cs) if {
-	every c in cs {
+	every c in f.re {
 		v := object.get(input, c.path, null)
 		is_string(v)
 		regex.match(c.re, v)
 	}
 }
 
-# failing_rules(f): sort keys of the rules of simple plan f whose own constraints fail. Each
-# comprehension sits alone in its own function: in one body, regorus' RVM let a comprehension
-# over an empty list (e.g. no numeric constraints) corrupt the `not` of the next one, which then
-# reported constraints that hold as failing (docs/opa-compatibility.md, S9).
-failing_rules(f) := ((((((num_missing(f.rnum) | num_low(f.rnum)) | num_high(f.rnum)) | not_allowed(f.rin)) | str_missing(f.rre)) | not_matching(f.rre)) | failing_lengths(object.get(f, "rlen", [])))
-
-num_missing(cs) := {c.key | some c in cs; not is_number(object.get(input, c.path, null))}
-
-num_low(cs) := {c.key |
-	some c in cs
+# failing_rules(f): sort keys of the rules of simple plan f whose own constraints fail, in one
+# body (a function call per comprehension costs the medium path ~2k VM instructions each). Until
+# Warden patched regorus, a comprehension over an empty list here (e.g. no numeric constraints)
+# corrupted the `not` of the next one on the RVM (S9 in docs/opa-compatibility.md), so each had
+# a function of its own.
+failing_rules(f) := {c.key | some c in f.rnum; not is_number(object.get(input, c.path, null))} | {c.key |
+	some c in f.rnum
 	v := object.get(input, c.path, null)
 	is_number(v)
 	v < c.lo
-}
-
-num_high(cs) := {c.key |
-	some c in cs
+} | {c.key |
+	some c in f.rnum
 	v := object.get(input, c.path, null)
 	is_number(v)
 	v > c.hi
-}
-
-not_allowed(cs) := {c.key | some c in cs; not c.allowed[object.get(input, c.path, null)]}
-
-str_missing(cs) := {c.key | some c in cs; not is_string(object.get(input, c.path, null))}
-
-not_matching(cs) := {c.key |
-	some c in cs
+} | {c.key | some c in f.rin; not c.allowed[object.get(input, c.path, null)]} | {c.key | some c in f.rre; not is_string(object.get(input, c.path, null))} | {c.key |
+	some c in f.rre
 	v := object.get(input, c.path, null)
 	is_string(v)
 	not regex.match(c.re, v)
-}
-
-failing_lengths(cs) := {c.key | some c in cs; not length_within(c, object.get(input, c.path, null))}
+} | {c.key | some c in object.get(f, "rlen", []); not length_within(c, object.get(input, c.path, null))}
 
 length_within(c, v) if {
 	sized(v)
