@@ -111,7 +111,8 @@ async def aggregated(d, mirror_dir, warden_url):
             # Prompts: namespaced like tools, filtered and decided with each server's policy.
             prompts = sorted(p.name for p in (await s.list_prompts()).prompts)
             check("testsrv__summarize" in prompts and "testsrv__greeting" in prompts
-                  and "testsrv__incident_plan" not in prompts and "mirror__incident_plan" in prompts,
+                  and "testsrv__incident_plan" not in prompts and "mirror__incident_plan" in prompts
+                  and "mirror__greeting" in prompts,
                   f"prompts/list merges both servers; a prompt testsrv's policy names but does not grant "
                   f"is hidden, mirror's (not named there) passes: {prompts}")
             got = await s.get_prompt("testsrv__summarize", {"topic": "the weather"})
@@ -139,8 +140,29 @@ async def aggregated(d, mirror_dir, warden_url):
             check(calls(mirror_dir, "resource:shadow") and not calls(d, "resource:shadow"),
                   "a resource only mirror lists is read from mirror, under mirror's policy")
             err = await refused(s.read_resource("file:///nowhere.txt"))
-            check(err is not None and err.code == -32602 and "list resources first" in err.message,
+            check(err is not None and err.code == -32602 and "list resources or templates first" in err.message,
                   f"a URI no server listed is a clear error: {err and err.message}")
+
+            # Resource templates: merged; a URI made from one is read from the server that listed it.
+            templates = sorted(t.uri_template for t in (await s.list_resource_templates()).resource_templates)
+            check(templates == ["file:///mirror/logs/{name}", "file:///srv/logs/{name}"],
+                  f"resources/templates/list merges both servers' templates: {templates}")
+            await s.read_resource("file:///mirror/logs/app.log")
+            await s.read_resource("file:///srv/logs/db.log")
+            check([c["args"]["name"] for c in calls(mirror_dir, "resource:log")] == ["app.log"]
+                  and [c["args"]["name"] for c in calls(d, "resource:log")] == ["db.log"],
+                  "a URI matching a server's resource template is read from that server (the logs prove it)")
+            err = await refused(s.read_resource("file:///srv/logs/a/b.log"))
+            check(err is not None and err.code == -32602,
+                  f"a URI that a template's {{name}} cannot expand to matches no template: {err and err.message}")
+    # Lists are answered whole: mirror pages every list (PAGE_SIZE=1) and its later pages were
+    # merged above (mirror__greeting, /etc/shadow); a cursor from the client is invalid.
+    status, sid, _ = raw_post(warden_url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+    status, _, answer = raw_post(warden_url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list",
+                                              "params": {"cursor": "1"}}, sid)
+    check(status == 200 and answer.get("error", {}).get("code") == -32602 and "cursor" in answer["error"]["message"],
+          f"a cursor on the aggregated endpoint's single-page lists is -32602: {answer}")
 
 
 def raw_post(url, body, session=None):
@@ -414,7 +436,8 @@ def main():
         os.makedirs(mirror_dir)
         mirror_port, agg_port = free_port(), free_port()
         mirror = subprocess.Popen([sys.executable, SERVER, "--http", str(mirror_port)],
-                                  env=dict(os.environ, CALL_LOG=os.path.join(mirror_dir, "calls.jsonl")),
+                                  env=dict(os.environ, CALL_LOG=os.path.join(mirror_dir, "calls.jsonl"),
+                                           PAGE_SIZE="1", LOG_TEMPLATE="file:///mirror/logs/{name}"),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cfg3 = os.path.join(d, "mcp-aggregated.yaml")
         with open(cfg3, "w") as f:

@@ -4,7 +4,9 @@ call), so a test can prove that a denied call never arrived.
 
 Tools: echo(text), pay(amount, currency), read_file(path), lookup(email), slow(seconds),
 admin_reset(), crash(). Prompts: summarize(topic), incident_plan(), greeting(). Resources:
-file:///srv/data/notes.txt, file:///etc/shadow.
+file:///srv/data/notes.txt, file:///etc/shadow, and the template $LOG_TEMPLATE (default
+file:///srv/logs/{name}). With $PAGE_SIZE set, tools/list, prompts/list and resources/list
+answer in pages of that size (the SDK's `nextCursor`), as large servers do.
 """
 import asyncio
 import json
@@ -12,8 +14,33 @@ import os
 
 from mcp.server.mcpserver import MCPServer
 
-server = MCPServer("warden-test-server")
 LOG = os.environ.get("CALL_LOG")
+PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "0"))
+
+
+class PagedServer(MCPServer):
+    """The SDK's server, answering its lists in pages of $PAGE_SIZE when that is set."""
+
+    async def _page(self, result, key, params):
+        if not PAGE_SIZE:
+            return result
+        items = getattr(result, key)
+        start = int(params.cursor) if params is not None and params.cursor else 0
+        end = start + PAGE_SIZE
+        return result.model_copy(update={key: items[start:end],
+                                         "next_cursor": str(end) if end < len(items) else None})
+
+    async def _handle_list_tools(self, ctx, params):
+        return await self._page(await super()._handle_list_tools(ctx, params), "tools", params)
+
+    async def _handle_list_prompts(self, ctx, params):
+        return await self._page(await super()._handle_list_prompts(ctx, params), "prompts", params)
+
+    async def _handle_list_resources(self, ctx, params):
+        return await self._page(await super()._handle_list_resources(ctx, params), "resources", params)
+
+
+server = PagedServer("warden-test-server")
 
 
 def log(tool, args):
@@ -100,6 +127,12 @@ def notes() -> str:
 def shadow() -> str:
     log("resource:shadow", {})
     return "root:*:19000:0:99999:7:::"
+
+
+@server.resource(os.environ.get("LOG_TEMPLATE", "file:///srv/logs/{name}"))
+def log_file(name: str) -> str:
+    log("resource:log", {"name": name})
+    return f"log {name}"
 
 
 @server.tool()

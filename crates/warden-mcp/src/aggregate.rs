@@ -6,11 +6,15 @@
 //! `tools/call`, `prompts/get` and `resources/read` to its upstream through that upstream's
 //! [`Gate`] (the server name is the policy's `tool`, as everywhere). Resources keep their URIs
 //! (they are the resources' identities): a read goes to the first server, in configuration order,
-//! whose list showed this client that URI.
+//! whose list showed this client that URI, or else whose resource template (from
+//! `resources/templates/list`) matches it.
+//!
+//! Lists are complete: Warden follows each upstream's `nextCursor` and answers with every page
+//! merged, without a cursor of its own (so a `cursor` from the client is invalid).
 //!
 //! Answers are JSON (`application/json`); the upstreams may answer with JSON or an event stream.
-//! Server-initiated requests, resource templates and subscriptions are not aggregated; connect
-//! to an upstream's own endpoint for those.
+//! Server-initiated requests and subscriptions are not aggregated; connect to an upstream's own
+//! endpoint for those.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +30,11 @@ use serde_json::{json, Value};
 
 use crate::gate::{codes, error, Gate, Session, Verdict};
 use crate::http::{Refused, SessionLimits};
+use crate::uri_template::UriTemplate;
+
+/// Pages read from one upstream for one list, at most (a server whose cursors never end would
+/// otherwise hold the request forever).
+const MAX_PAGES: usize = 100;
 
 /// Separator between a server's name and its tool's name.
 pub const SEP: &str = "__";
@@ -46,6 +55,9 @@ struct Client {
     /// configuration order, that lists it (URIs are not namespaced; they are the resources'
     /// identities, and clients match them against the `uri` of what they read).
     resources: Mutex<HashMap<String, String>>,
+    /// The resource templates this client was shown, each with its server, in configuration
+    /// order: a URI no list showed goes to the first server with a matching template.
+    templates: Mutex<Vec<(String, UriTemplate)>>,
 }
 
 /// The aggregated endpoint's state.
@@ -259,6 +271,7 @@ impl Aggregate {
                     session,
                     upstream_sessions,
                     resources: Mutex::new(HashMap::new()),
+                    templates: Mutex::new(Vec::new()),
                 }),
             );
         }
@@ -277,51 +290,101 @@ impl Aggregate {
         r
     }
 
-    /// Answers `tools/list`, `prompts/list` or `resources/list`: every upstream's list, filtered
-    /// by its gate; tools and prompts named `<server>__<name>`, resources under their own URI
-    /// (a URI two servers list is shown once, from the first). An upstream whose list fails is
-    /// left out.
+    /// Answers `tools/list`, `prompts/list`, `resources/list` or `resources/templates/list`:
+    /// every upstream's whole list (all its pages), filtered by its gate; tools and prompts
+    /// named `<server>__<name>`, resources and templates under their own URI (one two servers
+    /// list is shown once, from the first). An upstream whose list fails is left out.
     async fn list(&self, c: &Client, id: &Value, method: &'static str) -> Value {
-        let (key, field, _) = crate::gate::list_shape(method).unwrap_or(("tools", "name", ""));
+        let (key, field, _) = crate::gate::list_shape(method).unwrap_or(match method {
+            "resources/templates/list" => ("resourceTemplates", "uriTemplate", ""),
+            _ => ("tools", "name", ""),
+        });
         let mut items = Vec::new();
         let mut owners = HashMap::new();
+        let mut templates = Vec::new();
         for u in self.upstreams.iter() {
             let server = &u.gate.server;
-            let sid = c.upstream_sessions.get(server).cloned().flatten();
-            let req = json!({"jsonrpc": "2.0", "id": 1, "method": method});
-            let Ok((Some(mut r), _)) = self.send(&u.url, sid.as_deref(), &req).await else {
-                tracing::warn!(server, method, "list failed; its entries are left out");
-                continue;
-            };
-            // An error (a server without prompts or resources) contributes nothing.
-            let Some(res) = r.get_mut("result") else {
-                continue;
-            };
-            u.gate.filter_list(method, &c.session, res);
-            let Some(list) = res.get_mut(key).and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for mut t in list.drain(..) {
+            for mut t in self.pages(c, u, method, key).await {
                 let name = t
                     .get(field)
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                if key == "resources" {
-                    if owners.contains_key(&name) {
-                        continue;
+                match key {
+                    "resources" | "resourceTemplates" => {
+                        if owners.contains_key(&name) {
+                            continue;
+                        }
+                        if key == "resourceTemplates" {
+                            if let Some(tpl) = UriTemplate::new(&name) {
+                                templates.push((server.clone(), tpl));
+                            }
+                        }
+                        owners.insert(name, server.clone());
                     }
-                    owners.insert(name, server.clone());
-                } else {
-                    t[field] = json!(format!("{server}{SEP}{name}"));
+                    _ => t[field] = json!(format!("{server}{SEP}{name}")),
                 }
                 items.push(t);
             }
         }
-        if let Ok(mut m) = c.resources.lock() {
-            m.extend(owners);
+        if key == "resources" {
+            if let Ok(mut m) = c.resources.lock() {
+                m.extend(owners);
+            }
+        } else if key == "resourceTemplates" {
+            if let Ok(mut m) = c.templates.lock() {
+                *m = templates;
+            }
         }
         json!({"jsonrpc": "2.0", "id": id, "result": {key: items}})
+    }
+
+    /// Every entry of one upstream's list `method`, following `nextCursor` (at most
+    /// [`MAX_PAGES`] pages; a cursor seen before ends it), each page filtered by the gate.
+    async fn pages(&self, c: &Client, u: &Upstream, method: &'static str, key: &str) -> Vec<Value> {
+        let server = &u.gate.server;
+        let sid = c.upstream_sessions.get(server).cloned().flatten();
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut req = json!({"jsonrpc": "2.0", "id": 1, "method": method});
+            if let Some(cur) = &cursor {
+                req["params"] = json!({"cursor": cur});
+            }
+            let Ok((Some(mut r), _)) = self.send(&u.url, sid.as_deref(), &req).await else {
+                tracing::warn!(server, method, "list failed; its entries are left out");
+                return out;
+            };
+            // An error (a server without prompts or resources) contributes nothing.
+            let Some(res) = r.get_mut("result") else {
+                return out;
+            };
+            if crate::gate::list_shape(method).is_some() {
+                u.gate.filter_list(method, &c.session, res);
+            }
+            cursor = res
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(list) = res.get_mut(key).and_then(Value::as_array_mut) {
+                out.append(list);
+            }
+            match &cursor {
+                Some(cur) if seen.insert(cur.clone()) => {}
+                Some(_) => {
+                    tracing::warn!(
+                        server,
+                        method,
+                        "the server repeated a list cursor; list cut"
+                    );
+                    return out;
+                }
+                None => return out,
+            }
+        }
+        tracing::warn!(server, method, "list longer than {MAX_PAGES} pages; cut");
+        out
     }
 
     /// The upstream a `tools/call`, `prompts/get` or `resources/read` goes to, and its params
@@ -336,11 +399,22 @@ impl Aggregate {
         let unknown = |what: String| Err(error(id, codes::INVALID_PARAMS, what, None));
         if method == "resources/read" {
             let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
-            let owner = c.resources.lock().ok().and_then(|m| m.get(uri).cloned());
+            let owner = c
+                .resources
+                .lock()
+                .ok()
+                .and_then(|m| m.get(uri).cloned())
+                .or_else(|| {
+                    let t = c.templates.lock().ok()?;
+                    t.iter()
+                        .find(|(_, t)| t.matches(uri))
+                        .map(|(s, _)| s.clone())
+                });
             return match owner.and_then(|s| self.upstreams.iter().find(|u| u.gate.server == s)) {
                 Some(u) => Ok((u, params.clone())),
                 None => unknown(format!(
-                    "unknown resource `{uri}`: it is in no server's resources/list (list resources first)"
+                    "unknown resource `{uri}`: it is in no server's resources/list and matches no \
+                     template of resources/templates/list (list resources or templates first)"
                 )),
             };
         }
@@ -464,9 +538,21 @@ async fn on_post(State(a): State<Arc<Aggregate>>, headers: HeaderMap, body: Byte
     let params = msg.get("params").cloned().unwrap_or(Value::Null);
     let answer = match method {
         "ping" => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
+        m @ ("tools/list" | "prompts/list" | "resources/list" | "resources/templates/list")
+            if params.get("cursor").is_some() =>
+        {
+            // Warden answers every list whole and never hands out a cursor.
+            error(
+                &id,
+                codes::INVALID_PARAMS,
+                format!("invalid cursor: Warden's {m} has a single page"),
+                None,
+            )
+        }
         "tools/list" => a.list(&c, &id, "tools/list").await,
         "prompts/list" => a.list(&c, &id, "prompts/list").await,
         "resources/list" => a.list(&c, &id, "resources/list").await,
+        "resources/templates/list" => a.list(&c, &id, "resources/templates/list").await,
         m @ ("tools/call" | "prompts/get" | "resources/read") => a.call(&c, &id, m, &params).await,
         other => error(
             &id,

@@ -8,6 +8,8 @@
 //! - [`http`]: the Streamable HTTP proxy in front of an upstream HTTP MCP server.
 //! - [`aggregate`]: one Streamable HTTP endpoint over several upstreams, tools namespaced
 //!   `<server>__<tool>`.
+//! - [`uri_template`]: matching resource URIs against RFC 6570 templates (for the aggregated
+//!   endpoint's routing).
 //!
 //! Approvals (the flow, Slack, Teams, the web page) live in `warden_server::approvals`, shared
 //! with the decision API.
@@ -18,6 +20,7 @@ pub mod gate;
 pub mod http;
 pub mod limits;
 pub mod stdio;
+pub mod uri_template;
 
 pub use gate::{Denials, Gate, Session, Unlisted, Verdict};
 pub use limits::{LimitStore, SqliteLimits};
