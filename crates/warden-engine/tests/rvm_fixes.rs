@@ -129,3 +129,37 @@ fn s6_s3_undefined_elements_members_and_entries_are_skipped() {
     );
     rvm_gives("r contains x.v if { some x in input.xs }", input, "[1, 3]");
 }
+
+#[test]
+fn s5_conflicts_are_errors_as_in_opa() {
+    let input = regorus::Value::from_json_str(
+        r#"{"pairs": [["a", 1], ["a", 2]], "same": [["a", 1], ["a", 1]]}"#,
+    )
+    .unwrap();
+    let eval = |rego: &str| {
+        let module = Source {
+            path: "t.rego".into(),
+            text: format!("package t\n{rego}\n"),
+        };
+        let p = Prepared::new(&[module], regorus::Value::new_object(), &["data.t.r"], "").unwrap();
+        Engine::new(p).eval("data.t.r", input.clone())
+    };
+    // Each was a value (the last one given) or undefined on the RVM; OPA: eval_conflict_error.
+    for rego in [
+        "r := {k: v | some [k, v] in input.pairs}",
+        "r[k] := v if { some [k, v] in input.pairs }",
+        "r := 1 if { true }\nr := 2 if { true }",
+        "f(x) := 1 if { x }\nf(x) := 2 if { x }\nr := f(true)",
+        // Inside a negation too: the whole evaluation fails, it does not make `not` true.
+        "x := {k: v | some [k, v] in input.pairs}\nr := 1 if { not x }",
+    ] {
+        let err = eval(rego).expect_err(rego).to_string();
+        assert!(err.contains("eval_conflict_error"), "{rego}: {err}");
+    }
+    // The same value twice is no conflict.
+    assert_eq!(
+        eval("r := {k: v | some [k, v] in input.same}").unwrap(),
+        regorus::Value::from_json_str(r#"{"a": 1}"#).unwrap()
+    );
+    assert!(eval("r := 1 if { true }\nr := 1 if { true }").is_ok());
+}

@@ -259,6 +259,13 @@ impl RegoVM {
             }
             (&ComprehensionMode::Object, &mut Value::Object(ref mut obj)) => {
                 if let Some(key) = key_value {
+                    // Warden patch: a key generated twice with different values is a conflict.
+                    if obj.get(&key).is_some_and(|v| *v != value_to_add) {
+                        return Err(VmError::Conflict {
+                            message: format!("object keys must be unique (key {key})"),
+                            pc: self.pc,
+                        });
+                    }
                     crate::Rc::make_mut(obj).insert(key, value_to_add);
                 } else {
                     self.set_register(result_reg, current_result)?;
@@ -373,6 +380,13 @@ impl RegoVM {
             }
             (&ComprehensionMode::Object, &mut Value::Object(ref mut obj)) => {
                 if let Some(key) = key_value {
+                    // Warden patch: a key generated twice with different values is a conflict.
+                    if obj.get(&key).is_some_and(|v| *v != value_to_add) {
+                        return Err(VmError::Conflict {
+                            message: format!("object keys must be unique (key {key})"),
+                            pc: self.pc,
+                        });
+                    }
                     crate::Rc::make_mut(obj).insert(key, value_to_add);
                 } else {
                     self.set_register(result_reg_idx, current_result)?;

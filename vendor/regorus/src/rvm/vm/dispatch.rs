@@ -451,6 +451,17 @@ impl RegoVM {
                 // Take ownership so Rc refcount stays at 1 and make_mut is a no-op.
                 let mut obj_value = self.take_register(obj)?;
 
+                // Warden patch: a partial object rule giving one key two values is a conflict,
+                // as in OPA.
+                let conflict = matches!(&obj_value, Value::Object(o)
+                    if o.get(&key_value).is_some_and(|v| *v != value_value));
+                if conflict {
+                    self.set_register(obj, obj_value)?;
+                    return Err(VmError::Conflict {
+                        message: alloc::format!("object keys must be unique (key {key_value})"),
+                        pc: self.pc,
+                    });
+                }
                 if let Ok(obj_mut) = obj_value.as_object_mut() {
                     obj_mut.insert(key_value, value_value);
                     self.set_register(obj, obj_value)?;

@@ -217,6 +217,11 @@ pub enum VmError {
     #[error("Rule-data conflict: {message} (pc={pc})")]
     RuleDataConflict { message: String, pc: usize },
 
+    /// Warden patch: OPA's `eval_conflict_error` (a complete rule or an object key given two
+    /// different values). Fatal: the whole evaluation fails, as in OPA and the interpreter.
+    #[error("eval_conflict_error: {message} (pc={pc})")]
+    Conflict { message: String, pc: usize },
+
     #[error("Arithmetic error: {message} (pc={pc})")]
     ArithmeticError { message: String, pc: usize },
 

@@ -28,7 +28,17 @@ impl RegoVM {
                 | VmError::RegexSizeLimitExceeded { .. }
                 | VmError::InstructionLimitExceeded { .. }
                 | VmError::NumericOverflow { .. }
+                | VmError::Conflict { .. }
         )
+    }
+
+    /// Warden patch: the error for a complete rule or function whose definitions gave two
+    /// different values (OPA: `eval_conflict_error`); before, the rule was silently undefined.
+    fn rule_conflict(name: &str, pc: usize) -> VmError {
+        VmError::Conflict {
+            message: alloc::format!("complete rules must not produce multiple outputs ({name})"),
+            pc,
+        }
     }
 
     /// Restore VM state that was swapped out for rule execution.
@@ -316,6 +326,9 @@ impl RegoVM {
             });
         }
         self.pc = call_context.return_pc;
+        if rule_failed_due_to_inconsistency {
+            return Err(Self::rule_conflict(&rule_info.name, self.pc));
+        }
 
         let result_from_rule = if !rule_failed_due_to_inconsistency {
             final_result
@@ -874,6 +887,9 @@ impl RegoVM {
         }
 
         self.registers = parent_registers;
+        if rule_failed_due_to_inconsistency {
+            return Err(Self::rule_conflict(&rule_info.name, self.pc));
+        }
 
         // Underflow here means malformed/poisoned program state; surface as a
         // typed error rather than a debug-only panic so the public load_program
