@@ -12,7 +12,7 @@ bin=$(cargo bench -p warden-engine --bench decision --no-run --locked 2>&1 | sed
 (cd crates/warden-engine && valgrind --tool=callgrind --callgrind-out-file="$out" "../../$bin" --test >/dev/null 2>&1)
 python3 - "$out" <<'PY'
 import re, subprocess, sys
-tree = subprocess.run(["callgrind_annotate", "--tree=caller", sys.argv[1]],
+tree = subprocess.run(["callgrind_annotate", "--tree=caller", "--threshold=100", sys.argv[1]],
                       capture_output=True, text=True, check=True).stdout
 blocks, cur = [], []
 for line in tree.splitlines():

@@ -10,6 +10,7 @@
 mod builtins;
 mod prepared;
 pub mod share;
+mod value_de;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -207,13 +208,14 @@ pub fn to_value(v: &serde_json::Value) -> Result<Value, EngineError> {
     <Value as serde::Deserialize>::deserialize(v).map_err(|e| EngineError::Input(e.to_string()))
 }
 
-/// Converts the library's decision value into the typed decision.
+/// Converts the library's decision value into the typed decision. Not inlined, so that
+/// profiles (`bench/decision-instructions.sh`) show this stage on its own.
+#[inline(never)]
 pub fn decision_from_value(v: &Value) -> Result<Decision, EngineError> {
     if *v == Value::Undefined {
         return Err(EngineError::Undefined(warden_core::DECISION_QUERY.into()));
     }
-    let json = serde_json::to_value(v).map_err(|e| EngineError::Eval(e.to_string()))?;
-    serde_json::from_value(json).map_err(|e| EngineError::Eval(format!("malformed decision: {e}")))
+    value_de::from_value(v).map_err(|e| EngineError::Eval(format!("malformed decision: {e}")))
 }
 
 /// The current time in seconds since the Unix epoch.
