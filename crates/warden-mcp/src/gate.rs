@@ -695,12 +695,17 @@ impl Gate {
     /// is the call's decision input). Returns whether the result changed. A result that cannot
     /// be checked is withheld (fail closed).
     pub fn on_result(&self, input: &Value, result: &mut Value) -> bool {
-        let text = |p: &str| input.pointer(p).and_then(Value::as_str).unwrap_or("");
+        // `get` chains, not `pointer`: this runs on every tool result, and `pointer` allocates
+        // for each path segment it unescapes.
+        fn text(v: Option<&Value>) -> &str {
+            v.and_then(Value::as_str).unwrap_or("")
+        }
+        let action = input.get("action");
         if !self.svc.redacts_results(
-            text("/tenant"),
-            text("/agent/id"),
-            text("/action/tool"),
-            text("/action/type"),
+            text(input.get("tenant")),
+            text(input.get("agent").and_then(|a| a.get("id"))),
+            text(action.and_then(|a| a.get("tool"))),
+            text(action.and_then(|a| a.get("type"))),
         ) {
             // Nothing in the policy looks at results: no second decision on the hot path.
             return false;

@@ -17,6 +17,23 @@ impl Object {
         self
     }
 
+    /// An object from `entries` in one pass (Warden patch). Entries already in key order with no
+    /// key twice, as a `serde_json` object iterates, become the compact storage as they are;
+    /// others go through a `BTreeMap` (the last of equal keys wins, as with `insert`). Building
+    /// the map first and then freezing it, the only way from outside the crate before, cost
+    /// about a fifth of converting a decision input.
+    pub fn from_entries(entries: Vec<(Value, Value)>) -> Self {
+        if entries.is_empty() {
+            return Self::new();
+        }
+        if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Self {
+                repr: Repr::Frozen(entries.into_boxed_slice()),
+            };
+        }
+        Self::from(entries.into_iter().collect::<alloc::collections::BTreeMap<_, _>>())
+    }
+
     /// Wrap into a `Value::Object`.
     #[inline]
     pub fn into_value(self) -> Value {
