@@ -2,12 +2,13 @@
 # Added latency of the MCP gateway over Streamable HTTP against calling the same trivial MCP
 # server directly, with a policy decision and the audit log on every call, at a fixed rate; then
 # the gateway's throughput with 64 calls in flight. Usage: bench/mcp_http.sh [RATE] [SECONDS]
-# [AUDIT: full|normal|none].
+# [AUDIT: full|normal|none] [BUSY_POLL_US: the gateway's `busy_poll_us`, default 0 = off].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}
 SECS=${2:-10}
 AUDIT=${3:-full}
+BUSY=${4:-0}
 cargo build --release --locked -p warden >/dev/null 2>&1
 cargo build --release --locked -p warden-mcp --example mcp_http_bench >/dev/null 2>&1
 tmp=$(mktemp -d)
@@ -25,6 +26,7 @@ server: { name: bench, url: "http://127.0.0.1:$UP/mcp" }
 listen: 127.0.0.1:$GW
 policies: $tmp/p
 data_dir: $tmp/state
+busy_poll_us: $BUSY
 YAML
 if [ "$AUDIT" = none ]; then echo "audit_db: none" >> "$tmp/mcp.yaml"; else echo "audit_sync: $AUDIT" >> "$tmp/mcp.yaml"; fi
 ./target/release/examples/mcp_http_bench serve "$UP" & pids+=($!)

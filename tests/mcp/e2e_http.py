@@ -429,7 +429,10 @@ def main():
                        "listen": f"127.0.0.1:{auth_port}", "api_keys": keys,
                        "jwt": {"key_file": secret, "algorithm": "HS256", "issuer": "test-idp",
                                "audience": "warden-mcp"},
-                       "session_idle_seconds": 3}, f)
+                       "session_idle_seconds": 3,
+                       # This gateway and the aggregated one poll for answers (busy_poll_us),
+                       # so both worker modes serve the same SDK clients.
+                       "busy_poll_us": 200}, f)
         gw2 = subprocess.Popen([warden, "mcp", "--config", cfg2], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # A second upstream and an aggregated gateway over both.
         mirror_dir = os.path.join(d, "mirror")
@@ -445,7 +448,7 @@ def main():
                        "servers": [{"name": "testsrv", "url": f"http://127.0.0.1:{up_port}/mcp"},
                                    {"name": "mirror", "url": f"http://127.0.0.1:{mirror_port}/mcp"}],
                        "policies": HERE, "data_dir": os.path.join(d, "state3"),
-                       "listen": f"127.0.0.1:{agg_port}"}, f)
+                       "listen": f"127.0.0.1:{agg_port}", "busy_poll_us": 200}, f)
         agg = None
         try:
             wait_port(up_port, up, "the MCP server")

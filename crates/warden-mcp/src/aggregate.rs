@@ -184,6 +184,7 @@ impl Aggregate {
         if let Some(s) = session {
             req = req.header("mcp-session-id", s);
         }
+        warden_server::workers::kick(); // the answer is due: poll for it (when configured)
         let resp = tokio::time::timeout(self.call_timeout, req.send())
             .await
             .map_err(|_| "the MCP server did not answer in time".to_string())?

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -25,15 +25,8 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::gate::{codes, error, Gate, Session, Verdict};
+use crate::upstream::Upstream;
 
-/// Request headers passed upstream.
-const FORWARD: [&str; 5] = [
-    "content-type",
-    "accept",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "last-event-id",
-];
 /// Response headers passed back.
 const BACK: [&str; 3] = ["content-type", "mcp-session-id", "cache-control"];
 
@@ -43,10 +36,8 @@ pub struct HttpProxy {
     /// Caller credentials (API keys, JWTs); when configured, every request needs one and the
     /// caller's identity decides (not the configuration's).
     auth: Arc<warden_server::auth::AuthConfig>,
-    /// Parsed once: `reqwest` would otherwise parse (and IDNA-map) the address on every call.
-    upstream: reqwest::Url,
     /// This worker's connections to the upstream (see [`HttpProxy::worker`]).
-    client: reqwest::Client,
+    upstream: Upstream,
     /// Shared by every worker: a session opened through one is known to all.
     sessions: Arc<Mutex<HashMap<String, Arc<Session>>>>,
     call_timeout: Duration,
@@ -91,13 +82,11 @@ impl HttpProxy {
         call_timeout: Duration,
         limits: SessionLimits,
     ) -> Result<Arc<Self>, String> {
-        let upstream = reqwest::Url::parse(upstream)
-            .map_err(|e| format!("server.url `{upstream}` is not a URL: {e}"))?;
+        let upstream = Upstream::new(upstream)?;
         let p = Arc::new(HttpProxy {
             gate,
             auth,
             upstream,
-            client: reqwest::Client::new(),
             sessions: Arc::new(Mutex::new(HashMap::new())),
             call_timeout,
             limits,
@@ -114,8 +103,7 @@ impl HttpProxy {
         Arc::new(HttpProxy {
             gate: self.gate.clone(),
             auth: self.auth.clone(),
-            upstream: self.upstream.clone(),
-            client: reqwest::Client::new(),
+            upstream: self.upstream.fresh(),
             sessions: self.sessions.clone(),
             call_timeout: self.call_timeout,
             limits: self.limits,
@@ -298,23 +286,26 @@ impl Drop for Settle {
         };
         let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                           "params": {"requestId": c.id, "reason": "the client went away"}});
-        let mut req = p
-            .client
-            .post(p.upstream.clone())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(note.to_string());
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert(
+            "accept",
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
         for (name, value) in [
             ("mcp-session-id", c.session),
             ("mcp-protocol-version", c.protocol),
         ] {
             if let Some(v) = value {
-                req = req.header(name, v);
+                headers.insert(name, v);
             }
         }
-        let timeout = p.call_timeout;
+        let (p, timeout) = (p.clone(), p.call_timeout);
         rt.spawn(async move {
-            if let Ok(Err(e)) = tokio::time::timeout(timeout, req.send()).await {
+            let sent = p
+                .upstream
+                .send(Method::POST, &headers, note.to_string().into());
+            if let Ok(Err(e)) = tokio::time::timeout(timeout, sent).await {
                 tracing::warn!(error = %e, "could not cancel an abandoned call upstream");
             }
         });
@@ -520,8 +511,9 @@ async fn exchange(
     body: Bytes,
     tracked: Option<Tracked>,
 ) -> Response {
-    let req = forwarded(p.client.post(p.upstream.clone()).body(body), headers);
-    match tokio::time::timeout(p.call_timeout, req.send()).await {
+    let sent = p.upstream.send(Method::POST, headers, body);
+    warden_server::workers::kick(); // the answer is due: poll for it (when configured)
+    match tokio::time::timeout(p.call_timeout, sent).await {
         Ok(Ok(resp)) => relay(p, resp, tracked).await,
         Ok(Err(e)) => upstream_failed(tracked, &format!("the MCP server is unreachable: {e}")),
         Err(_) => upstream_failed(tracked, "the MCP server did not answer in time"),
@@ -650,25 +642,22 @@ fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool 
     }
 }
 
-async fn relay(
-    p: &Arc<HttpProxy>,
-    resp: reqwest::Response,
-    mut tracked: Option<Tracked>,
-) -> Response {
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+/// Passes the upstream's answer back: its status, the headers in `BACK`, and its body, with
+/// the tracked response inspected (and rewritten when policy changes it) on the way.
+async fn relay(p: &Arc<HttpProxy>, resp: Response, mut tracked: Option<Tracked>) -> Response {
+    let (head, body) = resp.into_parts();
     let mut back = HeaderMap::new();
     for h in BACK {
-        if let Some(v) = resp.headers().get(h).and_then(|v| v.to_str().ok()) {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(h.as_bytes()), v.parse()) {
-                back.insert(n, v);
-            }
+        if let Some(v) = head.headers.get(h) {
+            back.insert(HeaderName::from_static(h), v.clone());
         }
     }
-    let kind = header_str(resp.headers(), "content-type");
+    let kind = header_str(&head.headers, "content-type");
     if kind.starts_with("text/event-stream") {
         let gate = p.gate.clone();
+        let chunks = body.into_data_stream();
         let stream = futures_util::stream::unfold(
-            (resp, Vec::<u8>::new(), tracked, gate),
+            (chunks, Vec::<u8>::new(), tracked, gate),
             |(mut resp, mut buf, mut tracked, gate)| async move {
                 loop {
                     if let Some(end) = event_end(&buf) {
@@ -679,8 +668,8 @@ async fn relay(
                             (resp, buf, tracked, gate),
                         ));
                     }
-                    match resp.chunk().await {
-                        Ok(Some(c)) => buf.extend_from_slice(&c),
+                    match resp.next().await {
+                        Some(Ok(c)) => buf.extend_from_slice(&c),
                         _ if !buf.is_empty() => {
                             let rest = std::mem::take(&mut buf);
                             return Some((Ok(Bytes::from(rest)), (resp, buf, tracked, gate)));
@@ -692,11 +681,11 @@ async fn relay(
             },
         );
         let mut r = Response::new(Body::from_stream(stream));
-        *r.status_mut() = status;
+        *r.status_mut() = head.status;
         *r.headers_mut() = back;
         return r;
     }
-    let bytes = match resp.bytes().await {
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
             return upstream_failed(tracked, &format!("the MCP server's answer broke off: {e}"))
@@ -713,12 +702,12 @@ async fn relay(
         _ => bytes,
     };
     let mut r = Response::new(Body::from(body));
-    *r.status_mut() = status;
+    *r.status_mut() = head.status;
     *r.headers_mut() = back;
     r
 }
 
-fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> String {
+fn header_str(h: &HeaderMap, name: &str) -> String {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
@@ -777,23 +766,9 @@ fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Ve
     out.into_bytes()
 }
 
-/// `req` with the client's MCP headers (`FORWARD`) copied onto it.
-fn forwarded(mut req: reqwest::RequestBuilder, headers: &HeaderMap) -> reqwest::RequestBuilder {
-    for h in FORWARD {
-        if let Some(v) = headers.get(h) {
-            req = req.header(h, v);
-        }
-    }
-    req
-}
-
 /// `GET` (the server's event stream) and `DELETE` (end of session) pass through once the caller
 /// is authenticated and owns the session.
-async fn pass_through(
-    p: &Arc<HttpProxy>,
-    headers: &HeaderMap,
-    method: reqwest::Method,
-) -> Response {
+async fn pass_through(p: &Arc<HttpProxy>, headers: &HeaderMap, method: Method) -> Response {
     let session = header(headers, "mcp-session-id");
     if let Err(r) = p
         .caller(headers)
@@ -801,15 +776,12 @@ async fn pass_through(
     {
         return r.into_response();
     }
-    if method == reqwest::Method::DELETE {
+    if method == Method::DELETE {
         if let (Some(s), Ok(mut m)) = (session, p.sessions.lock()) {
             m.remove(&s);
         }
     }
-    match forwarded(p.client.request(method, p.upstream.clone()), headers)
-        .send()
-        .await
-    {
+    match p.upstream.send(method, headers, Bytes::new()).await {
         Ok(resp) => relay(p, resp, None).await,
         Err(e) => (
             StatusCode::BAD_GATEWAY,
@@ -820,11 +792,11 @@ async fn pass_through(
 }
 
 async fn on_get(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
-    pass_through(&p, &headers, reqwest::Method::GET).await
+    pass_through(&p, &headers, Method::GET).await
 }
 
 async fn on_delete(State(p): State<Arc<HttpProxy>>, headers: HeaderMap) -> Response {
-    pass_through(&p, &headers, reqwest::Method::DELETE).await
+    pass_through(&p, &headers, Method::DELETE).await
 }
 
 #[cfg(test)]

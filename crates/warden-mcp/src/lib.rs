@@ -20,6 +20,7 @@ pub mod gate;
 pub mod http;
 pub mod limits;
 pub mod stdio;
+mod upstream;
 pub mod uri_template;
 
 pub use gate::{Denials, Gate, Session, Unlisted, Verdict};

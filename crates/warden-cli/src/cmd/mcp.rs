@@ -128,6 +128,9 @@ pub(crate) struct McpFile {
     session_idle_seconds: Option<u64>,
     /// HTTP mode: at most this many open sessions (default 10,000).
     max_sessions: Option<usize>,
+    /// HTTP mode: after forwarding a call, a worker polls for the answer this many microseconds
+    /// before sleeping (default 0: off); trades CPU for latency ([`warden_server::workers`]).
+    busy_poll_us: Option<u64>,
     data_dir: Option<String>,
     audit_db: Option<String>,
     /// `full` (fsync every commit, the default) or `normal` (survives a crash of the process,
@@ -488,7 +491,8 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 let limit = upstream.max_message_bytes;
                 let app = move || warden_mcp::http::router(proxy.worker(), limit);
                 let what = format!("MCP gateway on http://{{addr}}/mcp -> {url}");
-                serve_http(app, callbacks, listen, &what).await
+                let busy = Duration::from_micros(f.busy_poll_us.unwrap_or(0));
+                serve_http(app, callbacks, listen, busy, &what).await
             }
             None => {
                 let (input, output) = client_stdio();
@@ -655,7 +659,8 @@ async fn serve_aggregated(
         "aggregated MCP endpoint on http://{{addr}}/mcp over {}",
         names.join(", ")
     );
-    serve_http(app, callbacks, listen, &what).await
+    let busy = Duration::from_micros(f.busy_poll_us.unwrap_or(0));
+    serve_http(app, callbacks, listen, busy, &what).await
 }
 
 /// Serves the router `app()` makes (with the approvals page, API and Slack callback beside it
@@ -666,6 +671,7 @@ async fn serve_http(
     app: impl Fn() -> axum::Router + Send + Sync + 'static,
     callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
     listen: std::net::SocketAddr,
+    busy_poll: Duration,
     what: &str,
 ) -> Result<i32, CliError> {
     let listener = std::net::TcpListener::bind(listen).map_err(|e| {
@@ -681,7 +687,7 @@ async fn serve_http(
         Some(c) => app().merge(warden_mcp::approvals_http::router(c.clone())),
         None => app(),
     };
-    warden_server::workers::serve(listener, app)
+    warden_server::workers::serve(listener, app, busy_poll)
         .await
         .map_err(|e| CliError::failure(e.to_string()))?;
     Ok(0)
