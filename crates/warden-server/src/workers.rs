@@ -52,8 +52,8 @@ pub async fn serve(
                 .and_then(|rt| {
                     rt.block_on(async move {
                         if !busy_poll.is_zero() {
-                            let spin = Arc::new(Spin::new());
-                            SPIN.with(|s| *s.borrow_mut() = Some((spin.clone(), busy_poll)));
+                            let spin = Arc::new(Spin::new(busy_poll));
+                            SPIN.with(|s| *s.borrow_mut() = Some(spin.clone()));
                             tokio::spawn(spin.run());
                         }
                         let socket = tokio::net::TcpListener::from_std(socket)?;
@@ -71,22 +71,24 @@ pub async fn serve(
 }
 
 thread_local! {
-    /// This worker's spinner and its budget, when busy polling is on.
-    static SPIN: RefCell<Option<(Arc<Spin>, Duration)>> = const { RefCell::new(None) };
+    /// This worker's spinner, when busy polling is on.
+    static SPIN: RefCell<Option<Arc<Spin>>> = const { RefCell::new(None) };
 }
 
 /// Tells this thread's worker that an answer is due soon: with busy polling on, it polls for it
 /// (for up to the budget) instead of sleeping. Does nothing elsewhere.
 pub fn kick() {
     SPIN.with(|s| {
-        if let Some((spin, budget)) = &*s.borrow() {
-            spin.until(*budget);
+        if let Some(spin) = &*s.borrow() {
+            spin.kick();
         }
     });
 }
 
 /// A worker's spinner: a task that, while its deadline lies ahead, yields in a loop.
 struct Spin {
+    /// How long after a kick to poll.
+    budget: Duration,
     /// Nanoseconds after `epoch` until which to poll.
     deadline: AtomicU64,
     epoch: Instant,
@@ -94,8 +96,9 @@ struct Spin {
 }
 
 impl Spin {
-    fn new() -> Self {
+    fn new(budget: Duration) -> Self {
         Spin {
+            budget,
             deadline: AtomicU64::new(0),
             epoch: Instant::now(),
             kicked: Notify::new(),
@@ -106,8 +109,9 @@ impl Spin {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    fn until(&self, budget: Duration) {
-        let d = self.now() + budget.as_nanos() as u64;
+    /// Polls until `budget` from now (a deadline never moves back), waking the spinner.
+    fn kick(&self) {
+        let d = self.now() + self.budget.as_nanos() as u64;
         self.deadline.fetch_max(d, Ordering::Relaxed);
         self.kicked.notify_one();
     }
@@ -131,19 +135,21 @@ mod tests {
     /// A kick sets a deadline that only moves forward, and wakes the spinner.
     #[tokio::test]
     async fn a_kick_sets_the_deadline_and_wakes_the_spinner() {
-        let spin = Arc::new(Spin::new());
-        assert_eq!(spin.deadline.load(Ordering::Relaxed), 0);
-        spin.until(Duration::from_secs(3600));
-        let long = spin.deadline.load(Ordering::Relaxed);
-        assert!(long >= 3_600_000_000_000);
-        spin.until(Duration::from_millis(1));
+        let long = Arc::new(Spin::new(Duration::from_secs(3600)));
+        assert_eq!(long.deadline.load(Ordering::Relaxed), 0);
+        long.kick();
+        let deadline = long.deadline.load(Ordering::Relaxed);
+        assert!(deadline >= 3_600_000_000_000);
+        // A later kick with a shorter reach (a deadline already further out) leaves it there.
+        long.deadline.fetch_add(1_000_000_000, Ordering::Relaxed);
+        long.kick();
         assert_eq!(
-            spin.deadline.load(Ordering::Relaxed),
-            long,
+            long.deadline.load(Ordering::Relaxed),
+            deadline + 1_000_000_000,
             "never moved back"
         );
-        // The permit left by `until` lets the spinner through at once.
-        tokio::time::timeout(Duration::from_secs(5), spin.kicked.notified())
+        // The permit left by `kick` lets the spinner through at once.
+        tokio::time::timeout(Duration::from_secs(5), long.kicked.notified())
             .await
             .expect("the kick wakes the spinner");
     }
