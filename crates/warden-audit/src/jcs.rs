@@ -44,7 +44,23 @@ pub fn write(out: &mut Vec<u8>, v: &Value) {
 /// Appends an object from its members (unique keys), sorting them unless they are already in
 /// RFC 8785 order.
 pub fn write_object<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a String, &'a Value)>) {
-    let mut members: Vec<(&String, &Value)> = members.collect();
+    write_members(out, members, write);
+}
+
+/// Appends an object whose values are all strings (unique keys), in RFC 8785 key order.
+pub fn write_string_map<'a>(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = (&'a String, &'a String)>,
+) {
+    write_members(out, members, |out, s| write_str(out, s));
+}
+
+fn write_members<'a, V: 'a>(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = (&'a String, &'a V)>,
+    value: impl Fn(&mut Vec<u8>, &V),
+) {
+    let mut members: Vec<(&String, &V)> = members.collect();
     if !members
         .windows(2)
         .all(|w| utf16_cmp(w[0].0, w[1].0).is_lt())
@@ -58,7 +74,7 @@ pub fn write_object<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a St
         }
         write_str(out, k);
         out.push(b':');
-        write(out, v);
+        value(out, v);
     }
     out.push(b'}');
 }
@@ -72,7 +88,8 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+/// Appends a string, escaped as RFC 8785 requires.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -87,6 +104,11 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// The largest integer an IEEE double holds exactly.
 const EXACT: u64 = 1 << 53;
+
+/// Appends an unsigned integer as RFC 8785 writes it (past 2^53, as the nearest double).
+pub fn write_u64(out: &mut Vec<u8>, u: u64) {
+    write_number(out, &Number::from(u));
+}
 
 fn write_number(out: &mut Vec<u8>, n: &Number) {
     // RFC 8785 numbers are ECMAScript's `Number.toString` of the double. Integers that a double

@@ -39,7 +39,8 @@ pub struct Entry {
     pub action: String,
     /// The input, with masked paths replaced.
     pub input: Value,
-    /// SHA-256 of the canonical input before masking.
+    /// SHA-256 of the canonical input before masking. Left empty,
+    /// [`Entry::into_canonical`] fills it in from `input` as written.
     pub input_hash: String,
     /// JSON pointers that were masked.
     #[serde(default)]
@@ -78,23 +79,75 @@ impl Entry {
         self.clone().into_canonical()
     }
 
-    /// Like [`Entry::canonical`], without copying the input and result: the small fields go
-    /// through serde, the two documents are written in place.
-    pub fn into_canonical(mut self) -> Result<CanonicalEntry, AuditError> {
-        let input = std::mem::take(&mut self.input);
-        let result = std::mem::take(&mut self.result);
-        let Value::Object(head) =
-            serde_json::to_value(&self).map_err(|e| AuditError::Encode(e.to_string()))?
-        else {
-            return Err(AuditError::Encode("an entry is an object".into()));
-        };
-        let (input_key, result_key) = ("input".to_string(), "result".to_string());
-        let members = head
-            .iter()
-            .filter(|(k, _)| *k != "input" && *k != "result")
-            .chain([(&input_key, &input), (&result_key, &result)]);
+    /// Like [`Entry::canonical`], without copying anything: every field is written straight
+    /// into the canonical text in RFC 8785 key order (the tests check the text equals
+    /// `serde_jcs` of the entry byte for byte). An empty `input_hash` is filled with the
+    /// SHA-256 of `input` as written, which saves serializing the input twice when nothing in
+    /// it was masked (with masking, the caller hashes the input before masking it).
+    pub fn into_canonical(self) -> Result<CanonicalEntry, AuditError> {
+        use jcs::{write, write_str, write_u64};
         let mut out = Vec::with_capacity(2048);
-        jcs::write_object(&mut out, members);
+        let strings = |out: &mut Vec<u8>, items: &[String]| {
+            out.push(b'[');
+            for (i, s) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, s);
+            }
+            out.push(b']');
+        };
+        // Keys in RFC 8785 order (UTF-16 code units; all ASCII here, so byte order).
+        out.extend_from_slice(b"{\"action\":");
+        write_str(&mut out, &self.action);
+        out.extend_from_slice(b",\"agent\":");
+        write_str(&mut out, &self.agent);
+        out.extend_from_slice(b",\"bundles\":");
+        jcs::write_string_map(&mut out, self.bundles.iter());
+        if let Some(c) = &self.candidate {
+            out.extend_from_slice(b",\"candidate\":");
+            write(&mut out, c);
+        }
+        out.extend_from_slice(b",\"decision_id\":");
+        write_str(&mut out, &self.decision_id);
+        out.extend_from_slice(b",\"input\":");
+        let at = out.len();
+        write(&mut out, &self.input);
+        let hash = if self.input_hash.is_empty() {
+            hex::encode(Sha256::digest(&out[at..]))
+        } else {
+            self.input_hash
+        };
+        out.extend_from_slice(b",\"input_hash\":");
+        write_str(&mut out, &hash);
+        out.extend_from_slice(b",\"latency_us\":");
+        write_u64(&mut out, self.latency_us);
+        out.extend_from_slice(b",\"masked\":");
+        strings(&mut out, &self.masked);
+        out.extend_from_slice(b",\"outcome\":");
+        write_str(&mut out, &self.outcome);
+        if let Some(p) = &self.path {
+            out.extend_from_slice(b",\"path\":");
+            write_str(&mut out, p);
+        }
+        out.extend_from_slice(b",\"policy_version\":");
+        write_str(&mut out, &self.policy_version);
+        out.extend_from_slice(b",\"reasons\":");
+        strings(&mut out, &self.reasons);
+        out.extend_from_slice(b",\"result\":");
+        write(&mut out, &self.result);
+        out.extend_from_slice(b",\"tenant\":");
+        write_str(&mut out, &self.tenant);
+        out.extend_from_slice(b",\"time\":");
+        write_str(&mut out, &self.time);
+        out.extend_from_slice(b",\"tool\":");
+        write_str(&mut out, &self.tool);
+        out.extend_from_slice(b",\"trace_id\":");
+        match &self.trace_id {
+            Some(t) => write_str(&mut out, t),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
         String::from_utf8(out)
             .map(CanonicalEntry)
             .map_err(|e| AuditError::Encode(e.to_string()))
@@ -511,4 +564,69 @@ fn passive_checkpoint(conn: &Connection) -> Result<(i64, i64), AuditError> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
     Ok((frames, copied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry() -> Entry {
+        Entry {
+            decision_id: "d-1".into(),
+            time: "2026-12-04T10:00:00Z".into(),
+            tenant: "acme".into(),
+            agent: "finance-agent".into(),
+            tool: "stripe-payments".into(),
+            action: "create_payment".into(),
+            input: json!({"z": 1, "action": {"args": {"amount": 12.5, "memo": "a\"b\n"}}}),
+            input_hash: "h".into(),
+            masked: vec!["/action/args/card".into()],
+            result: json!({"outcome": "deny", "reasons": ["over_limit"], "n": 1e21}),
+            outcome: "deny".into(),
+            reasons: vec!["over_limit".into(), "tab\t".into()],
+            bundles: [("main", "r1"), ("\u{e000}x", "r2"), ("\u{10000}", "r3")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            policy_version: "1".into(),
+            latency_us: 5,
+            trace_id: None,
+            candidate: None,
+            path: None,
+        }
+    }
+
+    /// The hand-written serialization is exactly serde_jcs's, whichever optional fields are set.
+    #[test]
+    fn canonical_entry_matches_serde_jcs() {
+        let mut variants = vec![entry()];
+        let mut e = entry();
+        e.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+        e.path = Some("warden/main/decision".into());
+        e.candidate = Some(json!({"bundle": "next", "outcome": "allow", "reasons": []}));
+        e.latency_us = u64::MAX;
+        e.masked.clear();
+        e.reasons.clear();
+        e.bundles.clear();
+        variants.push(e);
+        for e in variants {
+            let expected = serde_jcs::to_string(&e).expect("serde_jcs");
+            assert_eq!(e.into_canonical().expect("serializes").as_str(), expected);
+        }
+    }
+
+    /// An empty input hash is filled with the hash of the input as written; a given one is kept.
+    #[test]
+    fn empty_input_hash_is_computed() {
+        let mut e = entry();
+        e.input_hash.clear();
+        let expected = value_hash(&e.input);
+        let text = e.into_canonical().expect("serializes");
+        let back: Entry = serde_json::from_str(text.as_str()).expect("parses");
+        assert_eq!(back.input_hash, expected);
+        let kept: Entry =
+            serde_json::from_str(entry().into_canonical().expect("serializes").as_str())
+                .expect("parses");
+        assert_eq!(kept.input_hash, "h");
+    }
 }

@@ -306,7 +306,13 @@ impl Auditor {
             trace_id,
             path,
         } = call;
-        let input_hash = warden_audit::value_hash(&input);
+        // The hash is of the input before masking. With nothing to mask, the input is written
+        // only once, and `into_canonical` hashes it there (an empty hash means that).
+        let input_hash = if self.mask.iter().any(|p| input.pointer(p).is_some()) {
+            warden_audit::value_hash(&input)
+        } else {
+            String::new()
+        };
         let masked = self.mask(&mut input);
         let text = |v: &Value, p: &str| {
             v.pointer(p)
@@ -319,10 +325,13 @@ impl Auditor {
             None if result.is_null() => "undefined".to_string(),
             None => "query".to_string(),
         };
-        let reasons = result
-            .pointer("/reasons")
-            .and_then(|r| serde_json::from_value(r.clone()).ok())
-            .unwrap_or_default();
+        let reasons = match result.get("reasons") {
+            Some(Value::Array(rs)) => rs
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
         Entry {
             decision_id: decision_id.to_string(),
             time: warden_engine::now_rfc3339(),

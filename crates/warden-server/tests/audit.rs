@@ -27,8 +27,9 @@ agents:
         read: {}
 ";
 
-/// Serves POLICY with the audit log at `db`; returns the base URL.
-async fn serve(dir: &std::path::Path, db: &std::path::Path) -> String {
+/// Serves POLICY with the audit log at `db`, masking the JSON pointers `mask`; returns the base
+/// URL.
+async fn serve(dir: &std::path::Path, db: &std::path::Path, mask: &[&str]) -> String {
     support::write_policy(dir, POLICY);
     let cfg = ServerConfig::single(
         "127.0.0.1:0".parse().unwrap(),
@@ -40,7 +41,7 @@ async fn serve(dir: &std::path::Path, db: &std::path::Path) -> String {
         key_pem: None,
         checkpoint_every: 100,
         checkpoint_interval: Duration::from_secs(60),
-        mask: vec![],
+        mask: mask.iter().map(|p| p.to_string()).collect(),
         fsync_each_commit: true,
     })
     .unwrap();
@@ -75,7 +76,7 @@ fn call(action: &str) -> serde_json::Value {
 async fn an_unwritable_audit_log_fails_writes_closed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("audit.db");
-    let base = serve(&dir.path().join("bundle"), &db).await;
+    let base = serve(&dir.path().join("bundle"), &db, &[]).await;
     let client = reqwest::Client::new();
     let r = client
         .post(format!("{base}/v1/decide"))
@@ -141,6 +142,37 @@ async fn an_unwritable_audit_log_fails_writes_closed() {
     assert_eq!(r.headers()["warden-audit"], "failed");
 }
 
+/// The recorded input hash is of the input as received: for a masked input, of the value before
+/// masking; for an unmasked one, of the input as stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_input_hash_covers_the_input_before_masking() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let base = serve(&dir.path().join("bundle"), &db, &["/action/args/card"]).await;
+    let client = reqwest::Client::new();
+    let mut masked = call("post");
+    masked["action"]["args"] = json!({"card": "4111 1111 1111 1111", "amount": 5});
+    for body in [call("post"), masked] {
+        let r = client
+            .post(format!("{base}/v1/decide"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let logged = warden_audit::entries(&db).unwrap();
+    let (plain, masked) = (&logged[0].1, &logged[1].1);
+    assert!(plain.masked.is_empty());
+    assert_eq!(plain.input_hash, warden_audit::value_hash(&plain.input));
+    assert_eq!(masked.masked, vec!["/action/args/card".to_string()]);
+    assert_eq!(masked.input["action"]["args"]["card"], "**MASKED**");
+    assert_ne!(masked.input_hash, warden_audit::value_hash(&masked.input));
+    let mut original = masked.input.clone();
+    original["action"]["args"]["card"] = json!("4111 1111 1111 1111");
+    assert_eq!(masked.input_hash, warden_audit::value_hash(&original));
+}
+
 /// A tmpfs mounted for the test's life (the test runs as root, as CI does).
 struct Tmpfs(std::path::PathBuf);
 
@@ -171,7 +203,7 @@ async fn a_full_disk_fails_writes_closed_and_recovers_when_space_returns() {
     );
     let _guard = Tmpfs(mnt.clone());
     let db = mnt.join("audit.db");
-    let base = serve(&dir.path().join("bundle"), &db).await;
+    let base = serve(&dir.path().join("bundle"), &db, &[]).await;
     let client = reqwest::Client::new();
     let post = || async {
         let r = decide(&client, &base, "post").await;
