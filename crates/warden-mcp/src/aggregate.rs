@@ -211,7 +211,7 @@ impl Aggregate {
             return Ok((None, opened));
         };
         let found = if kind.starts_with("text/event-stream") {
-            crate::http::sse_messages(&body)
+            crate::relay::sse_messages(&body)
                 .into_iter()
                 .find(|m| is_response_to(m, id))
         } else {
@@ -600,7 +600,7 @@ mod tests {
     #[test]
     fn event_streams_yield_their_messages() {
         let body = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{}}\r\n\r\n";
-        let m = crate::http::sse_messages(body);
+        let m = crate::relay::sse_messages(body);
         assert_eq!(m.len(), 2);
         assert!(super::is_response_to(&m[1], &serde_json::json!(4)));
         assert!(!super::is_response_to(&m[0], &serde_json::json!(4)));

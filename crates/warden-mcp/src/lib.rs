@@ -6,6 +6,8 @@
 //! - [`limits`]: exact rate limits and budgets (reserve before forwarding, commit or release).
 //! - [`stdio`]: the stdio proxy that launches the server as a child process.
 //! - [`http`]: the Streamable HTTP proxy in front of an upstream HTTP MCP server.
+//! - `relay`: the upstream's answers on their way back (tracked requests, reservations held
+//!   until the answer is seen, JSON and server-sent event relaying).
 //! - [`aggregate`]: one Streamable HTTP endpoint over several upstreams, tools namespaced
 //!   `<server>__<tool>`.
 //! - [`uri_template`]: matching resource URIs against RFC 6570 templates (for the aggregated
@@ -19,6 +21,7 @@ pub mod aggregate;
 pub mod gate;
 pub mod http;
 pub mod limits;
+mod relay;
 pub mod stdio;
 mod upstream;
 pub mod uri_template;
