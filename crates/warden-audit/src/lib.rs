@@ -88,14 +88,7 @@ impl Entry {
         use jcs::{write, write_str, write_u64};
         let mut out = Vec::with_capacity(2048);
         let strings = |out: &mut Vec<u8>, items: &[String]| {
-            out.push(b'[');
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, s);
-            }
-            out.push(b']');
+            jcs::write_array(out, items, |o, s| write_str(o, s))
         };
         // Keys in RFC 8785 order (UTF-16 code units; all ASCII here, so byte order).
         out.extend_from_slice(b"{\"action\":");
