@@ -203,6 +203,9 @@ fn checkpoint_message(seq: u64, head: &str) -> Vec<u8> {
     format!("warden-audit-checkpoint\n{seq}\n{head}").into_bytes()
 }
 
+/// SQLite page size of a new log.
+const PAGE_SIZE: i64 = 16 * 1024;
+
 /// WAL pages after which a commit checkpoints the WAL into the database.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
 
@@ -230,6 +233,13 @@ impl AuditLog {
         fsync_each_commit: bool,
     ) -> Result<AuditLog, AuditError> {
         let conn = Connection::open(path)?;
+        // Before the first table is created (a database that exists keeps its page size). A
+        // record is ~2 KB, so a 4 KiB page held one (the second did not fit): every record cost
+        // a page, and two pwrites in the WAL. 16 KiB pages hold ~7 (bench: `wrk -c32` on
+        // `/v1/decide`, fsync every commit, 3 interleaved runs each on 2026-12-05: 18.0–19.0k
+        // decisions/s with 4 KiB, 20.4–20.9k with 16 KiB, 18.3–20.6k with 32 KiB; 3.7× fewer
+        // pwrites; p99 at 5,000/s unchanged).
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(
             None,
@@ -621,5 +631,31 @@ mod tests {
             serde_json::from_str(entry().into_canonical().expect("serializes").as_str())
                 .expect("parses");
         assert_eq!(kept.input_hash, "h");
+    }
+
+    /// A new log has 16 KiB pages; a log made with 4 KiB pages keeps them, takes records and
+    /// still verifies.
+    #[test]
+    fn page_size_of_new_and_old_logs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let page_size = |p: &Path| -> i64 {
+            Connection::open(p)
+                .and_then(|c| c.query_row("PRAGMA page_size", [], |r| r.get(0)))
+                .expect("page size")
+        };
+        let new = dir.path().join("new.db");
+        AuditLog::open(&new, None)
+            .and_then(|mut l| l.append(&[entry()]))
+            .expect("append");
+        assert_eq!(page_size(&new), PAGE_SIZE);
+        let old = dir.path().join("old.db");
+        Connection::open(&old)
+            .and_then(|c| c.execute_batch("PRAGMA page_size=4096; CREATE TABLE t (x);"))
+            .expect("old log");
+        let mut log = AuditLog::open(&old, None).expect("opens");
+        assert_eq!(log.append(&[entry(), entry()]).expect("append"), 2);
+        assert_eq!(page_size(&old), 4096);
+        let report = verify(&old, None).expect("reads").expect("verifies");
+        assert_eq!(report.records, 2);
     }
 }
