@@ -30,7 +30,7 @@ run() {
   for _ in $(seq 100); do curl -sf 'http://127.0.0.1:18181/health?bundles' >/dev/null && break; sleep 0.1; done
   echo "== $name"
   # Latency first, on a fresh server: a saturation run leaves the disk a backlog of writes (an
-  # audited decision writes ~16 KB) that slows fsyncs for seconds after it.
+  # audited decision writes ~20–27 KB) that slows fsyncs for seconds after it.
   echo "decide at $RATE/s: $(./target/release/examples/loadgen http://127.0.0.1:18181/v1/decide "$WARDEN_BODY" "$RATE" "$SECS")"
   echo "data API at $RATE/s: $(./target/release/examples/loadgen http://127.0.0.1:18181/v1/data/warden/main/decision "$tmp/data.json" "$RATE" "$SECS")"
   echo "decide, $CONNS connections:"

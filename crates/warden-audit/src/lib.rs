@@ -238,7 +238,10 @@ impl AuditLog {
         // a page, and two pwrites in the WAL. 16 KiB pages hold ~7 (bench: `wrk -c32` on
         // `/v1/decide`, fsync every commit, 3 interleaved runs each on 2026-12-05: 18.0–19.0k
         // decisions/s with 4 KiB, 20.4–20.9k with 16 KiB, 18.3–20.6k with 32 KiB; 3.7× fewer
-        // pwrites; p99 at 5,000/s unchanged).
+        // pwrites; p99 at 5,000/s unchanged). The cost is bytes: at 5,000/s a commit holds 2–3
+        // records and rewrites its page, ~26.5 KB written per decision (WAL and database)
+        // against ~19.8 KB with 4 KiB pages. 8 KiB pages (3 records) wrote ~20 KB but gained
+        // less and less steadily (15.9–19.0k/s against 18.2–18.5k for 16 KiB, same runs).
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(
