@@ -55,7 +55,21 @@ pub fn write_archive(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
 /// Reads a `.tar.gz` bundle into (name without leading `/`, bytes) pairs in archive order.
 /// Rejects links, devices, `..` and absolute escapes, and anything over the limits.
 pub fn read_archive(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
-    let gz = flate2::read::GzDecoder::new(bytes);
+    read_archive_with(bytes, || {})
+}
+
+/// [`read_archive`] that calls `pause_point` before every [`PAUSE_CHUNK`] bytes of
+/// decompressed output: a background loader uses it to give up the CPU now and then. (Metering
+/// the compressed input would not do: a policy bundle is so repetitive that 1 KB of it can
+/// inflate to a megabyte, ~4 ms of work.)
+pub fn read_archive_with(
+    bytes: &[u8],
+    pause_point: fn(),
+) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
+    let gz = Paced {
+        inner: flate2::read::GzDecoder::new(bytes),
+        pause_point,
+    };
     let mut tar = tar::Archive::new(gz);
     let mut out = Vec::new();
     let entries = tar
@@ -102,4 +116,53 @@ pub fn read_archive(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ArchiveError
         }
     }
     Ok(out)
+}
+
+/// Most decompressed bytes handed out per read by [`Paced`] (~0.1–0.3 ms of inflating).
+pub const PAUSE_CHUNK: usize = 64 * 1024;
+
+/// A reader that hands out at most [`PAUSE_CHUNK`] bytes per read, calling its pause point
+/// before each read.
+struct Paced<R> {
+    inner: R,
+    pause_point: fn(),
+}
+
+impl<R: Read> Read for Paced<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (self.pause_point)();
+        let n = buf.len().min(PAUSE_CHUNK);
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    static POINTS: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn a_paced_read_reaches_a_pause_point_per_chunk_of_output_and_reads_the_same_files() {
+        fn count() {
+            POINTS.fetch_add(1, Relaxed);
+        }
+        // 4 MB that deflate squeezes to a few KB, as repetitive policy data does.
+        let data = "{\"agent\": {\"tools\": {}}},".repeat(4 * 1024 * 1024 / 26);
+        let files = vec![
+            (".manifest".to_string(), b"{}".to_vec()),
+            ("data.json".to_string(), data.into_bytes()),
+        ];
+        let archive = write_archive(&files).unwrap();
+        assert!(archive.len() < 64 * 1024, "{} bytes", archive.len());
+        let paced = read_archive_with(&archive, count).unwrap();
+        assert_eq!(paced, read_archive(&archive).unwrap());
+        assert_eq!(paced, files);
+        let points = POINTS.load(Relaxed);
+        assert!(
+            points >= 4 * 1024 * 1024 / PAUSE_CHUNK,
+            "{points} pause points"
+        );
+    }
 }

@@ -14,7 +14,7 @@ pub mod signing;
 /// A bundle's files: (path without a leading `/`, bytes), in archive order.
 pub type Files = Vec<(String, Vec<u8>)>;
 
-pub use archive::{read_archive, write_archive, ArchiveError};
+pub use archive::{read_archive, read_archive_with, write_archive, ArchiveError};
 pub use contents::{contents, contents_without_data, data_files, Contents};
 pub use manifest::{Manifest, ManifestMetadata};
 pub use signing::{sign, verify, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError};

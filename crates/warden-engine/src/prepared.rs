@@ -182,6 +182,12 @@ impl Prepared {
         &self.data
     }
 
+    /// Frees everything but the data document and hands that back, so that a caller can free
+    /// it in pieces (see [`crate::share::drop_in_pieces`]).
+    pub fn into_data(self) -> Value {
+        self.data
+    }
+
     /// Why `query` runs on the interpreter instead of the RVM, if it does.
     pub fn rvm_unavailable(&self, query: &str) -> Option<String> {
         match self.compile(query) {

@@ -1,9 +1,13 @@
 //! Times each stage of loading a bundle file: read + unpack, verify/parse, merge + prepare.
-//! usage: loadtime BUNDLE.tar.gz
+//! usage: loadtime BUNDLE.tar.gz (with `PACED=1`, paced as the server's loader paces itself
+//! while it serves: see `warden_server::pace`)
 use std::time::Instant;
 
 fn main() {
     let path = std::env::args().nth(1).expect("bundle path");
+    if std::env::var_os("PACED").is_some() {
+        warden_server::pace::enable();
+    }
     let t = Instant::now();
     let (files, _) = warden_server::BundleSource::File(path.into())
         .read()

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use warden_bundle::{read_archive, verify, VerificationConfig};
+use warden_bundle::{read_archive_with, verify, VerificationConfig};
 use warden_engine::Source as Module;
 
 use crate::policy_set::Part;
@@ -90,7 +90,9 @@ impl Raw {
     pub fn unpack(self) -> Result<(warden_bundle::Files, Option<Vec<u8>>), String> {
         match self {
             Raw::Archive(bytes) => {
-                let files = read_archive(&bytes).map_err(|e| e.to_string())?;
+                // A loader thread paces its decompression (see `crate::pace`).
+                let files =
+                    read_archive_with(&bytes, crate::pace::point).map_err(|e| e.to_string())?;
                 Ok((files, Some(bytes)))
             }
             Raw::Files(f) => Ok((f, None)),
@@ -181,7 +183,7 @@ pub fn load(
 /// and mounted at its directory, as OPA does.
 fn data_document(files: &[(String, Vec<u8>)]) -> Result<regorus::Value, String> {
     let mut data = regorus::Value::new_object();
-    let mut sharer = warden_engine::share::Sharer::new();
+    let mut sharer = warden_engine::share::Sharer::new().with_pause_point(crate::pace::point);
     for (name, mount, bytes) in warden_bundle::data_files(files) {
         let text = std::str::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8"))?;
         let mut doc = sharer

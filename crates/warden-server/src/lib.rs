@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod http;
+pub mod pace;
 pub mod policy_set;
 pub mod service;
 pub mod workers;
@@ -134,8 +135,11 @@ fn persist(path: Option<PathBuf>, files: &warden_bundle::Files, archive: Option<
 /// CPU-second that must not delay decisions on a small machine. (The idle scheduling class,
 /// `SCHED_IDLE`, was tried: it left the loader starved while holding memory-management locks,
 /// and `bench/reload.sh` showed 10–60 ms stalls more often than at nice 19.)
+/// The thread also paces itself from now on (see [`pace`]): niceness alone does not keep it
+/// from holding a core for a whole scheduler tick.
 pub(crate) fn background_priority() {
     lower_priority(19);
+    pace::enable();
 }
 
 /// Sets the calling thread's niceness to `nice` (only ever lowers it) and asks for a short time
@@ -211,6 +215,10 @@ async fn try_activate(
     let (s, b) = (svc.clone(), b.clone());
     let path = persisted(data_dir, &b.name).filter(|_| !b.shadow);
     in_background("warden-load", move || {
+        if !s.ready() {
+            // Nothing is served yet, so nothing waits behind this load: no pauses.
+            pace::disable();
+        }
         let (files, archive) = match raw.unpack() {
             Ok(u) => u,
             Err(e) => {

@@ -230,7 +230,13 @@ fn retire(old: Arc<Prepared>) {
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            drop(old);
+            // Freed a piece at a time between pause points (see `crate::pace`).
+            match Arc::try_unwrap(old) {
+                Ok(set) => {
+                    warden_engine::share::drop_in_pieces(set.into_data(), crate::pace::point)
+                }
+                Err(old) => drop(old),
+            }
             release_memory();
         });
     if let Err(e) = spawned {
