@@ -30,7 +30,7 @@ const NAP: Duration = Duration::from_micros(50);
 thread_local! {
     /// When the current run of work began, on threads that pace themselves (`None` elsewhere).
     static RUN_START: Cell<Option<Instant>> = const { Cell::new(None) };
-    /// Naps taken on this thread (for tests and the loader's log line).
+    /// Naps taken on this thread (read by tests).
     static NAPS: Cell<u64> = const { Cell::new(0) };
 }
 
