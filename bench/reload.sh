@@ -2,6 +2,8 @@
 # Hot reload under load: p99 of POST /v1/decide at a fixed rate while a 10,000-agent bundle is
 # replaced every second, against the same run without reloads; RSS with that bundle loaded.
 # Usage: bench/reload.sh [RATE] [SECONDS] [AUDIT: on|off] [ROUNDS]. Needs curl and python3.
+# RATE 0: memory only, no requests: RSS each second while the bundle is replaced every second
+# for SECONDS, then once it has settled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-5000}
@@ -57,13 +59,26 @@ activations() { curl -s localhost:18182/v1/status | python3 -c 'import json,sys;
 rss() { ps -o rss= -p $pid | awk '{printf "%.1f MB", $1/1024}'; }
 sleep 2   # the loader hands the pages of the unpacked bundle back right after activating it
 echo "loaded: RSS $(rss)"
+swap() { cp "$tmp/$1.tar.gz" "$tmp/next.tar.gz"; mv "$tmp/next.tar.gz" "$tmp/serve.tar.gz"; }
+if [ "$RATE" = 0 ]; then
+  series=""
+  for i in $(seq "$SECS"); do
+    swap "$([ $((i % 2)) = 1 ] && echo b || echo a)"
+    sleep 1
+    series="$series $(ps -o rss= -p $pid | awk '{printf "%.0f", $1/1024}')"
+  done
+  echo "RSS each second while reloading (MB):$series"
+  sleep 5
+  echo "settled after reloading: RSS $(rss); activations: $(activations)"
+  exit 0
+fi
 $LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" 3 >/dev/null   # warm-up
 # Quiet and reloading phases alternate, ROUNDS times, so drift on a shared machine hits both.
 for round in $(seq "$ROUNDS"); do
   echo "== round $round: no reload ($RATE/s, ${SECS}s, audit $AUDIT)"
   $LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" "$SECS"
   before=$(activations)
-  ( while true; do for v in b a; do cp "$tmp/$v.tar.gz" "$tmp/next.tar.gz"; mv "$tmp/next.tar.gz" "$tmp/serve.tar.gz"; sleep 1; done; done ) &
+  ( while true; do for v in b a; do swap $v; sleep 1; done; done ) &
   swapper=$!
   echo "== round $round: bundle replaced every second"
   $LOADGEN http://127.0.0.1:18182/v1/decide "$tmp/body.json" "$RATE" "$SECS"

@@ -5,10 +5,12 @@
 //! immutable and reference-counted, so equal subtrees can be one allocation without changing
 //! what any query sees. regorus interns object keys while parsing but not values or subtrees;
 //! [`Sharer`] reads JSON straight into hash-consed values (bottom up: a finished array or object
-//! is looked up by the identities of its already-shared children). Measured with
-//! `bench/reload.sh` (10,000 agents): see README for resident memory before and after.
+//! is looked up by the identities of its already-shared children). Children wait on a scratch
+//! stack, so a composite seen before is found without allocating anything for it: reading the
+//! 10,000-agent bundle's 36 MB `data.json` took 390–420 ms when each was built (in a `BTreeMap`)
+//! and then looked up, 276–295 ms this way (`examples/loadtime.rs` in warden-server, 3 runs
+//! each). Measured with `bench/reload.sh` (10,000 agents): see README for resident memory.
 
-use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use regorus::{Rc, Value};
@@ -19,11 +21,17 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 pub struct Sharer {
     strings: hashbrown::HashSet<Rc<str>>,
     hasher: hashbrown::DefaultHashBuilder,
-    /// Composite values, hashed on the identities of their children (see [`composite_hash`]).
+    /// Composite values, hashed on the identities of their children (see [`array_hash`]).
     composites: hashbrown::HashTable<(u64, Value)>,
     /// Called every [`PAUSE_EVERY`] values read (see [`Sharer::with_pause_point`]).
     pause_point: Option<fn()>,
     values: u32,
+    /// Elements of the arrays being read, innermost last: a finished array's elements are the
+    /// tail, looked up before anything is allocated for it (most subtrees of policy data are
+    /// repeats, so most are never allocated at all).
+    items: Vec<Value>,
+    /// Entries of the objects being read, the same way.
+    entries: Vec<(Value, Value)>,
 }
 
 /// How many strings and composites are read between two calls of a pause point: tens of µs of
@@ -74,44 +82,40 @@ fn identity(v: &Value) -> Identity {
 }
 
 /// A composite's hash: its kind and its children's identities (children are shared first).
-fn composite_hash(hasher: &impl BuildHasher, v: &Value) -> u64 {
+/// This one is an array's.
+fn array_hash(hasher: &impl BuildHasher, items: &[Value]) -> u64 {
     let mut h = hasher.build_hasher();
-    match v {
-        Value::Array(a) => {
-            0u8.hash(&mut h);
-            a.iter().for_each(|x| identity(x).hash(&mut h));
-        }
-        Value::Object(o) => {
-            1u8.hash(&mut h);
-            o.iter_sorted().for_each(|(k, x)| {
-                identity(k).hash(&mut h);
-                identity(x).hash(&mut h);
-            });
-        }
-        other => identity(other).hash(&mut h),
-    }
+    0u8.hash(&mut h);
+    items.iter().for_each(|x| identity(x).hash(&mut h));
     h.finish()
 }
 
-/// Equal when every child is the same shared child (both values' children already shared).
-fn same_children(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|(p, q)| identity(p) == identity(q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter_sorted()
-                    .zip(y.iter_sorted())
-                    .all(|((k1, v1), (k2, v2))| {
-                        identity(k1) == identity(k2) && identity(v1) == identity(v2)
-                    })
-        }
-        _ => false,
-    }
+/// The hash of an object with these entries, in key order (see [`array_hash`]).
+fn object_hash<'a>(
+    hasher: &impl BuildHasher,
+    entries: impl Iterator<Item = (&'a Value, &'a Value)>,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    1u8.hash(&mut h);
+    entries.for_each(|(k, x)| {
+        identity(k).hash(&mut h);
+        identity(x).hash(&mut h);
+    });
+    h.finish()
+}
+
+/// Whether `v` is an array of exactly these (already shared) elements.
+fn array_is(v: &Value, items: &[Value]) -> bool {
+    matches!(v, Value::Array(a) if a.len() == items.len()
+        && a.iter().zip(items).all(|(p, q)| identity(p) == identity(q)))
+}
+
+/// Whether `v` is an object of exactly these (already shared) entries, in key order.
+fn object_is(v: &Value, entries: &[(Value, Value)]) -> bool {
+    matches!(v, Value::Object(o) if o.len() == entries.len()
+    && o.iter_sorted().zip(entries).all(|((k1, v1), (k2, v2))| {
+        identity(k1) == identity(k2) && identity(v1) == identity(v2)
+    }))
 }
 
 impl Sharer {
@@ -142,6 +146,9 @@ impl Sharer {
     /// values: the unshared tree never exists, so loading needs no more memory than the result.
     /// Values are exactly what `regorus::Value::from_json_str` makes (tested).
     pub fn read<'de, D: Deserializer<'de>>(&mut self, d: D) -> Result<Value, D::Error> {
+        // A read that failed may have left partial composites behind.
+        self.items.clear();
+        self.entries.clear();
         Seed(self).deserialize(d)
     }
 
@@ -163,17 +170,57 @@ impl Sharer {
         Value::String(rc)
     }
 
-    fn composite(&mut self, v: Value) -> Value {
+    /// The array of `self.items[from..]` (which it takes off the stack): the one already seen
+    /// if any, else a new one.
+    fn array(&mut self, from: usize) -> Value {
         self.progress();
-        let hash = composite_hash(&self.hasher, &v);
-        match self.composites.entry(
-            hash,
-            |(h, e)| *h == hash && same_children(e, &v),
-            |(h, _)| *h,
-        ) {
-            hashbrown::hash_table::Entry::Occupied(e) => e.get().1.clone(),
-            hashbrown::hash_table::Entry::Vacant(e) => e.insert((hash, v)).get().1.clone(),
+        let hash = array_hash(&self.hasher, &self.items[from..]);
+        let items = &self.items[from..];
+        if let Some((_, v)) = self
+            .composites
+            .find(hash, |(h, e)| *h == hash && array_is(e, items))
+        {
+            let v = v.clone();
+            self.items.truncate(from);
+            return v;
         }
+        let v = Value::from(self.items.split_off(from));
+        self.composites
+            .insert_unique(hash, (hash, v.clone()), |(h, _)| *h);
+        v
+    }
+
+    /// The object of `self.entries[from..]` (which it takes off the stack), the same way. JSON
+    /// objects usually come in key order; one that does not (or repeats a key: the last one
+    /// wins, as in regorus's own reader) is put in order first.
+    fn object(&mut self, from: usize) -> Value {
+        self.progress();
+        let in_order = self.entries[from..].windows(2).all(|w| w[0].0 < w[1].0);
+        if !in_order {
+            let mut tail = self.entries.split_off(from);
+            tail.sort_by(|a, b| a.0.cmp(&b.0)); // stable: equal keys keep their order
+            for (k, v) in tail {
+                let open = self.entries.len() > from;
+                match self.entries.last_mut() {
+                    Some(last) if open && last.0 == k => last.1 = v,
+                    _ => self.entries.push((k, v)),
+                }
+            }
+        }
+        let entries = &self.entries[from..];
+        let hash = object_hash(&self.hasher, entries.iter().map(|(k, v)| (k, v)));
+        if let Some((_, v)) = self
+            .composites
+            .find(hash, |(h, e)| *h == hash && object_is(e, entries))
+        {
+            let v = v.clone();
+            self.entries.truncate(from);
+            return v;
+        }
+        let v = regorus::value::Object::from_entries(self.entries.split_off(from)).into_value();
+        self.composites
+            .insert_unique(hash, (hash, v.clone()), |(h, _)| *h);
+        v
     }
 }
 
@@ -229,19 +276,19 @@ impl<'de> Visitor<'de> for Seed<'_> {
         Ok(self.0.string(s))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let from = self.0.items.len();
         while let Some(v) = seq.next_element_seed(Seed(self.0))? {
-            items.push(v);
+            self.0.items.push(v);
         }
-        Ok(self.0.composite(Value::from(items)))
+        Ok(self.0.array(from))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = BTreeMap::new();
+        let from = self.0.entries.len();
         while let Some(k) = map.next_key_seed(Seed(self.0))? {
             let v = map.next_value_seed(Seed(self.0))?;
-            entries.insert(k, v);
+            self.0.entries.push((k, v));
         }
-        Ok(self.0.composite(Value::from(entries)))
+        Ok(self.0.object(from))
     }
 }
 
@@ -299,7 +346,9 @@ mod tests {
                        "d": {"path": ["action", "args", "amount"], "n": 2, "f": 1.5},
                        "e": [[], {}, [], {}, null, true, "x", "x", 1e300, -7, 18446744073709551615],
                        "dup": {"k": 1, "k": 2},
-                       "z1": [-0.0], "z2": [0], "f1": [5000.0], "f2": [5000], "g": [0.1, 0.1]}"#;
+                       "z1": [-0.0], "z2": [0], "f1": [5000.0], "f2": [5000], "g": [0.1, 0.1],
+                       "u": [{"b": 1, "a": {"y": [2], "x": 1}, "b": 3, "a": {"x": 1, "y": [2]}},
+                             {"a": {"x": 1, "y": [2]}, "b": 3}, {"b": 3, "a": {"x": 1, "y": [2]}}]}"#;
         let reference = Value::from_json_str(text).unwrap();
         let shared = Sharer::new().read_json(text).unwrap();
         assert_eq!(shared, reference);
@@ -318,6 +367,59 @@ mod tests {
         assert_eq!(ptr(&e[1]), ptr(&e[3]));
         assert_eq!(ptr(&e[6]), ptr(&e[7]), "equal strings are one allocation");
         assert_ne!(ptr(&e[0]), ptr(&e[1]), "[] and {{}} stay apart");
+        // Keys out of order and repeated (the last wins) read as the same object as in order.
+        let u = at("u").as_array().unwrap();
+        assert_eq!(ptr(&u[0]), ptr(&u[1]));
+        assert_eq!(ptr(&u[1]), ptr(&u[2]));
+    }
+
+    /// Random documents (repeated subtrees, keys out of order and repeated, nesting) read the
+    /// same through one `Sharer` as through regorus's own reader.
+    #[test]
+    fn random_documents_read_as_regorus_reads_them() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        fn doc(next: &mut impl FnMut(u64) -> u64, depth: u32) -> String {
+            let keys = ["a", "b", "c", "path", "x"];
+            match if depth == 0 { next(4) } else { next(6) } {
+                0 => ["null", "true", "-0.0", "5000", "5000.0", "1e3", "0.1"][next(7) as usize]
+                    .into(),
+                1 => format!("\"{}\"", keys[next(5) as usize]),
+                2 => format!("{}", next(3)),
+                3 => "[]".into(),
+                4 => {
+                    let items: Vec<String> = (0..next(4)).map(|_| doc(next, depth - 1)).collect();
+                    format!("[{}]", items.join(","))
+                }
+                _ => {
+                    let entries: Vec<String> = (0..next(5))
+                        .map(|_| format!("\"{}\":{}", keys[next(5) as usize], doc(next, depth - 1)))
+                        .collect();
+                    format!("{{{}}}", entries.join(","))
+                }
+            }
+        }
+        let mut sharer = Sharer::new();
+        for _ in 0..2000 {
+            let text = doc(&mut next, 4);
+            let shared = sharer.read_json(&text).unwrap();
+            assert_eq!(shared, Value::from_json_str(&text).unwrap(), "{text}");
+        }
+    }
+
+    /// A read that fails half-way leaves nothing behind that changes the next read.
+    #[test]
+    fn a_failed_read_does_not_disturb_the_next() {
+        let mut sharer = Sharer::new();
+        assert!(sharer.read_json(r#"{"a": [1, {"b": [2, 3"#).is_err());
+        let text = r#"{"a": [1, {"b": [2, 3]}], "c": {"b": [2, 3]}}"#;
+        let v = sharer.read_json(text).unwrap();
+        assert_eq!(v, Value::from_json_str(text).unwrap());
     }
 
     #[test]
