@@ -51,7 +51,7 @@ sed 's/"finance-agent"/"agent-4321"/' examples/fintech/request.json > "$tmp/body
 cp "$tmp/a.tar.gz" "$tmp/serve.tar.gz"
 audit_args=(--audit-db none)
 [ "$AUDIT" = on ] && audit_args=(--audit-db "$tmp/audit.db")
-$W serve --bundle "main=$tmp/serve.tar.gz" --poll-seconds 1 --addr 127.0.0.1:18182 \
+$W serve --bundle "main=$tmp/serve.tar.gz" --poll-seconds 0.2 --addr 127.0.0.1:18182 \
   --data-dir "$tmp/state" "${audit_args[@]}" >"$tmp/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do curl -sf 'http://127.0.0.1:18182/health?bundles' >/dev/null && break; sleep 0.1; done

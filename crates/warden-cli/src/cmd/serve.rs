@@ -44,9 +44,10 @@ pub struct Args {
     /// deliver changes at once. 0 turns it off.
     #[arg(long, default_value_t = 0)]
     long_polling_timeout_seconds: u64,
-    /// How often the bundle is re-read.
-    #[arg(long, default_value_t = 5)]
-    poll_seconds: u64,
+    /// How often the bundle is re-read, in seconds (fractions allowed, at least 0.1): the wait
+    /// between the end of one poll and the next, plus up to 10% jitter, as OPA's polling.
+    #[arg(long, default_value_t = 5.0, value_parser = poll_seconds)]
+    poll_seconds: f64,
     /// Where the last good bundle is kept.
     #[arg(long, default_value = ".warden")]
     data_dir: PathBuf,
@@ -163,7 +164,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
     let cfg = ServerConfig {
         addr: a.addr,
         bundles,
-        poll: Duration::from_secs(a.poll_seconds.max(1)),
+        poll: Duration::from_secs_f64(a.poll_seconds),
         bundle_http,
         body_limit: a.max_body_bytes,
         data_dir: Some(a.data_dir.clone()),
@@ -327,4 +328,33 @@ fn audit_config(a: &Args) -> Result<Option<warden_server::audit::AuditConfig>, C
         mask: a.audit_mask.clone(),
         fsync_each_commit: a.audit_sync == "full",
     }))
+}
+
+/// Parses `--poll-seconds`: a number of seconds, at least 0.1.
+fn poll_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.1..=86_400.0).contains(&v) => Ok(v),
+        Ok(_) => Err("give a number of seconds from 0.1 to 86400".to_string()),
+        Err(e) => Err(format!("{e}: give a number of seconds, such as 5 or 0.5")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::poll_seconds;
+
+    #[test]
+    fn poll_seconds_take_fractions_within_bounds() {
+        assert_eq!(poll_seconds("0.2"), Ok(0.2));
+        assert_eq!(poll_seconds("5"), Ok(5.0));
+        for bad in ["0", "0.05", "-1", "NaN", "inf", "1e9"] {
+            assert!(
+                poll_seconds(bad).unwrap_err().contains("0.1 to 86400"),
+                "{bad}"
+            );
+        }
+        assert!(poll_seconds("abc")
+            .unwrap_err()
+            .contains("such as 5 or 0.5"));
+    }
 }
