@@ -3,7 +3,8 @@
 # replaced every second, against the same run without reloads; RSS with that bundle loaded.
 # Usage: bench/reload.sh [RATE] [SECONDS] [AUDIT: on|off] [ROUNDS]. Needs curl and python3.
 # RATE 0: memory only, no requests: RSS each second while the bundle is replaced every second
-# for SECONDS, then once it has settled.
+# for SECONDS, then once it has settled. SIGNED=1: the bundles are signed (ES256) and the server
+# verifies them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-5000}
@@ -46,13 +47,19 @@ for f in range(20):
 PY
   $W bundle build "$tmp/$v" -o "$tmp/$v.tar.gz" >/dev/null
 done
+verify_args=()
+if [ -n "${SIGNED:-}" ]; then
+  $W keygen --alg es256 -o "$tmp/key" >/dev/null
+  for v in a b; do $W bundle sign "$tmp/$v.tar.gz" --signing-key "$tmp/key.key.pem" --signing-alg ES256 >/dev/null; done
+  verify_args=(--verification-key "$tmp/key.pub.pem" --alg ES256)
+fi
 ls -la "$tmp"/*.tar.gz | awk '{print "bundle", $NF, $5, "bytes"}'
 sed 's/"finance-agent"/"agent-4321"/' examples/fintech/request.json > "$tmp/body.json"
 cp "$tmp/a.tar.gz" "$tmp/serve.tar.gz"
 audit_args=(--audit-db none)
 [ "$AUDIT" = on ] && audit_args=(--audit-db "$tmp/audit.db")
 $W serve --bundle "main=$tmp/serve.tar.gz" --poll-seconds 0.2 --addr 127.0.0.1:18182 \
-  --data-dir "$tmp/state" "${audit_args[@]}" >"$tmp/server.log" 2>&1 &
+  --data-dir "$tmp/state" "${audit_args[@]}" "${verify_args[@]}" >"$tmp/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do curl -sf 'http://127.0.0.1:18182/health?bundles' >/dev/null && break; sleep 0.1; done
 activations() { curl -s localhost:18182/v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["bundles"]["main"]["activations"])'; }

@@ -17,4 +17,6 @@ pub type Files = Vec<(String, Vec<u8>)>;
 pub use archive::{read_archive, read_archive_with, write_archive, ArchiveError};
 pub use contents::{contents, contents_without_data, data_files, Contents};
 pub use manifest::{Manifest, ManifestMetadata};
-pub use signing::{sign, verify, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError};
+pub use signing::{
+    sign, verify, verify_with, PublicKey, SigningKey, VerificationConfig, Verified, VerifyError,
+};

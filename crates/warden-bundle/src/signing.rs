@@ -9,7 +9,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{file_digest, HashAlgorithm};
+use crate::hash::{file_digest, file_digest_with, HashAlgorithm};
 
 /// The name of the signatures file.
 pub const SIGNATURES_FILE: &str = ".signatures.json";
@@ -214,6 +214,16 @@ pub fn verify(
     files: &[(String, Vec<u8>)],
     config: Option<&VerificationConfig>,
 ) -> Result<Verified, VerifyError> {
+    verify_with(files, config, || {})
+}
+
+/// [`verify`], calling `pause_point` every few tens of µs of hashing (a server's loader gives
+/// up the CPU there; see `warden_server::pace`).
+pub fn verify_with(
+    files: &[(String, Vec<u8>)],
+    config: Option<&VerificationConfig>,
+    pause_point: fn(),
+) -> Result<Verified, VerifyError> {
     let sig = files
         .iter()
         .find(|(n, _)| n.rsplit('/').next() == Some(SIGNATURES_FILE));
@@ -265,7 +275,7 @@ pub fn verify(
                 format!("unsupported hashing algorithm {alg} for file {name}"),
             )
         })?;
-        let got = file_digest(name, bytes, alg)
+        let got = file_digest_with(name, bytes, alg, pause_point)
             .map_err(|e| fail("digest_mismatch", format!("{name}: {e}")))?;
         if got != entry.hash {
             return Err(fail(

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use warden_bundle::{read_archive_with, verify, VerificationConfig};
+use warden_bundle::{read_archive_with, verify_with, VerificationConfig};
 use warden_engine::Source as Module;
 
 use crate::policy_set::Part;
@@ -142,7 +142,7 @@ pub fn load(
                     .into(),
             );
         }
-        verify(files, Some(cfg))
+        verify_with(files, Some(cfg), crate::pace::point)
             .map_err(|e| format!("bundle verification failed [{}]: {}", e.kind, e.message))?;
     } else if signed {
         // OPA rejects a signed bundle when no key is configured; so do we.
