@@ -231,17 +231,22 @@ impl Parser<'_> {
             }
             go_string(&key, out);
             out.push(':');
-            let from = out.len();
-            self.value(depth + 1, out)?;
-            members.push(Member {
-                key,
-                value: from..out.len(),
-            });
+            members.push(self.member(depth, out, key)?);
             if self.member_end()? {
                 out.push('}');
                 return Ok(());
             }
         }
+    }
+
+    /// Writes the value of the member `key` to `out` and returns the member.
+    fn member(&mut self, depth: usize, out: &mut String, key: String) -> Result<Member, JsonError> {
+        let from = out.len();
+        self.value(depth + 1, out)?;
+        Ok(Member {
+            key,
+            value: from..out.len(),
+        })
     }
 
     /// After a member: `,` (false) or the object's `}` (true).
@@ -272,12 +277,7 @@ impl Parser<'_> {
         mut key: String,
     ) -> Result<(), JsonError> {
         loop {
-            let from = out.len();
-            self.value(depth + 1, out)?;
-            members.push(Member {
-                key,
-                value: from..out.len(),
-            });
+            members.push(self.member(depth, out, key)?);
             if self.member_end()? {
                 break;
             }
