@@ -307,41 +307,10 @@ impl Parser<'_> {
     }
 
     fn number(&mut self, out: &mut String) -> Result<(), JsonError> {
-        let start = self.i;
-        let digits = |p: &mut Self| {
-            let s = p.i;
-            while p.i < p.b.len() && p.b[p.i].is_ascii_digit() {
-                p.i += 1;
-            }
-            p.i - s
-        };
-        if self.b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        match self.b.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(self.err("a digit")),
-        }
-        if self.b.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            if digits(self) == 0 {
-                return Err(self.err("a digit after `.`"));
-            }
-        }
-        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if digits(self) == 0 {
-                return Err(self.err("an exponent"));
-            }
-        }
-        // The grammar above admits ASCII only.
-        out.push_str(&String::from_utf8_lossy(&self.b[start..self.i]));
+        let end = number_end(self.b, self.i)?;
+        // The grammar admits ASCII only.
+        out.push_str(&String::from_utf8_lossy(&self.b[self.i..end]));
+        self.i = end;
         Ok(())
     }
 
@@ -431,17 +400,59 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let h = self
-            .b
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("4 hex digits"))?;
-        let v = std::str::from_utf8(h)
-            .ok()
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-            .ok_or_else(|| self.err("4 hex digits"))?;
+        let v = hex4_at(self.b, self.i)?;
         self.i += 4;
         Ok(v)
     }
+}
+
+/// Where the number literal starting at `i` ends (JSON's grammar; shared with the test oracle).
+fn number_end(b: &[u8], mut i: usize) -> Result<usize, JsonError> {
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - s
+    };
+    let err = |at: usize, what: &'static str| JsonError { at, what };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return Err(err(i, "a digit")),
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return Err(err(i, "a digit after `.`"));
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return Err(err(i, "an exponent"));
+        }
+    }
+    Ok(i)
+}
+
+/// The four hex digits at `i` (shared with the test oracle).
+fn hex4_at(b: &[u8], i: usize) -> Result<u32, JsonError> {
+    b.get(i..i + 4)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .ok_or(JsonError {
+            at: i,
+            what: "4 hex digits",
+        })
 }
 
 /// Length of the UTF-8 sequence starting `b`, or 0 when it is not one.

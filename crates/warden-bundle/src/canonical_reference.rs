@@ -1,7 +1,7 @@
 //! The tree-building canonicalizer that `canonical_json` replaced (2026-12-05), kept for tests
 //! only: the streaming writer must produce exactly what it produced.
 
-use super::{go_string, utf8_len, JsonError, MAX_DEPTH};
+use super::{go_string, hex4_at, number_end, utf8_len, JsonError, MAX_DEPTH};
 
 /// A JSON value that keeps number literals as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,42 +168,10 @@ impl Parser<'_> {
     }
 
     fn number(&mut self) -> Result<J, JsonError> {
-        let start = self.i;
-        let digits = |p: &mut Self| {
-            let s = p.i;
-            while p.i < p.b.len() && p.b[p.i].is_ascii_digit() {
-                p.i += 1;
-            }
-            p.i - s
-        };
-        if self.b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        match self.b.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(self.err("a digit")),
-        }
-        if self.b.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            if digits(self) == 0 {
-                return Err(self.err("a digit after `.`"));
-            }
-        }
-        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if digits(self) == 0 {
-                return Err(self.err("an exponent"));
-            }
-        }
-        Ok(J::Num(
-            String::from_utf8_lossy(&self.b[start..self.i]).into_owned(),
-        ))
+        let end = number_end(self.b, self.i)?;
+        let text = String::from_utf8_lossy(&self.b[self.i..end]).into_owned();
+        self.i = end;
+        Ok(J::Num(text))
     }
 
     /// A string; invalid UTF-8 bytes and lone surrogates become U+FFFD, as in Go.
@@ -272,14 +240,7 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let h = self
-            .b
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("4 hex digits"))?;
-        let v = std::str::from_utf8(h)
-            .ok()
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-            .ok_or_else(|| self.err("4 hex digits"))?;
+        let v = hex4_at(self.b, self.i)?;
         self.i += 4;
         Ok(v)
     }
