@@ -63,7 +63,8 @@ $W serve --bundle "main=$tmp/serve.tar.gz" --poll-seconds 0.2 --addr 127.0.0.1:1
 pid=$!
 for _ in $(seq 300); do curl -sf 'http://127.0.0.1:18182/health?bundles' >/dev/null && break; sleep 0.1; done
 activations() { curl -s localhost:18182/v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["bundles"]["main"]["activations"])'; }
-rss() { ps -o rss= -p $pid | awk '{printf "%.1f MB", $1/1024}'; }
+rss_mb() { ps -o rss= -p $pid | awk '{printf "%.1f", $1/1024}'; }
+rss() { echo "$(rss_mb) MB"; }
 sleep 2   # the loader hands the pages of the unpacked bundle back right after activating it
 echo "loaded: RSS $(rss)"
 swap() { cp "$tmp/$1.tar.gz" "$tmp/next.tar.gz"; mv "$tmp/next.tar.gz" "$tmp/serve.tar.gz"; }
@@ -72,7 +73,7 @@ if [ "$RATE" = 0 ]; then
   for i in $(seq "$SECS"); do
     swap "$([ $((i % 2)) = 1 ] && echo b || echo a)"
     sleep 1
-    series="$series $(ps -o rss= -p $pid | awk '{printf "%.0f", $1/1024}')"
+    series="$series $(rss_mb)"
   done
   echo "RSS each second while reloading (MB):$series"
   sleep 5

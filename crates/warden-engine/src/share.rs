@@ -175,19 +175,12 @@ impl Sharer {
     fn array(&mut self, from: usize) -> Value {
         self.progress();
         let hash = array_hash(&self.hasher, &self.items[from..]);
-        let items = &self.items[from..];
-        if let Some((_, v)) = self
-            .composites
-            .find(hash, |(h, e)| *h == hash && array_is(e, items))
-        {
-            let v = v.clone();
+        if let Some(v) = self.seen(hash, |e| array_is(e, &self.items[from..])) {
             self.items.truncate(from);
             return v;
         }
         let v = Value::from(self.items.split_off(from));
-        self.composites
-            .insert_unique(hash, (hash, v.clone()), |(h, _)| *h);
-        v
+        self.remember(hash, v)
     }
 
     /// The object of `self.entries[from..]` (which it takes off the stack), the same way. JSON
@@ -207,17 +200,27 @@ impl Sharer {
                 }
             }
         }
-        let entries = &self.entries[from..];
-        let hash = object_hash(&self.hasher, entries.iter().map(|(k, v)| (k, v)));
-        if let Some((_, v)) = self
-            .composites
-            .find(hash, |(h, e)| *h == hash && object_is(e, entries))
-        {
-            let v = v.clone();
+        let hash = object_hash(
+            &self.hasher,
+            self.entries[from..].iter().map(|(k, v)| (k, v)),
+        );
+        if let Some(v) = self.seen(hash, |e| object_is(e, &self.entries[from..])) {
             self.entries.truncate(from);
             return v;
         }
         let v = regorus::value::Object::from_entries(self.entries.split_off(from)).into_value();
+        self.remember(hash, v)
+    }
+
+    /// The composite read before with this hash that `is` accepts, if any.
+    fn seen(&self, hash: u64, is: impl Fn(&Value) -> bool) -> Option<Value> {
+        self.composites
+            .find(hash, |(h, e)| *h == hash && is(e))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `v`, a composite not seen before, for later reads; returns it.
+    fn remember(&mut self, hash: u64, v: Value) -> Value {
         self.composites
             .insert_unique(hash, (hash, v.clone()), |(h, _)| *h);
         v
