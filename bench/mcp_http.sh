@@ -3,6 +3,7 @@
 # server directly, with a policy decision and the audit log on every call, at a fixed rate; then
 # the gateway's throughput with 64 calls in flight. Usage: bench/mcp_http.sh [RATE] [SECONDS]
 # [AUDIT: full|normal|none] [BUSY_POLL_US: the gateway's `busy_poll_us`, default 0 = off].
+# FAIL_OPEN_READS=1 declares reads fail-open (records committed while the call is upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}

@@ -28,7 +28,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::gate::{codes, error, Gate, Session, Verdict};
+use crate::gate::{codes, error, Gate, Record, Session, Verdict};
 use crate::http::{Refused, SessionLimits};
 use crate::uri_template::UriTemplate;
 
@@ -447,6 +447,7 @@ impl Aggregate {
             Err(e) => return e,
         };
         let mut settle = None;
+        let mut record = Record::done();
         let forward = match u.gate.as_call(&c.session, method, &local) {
             None => local,
             Some(call) => match u.gate.call_waiting(&c.session, id, &call, |_| {}).await {
@@ -455,8 +456,10 @@ impl Aggregate {
                     params,
                     reservation,
                     input,
+                    record: r,
                 } => {
                     settle = Some((reservation, input));
+                    record = r;
                     Gate::forwarded(method, &local, &params)
                 }
             },
@@ -464,7 +467,9 @@ impl Aggregate {
         let server = &u.gate.server;
         let sid = c.upstream_sessions.get(server).cloned().flatten();
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": forward});
-        match self.send(&u.url, sid.as_deref(), &req).await {
+        // The record (of a fail-open call) is committed while the call is upstream.
+        let (answer, ()) = tokio::join!(self.send(&u.url, sid.as_deref(), &req), record.commit());
+        match answer {
             Ok((Some(mut msg), _)) => {
                 if let Some((reservation, input)) = &settle {
                     u.gate.answered(reservation.as_deref(), input, &mut msg);

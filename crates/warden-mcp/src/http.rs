@@ -24,7 +24,7 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::gate::{codes, error, Gate, Session, Verdict};
+use crate::gate::{codes, error, Gate, Record, Session, Verdict};
 use crate::relay::{relay, sse_messages, upstream_failed, Settle, Tracked};
 use crate::upstream::Upstream;
 
@@ -358,6 +358,7 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
         return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
     }
     let mut tracked = None;
+    let mut record = Record::done();
     let original = msg.get("params").cloned().unwrap_or(Value::Null);
     let call = id
         .as_ref()
@@ -393,10 +394,12 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
                     params,
                     reservation,
                     input,
+                    record: r,
                 } => {
                     msg["params"] = Gate::forwarded(&method, &original, &params);
                     let settle = Settle::new(p, headers, &id, reservation);
                     tracked = Some(Tracked::Call(id, settle, input));
+                    record = r;
                 }
             }
         }
@@ -407,7 +410,7 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
         }
         _ => {}
     }
-    let r = exchange(p, headers, Bytes::from(msg.to_string()), tracked).await;
+    let r = exchange(p, headers, Bytes::from(msg.to_string()), tracked, record).await;
     if let (Some(s), "initialize") = (r.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
             // The upstream's new session belongs to this caller.
@@ -419,16 +422,19 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
 
 /// Sends `body` upstream with the client's MCP headers and relays the answer (watching it for
 /// `tracked`); an upstream that cannot be reached or does not answer in time gets the tracked
-/// request a JSON-RPC error.
+/// request a JSON-RPC error. The call's `record` is committed while it is upstream; nothing is
+/// relayed before it is.
 async fn exchange(
     p: &Arc<HttpProxy>,
     headers: &HeaderMap,
     body: Bytes,
     tracked: Option<Tracked>,
+    record: Record,
 ) -> Response {
-    let sent = p.upstream.send(Method::POST, headers, body);
+    let sent = tokio::time::timeout(p.call_timeout, p.upstream.send(Method::POST, headers, body));
     warden_server::workers::kick(); // the answer is due: poll for it (when configured)
-    match tokio::time::timeout(p.call_timeout, sent).await {
+    let (answer, ()) = tokio::join!(sent, record.commit());
+    match answer {
         Ok(Ok(resp)) => relay(p, resp, tracked).await,
         Ok(Err(e)) => upstream_failed(tracked, &format!("the MCP server is unreachable: {e}")),
         Err(_) => upstream_failed(tracked, "the MCP server did not answer in time"),
@@ -460,7 +466,7 @@ fn waiting_stream(
             let _ = tx.send(event(&n));
         };
         let verdict = p.gate.resume(&session, &id, &params, &aid, notify).await;
-        let (params, reservation, input) = match verdict {
+        let (params, reservation, input, record) = match verdict {
             Verdict::Reply(r) => {
                 let _ = tx.send(event(&r));
                 return;
@@ -469,7 +475,8 @@ fn waiting_stream(
                 params,
                 reservation,
                 input,
-            } => (params, reservation, input),
+                record,
+            } => (params, reservation, input, record),
         };
         msg["params"] = Gate::forwarded(&method, &original, &params);
         let tracked = Some(Tracked::Call(
@@ -477,7 +484,7 @@ fn waiting_stream(
             Settle::new(&p, &headers, &id, reservation),
             input,
         ));
-        let r = exchange(&p, &headers, Bytes::from(msg.to_string()), tracked).await;
+        let r = exchange(&p, &headers, Bytes::from(msg.to_string()), tracked, record).await;
         let streamed = r
             .headers()
             .get("content-type")

@@ -179,7 +179,11 @@ impl Pump {
                 params,
                 reservation,
                 input,
+                record,
             } => {
+                // Committed before the call goes out: the server's answer is relayed by the
+                // reader task as soon as it arrives, so it could not wait for the record.
+                record.commit().await;
                 msg["params"] = Gate::forwarded(method, &original, &params);
                 if let Ok(mut p) = self.pending.lock() {
                     p.insert(key(&id), Pending::Call { reservation, input });

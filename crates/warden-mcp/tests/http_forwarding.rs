@@ -83,3 +83,74 @@ async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
     assert!(seen[0].contains("tools/list") && !seen[0].contains("tools/call"));
     assert!(seen[1].contains("/srv/data/a.txt") && !seen[1].contains("/etc/passwd"));
 }
+
+/// A fail-open read's audit record is committed while the call is upstream, but the client gets
+/// the answer only once the record is on disk. The argument is large and every commit fsyncs,
+/// so the commit is the slower of the two and an answer relayed early would be seen here.
+#[tokio::test]
+async fn a_fail_open_call_is_answered_only_once_its_record_is_on_disk() {
+    use warden_server::audit::{AuditConfig, Auditor};
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::testsrv_policy().replacen(
+        "\ntools:",
+        "\ndefaults:\n  fail_mode: { read: open }\ntools:",
+        1,
+    );
+    let (mut gate, _) = common::gate_over(dir.path(), &text, Denials::Error, Unlisted::Hide).await;
+    let db = dir.path().join("audit.db");
+    gate.audit = Some(
+        Auditor::start(AuditConfig {
+            path: db.clone(),
+            key_pem: None,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            mask: vec![],
+            fsync_each_commit: true,
+        })
+        .unwrap(),
+    );
+    let (upstream, seen) = recording_upstream().await;
+    let proxy = warden_mcp::http::HttpProxy::new(
+        Arc::new(gate),
+        Arc::new(Default::default()),
+        &upstream,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/mcp", l.local_addr().unwrap());
+    let app = warden_mcp::http::router(proxy, 1 << 20);
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let client = reqwest::Client::new();
+    let text = "x".repeat(600_000);
+    for i in 1..=5u64 {
+        let call = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"text": text}}});
+        let answer = client
+            .post(&base)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(call.to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(r["id"], i, "{r}");
+        assert!(r.get("result").is_some(), "{r}");
+        let recorded = warden_audit::entries(&db).unwrap();
+        assert_eq!(
+            recorded.len() as u64,
+            i,
+            "answered before its record was written"
+        );
+        assert_eq!(recorded[i as usize - 1].1.outcome, "allow");
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        5,
+        "every call reached the server"
+    );
+}

@@ -142,9 +142,44 @@ pub enum Verdict {
         reservation: Option<String>,
         /// The call's decision input (as forwarded), for deciding on its result.
         input: Value,
+        /// The call's audit record, when it is committed while the call is upstream.
+        record: Record,
     },
     /// Answer the client with this JSON-RPC response; the call never reaches the server.
     Reply(Value),
+}
+
+/// The audit record of a forwarded call. A call whose decision fails closed (every write, and
+/// reads unless the tenant declares `fail_mode: { read: open }`) is recorded before it is
+/// forwarded: it is never made unrecorded. A fail-open read would be forwarded even if its record
+/// could not be written, so its record is committed while the call is upstream instead, and the
+/// transport answers the client only once both are done: the client still never sees an answer
+/// whose decision is not on disk, and the commit's latency hides behind the upstream's.
+pub struct Record(Option<Box<(Auditor, warden_audit::Entry)>>);
+
+impl Record {
+    /// Nothing left to commit.
+    pub fn done() -> Self {
+        Record(None)
+    }
+
+    /// Commits the record, if it is still to be written. Call it after the forwarded request is
+    /// on its way: it first yields once, so that the connection task (on this thread, on a
+    /// worker's single-threaded runtime) writes the request before the commit takes the thread.
+    /// A failure is logged (only fail-open calls are recorded this way).
+    pub async fn commit(self) {
+        let Some(pending) = self.0 else {
+            return;
+        };
+        let (audit, entry) = *pending;
+        tokio::task::yield_now().await;
+        if let Err(e) = audit.record(entry).await {
+            tracing::error!(
+                error = e,
+                "MCP call forwarded without an audit record (fail open)"
+            );
+        }
+    }
 }
 
 /// The list methods whose answers are filtered ([`Gate::filter_list`]): the method, where its
@@ -399,6 +434,7 @@ impl Gate {
                 }
             }
         }
+        let mut record = Record::done();
         if let Some(audit) = &self.audit {
             let mut result = serde_json::to_value(d).unwrap_or(Value::Null);
             if let Some(a) = &approval {
@@ -413,7 +449,9 @@ impl Gate {
                 trace_id: None,
                 path: None,
             });
-            if let Err(e) = audit.record(entry).await {
+            if d.fail_mode == "open" && matches!(outcome.as_str(), "allow" | "sanitize") {
+                record = Record(Some(Box::new((audit.clone(), entry))));
+            } else if let Err(e) = audit.record(entry).await {
                 if d.fail_mode != "open" {
                     self.settle(reservation.as_deref(), false);
                     return Verdict::Reply(error(
@@ -436,6 +474,7 @@ impl Gate {
                 params: without_token(params),
                 reservation,
                 input,
+                record,
             },
             "sanitize" => match warden_core::redact::apply(&mut input, &d.redactions) {
                 Ok(_) => {
@@ -445,10 +484,12 @@ impl Gate {
                         params: p,
                         reservation,
                         input,
+                        record,
                     }
                 }
                 Err(e) => {
                     self.settle(reservation.as_deref(), false);
+                    record.commit().await;
                     Verdict::Reply(error(
                         id,
                         codes::UNAVAILABLE,

@@ -5,17 +5,31 @@ use std::sync::Arc;
 use warden_mcp::{Denials, Gate, SqliteLimits, Unlisted};
 use warden_server::{BundleSource, ServerConfig};
 
+/// The test policy's text (`tests/mcp/policies/testsrv.yaml`).
+pub fn testsrv_policy() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/mcp/policies/testsrv.yaml");
+    std::fs::read_to_string(root).unwrap()
+}
+
 /// The gate of `test-agent` (tenant `acme`) on the MCP server `testsrv`, with its limits store.
 pub async fn gate(
     dir: &std::path::Path,
     denials: Denials,
     unlisted: Unlisted,
 ) -> (Gate, Arc<SqliteLimits>) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/mcp/policies/testsrv.yaml");
-    let text = std::fs::read_to_string(root).unwrap();
+    gate_over(dir, &testsrv_policy(), denials, unlisted).await
+}
+
+/// [`gate`] over the policy `text` instead of the test policy.
+pub async fn gate_over(
+    dir: &std::path::Path,
+    text: &str,
+    denials: Denials,
+    unlisted: Unlisted,
+) -> (Gate, Arc<SqliteLimits>) {
     let c = warden_core::compile(
-        &[warden_core::load("testsrv.yaml", &text).unwrap()],
+        &[warden_core::load("testsrv.yaml", text).unwrap()],
         &[],
         "1.0.0",
     )
