@@ -214,6 +214,21 @@ async fn a_fail_open_reads_record_is_committed_by_the_transport() {
         );
         record.commit().await;
         assert_eq!(records(&db), 1, "committed by the transport");
+        // A call abandoned while it is upstream (its record dropped uncommitted) is recorded too.
+        let Verdict::Forward { record, .. } = g
+            .call(&s, &json!(3), &call("echo", json!({"text": "bye"})))
+            .await
+        else {
+            panic!("echo is allowed")
+        };
+        drop(record);
+        for _ in 0..200 {
+            if records(&db) == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(records(&db), 2, "a dropped record is still written");
         let Verdict::Forward { record, .. } = g
             .call(
                 &s,
@@ -226,10 +241,10 @@ async fn a_fail_open_reads_record_is_committed_by_the_transport() {
         };
         assert_eq!(
             records(&db),
-            2,
+            3,
             "a write is recorded before it is forwarded"
         );
         record.commit().await;
-        assert_eq!(records(&db), 2);
+        assert_eq!(records(&db), 3);
     }
 }

@@ -167,17 +167,40 @@ impl Record {
     /// on its way: it first yields once, so that the connection task (on this thread, on a
     /// worker's single-threaded runtime) writes the request before the commit takes the thread.
     /// A failure is logged (only fail-open calls are recorded this way).
-    pub async fn commit(self) {
-        let Some(pending) = self.0 else {
+    pub async fn commit(mut self) {
+        if self.0.is_none() {
             return;
-        };
-        let (audit, entry) = *pending;
+        }
+        // Dropped here (the client went away), the record is still written: see `Drop`.
         tokio::task::yield_now().await;
+        if let Some(pending) = self.0.take() {
+            // Cancellation-safe from here: the first poll commits or queues the record.
+            Self::write(*pending).await;
+        }
+    }
+
+    async fn write((audit, entry): (Auditor, warden_audit::Entry)) {
         if let Err(e) = audit.record(entry).await {
             tracing::error!(
                 error = e,
                 "MCP call forwarded without an audit record (fail open)"
             );
+        }
+    }
+}
+
+impl Drop for Record {
+    /// A record dropped before it was committed (its call abandoned while it was upstream) is
+    /// still written: the call may have reached the server.
+    fn drop(&mut self) {
+        let Some(pending) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(Self::write(*pending));
+            }
+            Err(_) => tracing::error!("an MCP call's audit record was dropped outside a runtime"),
         }
     }
 }
