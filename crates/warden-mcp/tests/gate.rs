@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use warden_mcp::{Denials, LimitStore, Session, Unlisted, Verdict};
 
 mod common;
-use common::{gate, gate_over, testsrv_policy};
+use common::{auditor, gate, gate_over, testsrv_policy_with};
 
 fn call(name: &str, args: Value) -> Value {
     json!({"name": name, "arguments": args})
@@ -175,31 +175,13 @@ async fn each_outcome_is_answered_as_configured() {
 /// after (so no client sees an answer whose decision is not on disk).
 #[tokio::test]
 async fn a_fail_open_reads_record_is_committed_by_the_transport() {
-    use warden_server::audit::{AuditConfig, Auditor};
     let records = |db: &std::path::Path| warden_audit::entries(db).unwrap().len();
     for fail_open_reads in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let mut text = testsrv_policy();
-        if fail_open_reads {
-            text = text.replacen(
-                "\ntools:",
-                "\ndefaults:\n  fail_mode: { read: open }\ntools:",
-                1,
-            );
-        }
+        let text = testsrv_policy_with(fail_open_reads);
         let (mut g, _) = gate_over(dir.path(), &text, Denials::Error, Unlisted::Hide).await;
         let db = dir.path().join("audit.db");
-        g.audit = Some(
-            Auditor::start(AuditConfig {
-                path: db.clone(),
-                key_pem: None,
-                checkpoint_every: 1000,
-                checkpoint_interval: std::time::Duration::from_secs(60),
-                mask: vec![],
-                fsync_each_commit: true,
-            })
-            .unwrap(),
-        );
+        g.audit = Some(auditor(&db));
         let s = Session::new("acme", "test-agent");
         let Verdict::Forward { record, .. } = g
             .call(&s, &json!(1), &call("echo", json!({"text": "hi"})))

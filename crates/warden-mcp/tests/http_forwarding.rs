@@ -37,15 +37,12 @@ async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-#[tokio::test]
-async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
-    let (upstream, seen) = recording_upstream().await;
+/// Serves the HTTP proxy for `gate` in front of `upstream`; returns its endpoint's URL.
+async fn serve_proxy(gate: warden_mcp::Gate, upstream: &str) -> String {
     let proxy = warden_mcp::http::HttpProxy::new(
         Arc::new(gate),
         Arc::new(Default::default()),
-        &upstream,
+        upstream,
         Duration::from_secs(5),
     )
     .unwrap();
@@ -53,6 +50,15 @@ async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
     let base = format!("http://{}/mcp", l.local_addr().unwrap());
     let app = warden_mcp::http::router(proxy, 1 << 20);
     tokio::spawn(async move { axum::serve(l, app).await });
+    base
+}
+
+#[tokio::test]
+async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let (upstream, seen) = recording_upstream().await;
+    let base = serve_proxy(gate, &upstream).await;
     let client = reqwest::Client::new();
     let post = |body: &'static str| {
         client
@@ -89,38 +95,13 @@ async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
 /// so the commit is the slower of the two and an answer relayed early would be seen here.
 #[tokio::test]
 async fn a_fail_open_call_is_answered_only_once_its_record_is_on_disk() {
-    use warden_server::audit::{AuditConfig, Auditor};
     let dir = tempfile::tempdir().unwrap();
-    let text = common::testsrv_policy().replacen(
-        "\ntools:",
-        "\ndefaults:\n  fail_mode: { read: open }\ntools:",
-        1,
-    );
+    let text = common::testsrv_policy_with(true);
     let (mut gate, _) = common::gate_over(dir.path(), &text, Denials::Error, Unlisted::Hide).await;
     let db = dir.path().join("audit.db");
-    gate.audit = Some(
-        Auditor::start(AuditConfig {
-            path: db.clone(),
-            key_pem: None,
-            checkpoint_every: 1000,
-            checkpoint_interval: Duration::from_secs(60),
-            mask: vec![],
-            fsync_each_commit: true,
-        })
-        .unwrap(),
-    );
+    gate.audit = Some(common::auditor(&db));
     let (upstream, seen) = recording_upstream().await;
-    let proxy = warden_mcp::http::HttpProxy::new(
-        Arc::new(gate),
-        Arc::new(Default::default()),
-        &upstream,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/mcp", l.local_addr().unwrap());
-    let app = warden_mcp::http::router(proxy, 1 << 20);
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let base = serve_proxy(gate, &upstream).await;
     let client = reqwest::Client::new();
     let text = "x".repeat(600_000);
     for i in 1..=5u64 {

@@ -12,6 +12,32 @@ pub fn testsrv_policy() -> String {
     std::fs::read_to_string(root).unwrap()
 }
 
+/// The test policy with `defaults.fail_mode: { read: open }` when `fail_open_reads`.
+pub fn testsrv_policy_with(fail_open_reads: bool) -> String {
+    let text = testsrv_policy();
+    if !fail_open_reads {
+        return text;
+    }
+    text.replacen(
+        "\ntools:",
+        "\ndefaults:\n  fail_mode: { read: open }\ntools:",
+        1,
+    )
+}
+
+/// An audit log at `db` that fsyncs every commit.
+pub fn auditor(db: &std::path::Path) -> warden_server::audit::Auditor {
+    warden_server::audit::Auditor::start(warden_server::audit::AuditConfig {
+        path: db.to_path_buf(),
+        key_pem: None,
+        checkpoint_every: 1000,
+        checkpoint_interval: std::time::Duration::from_secs(60),
+        mask: vec![],
+        fsync_each_commit: true,
+    })
+    .unwrap()
+}
+
 /// The gate of `test-agent` (tenant `acme`) on the MCP server `testsrv`, with its limits store.
 pub async fn gate(
     dir: &std::path::Path,
