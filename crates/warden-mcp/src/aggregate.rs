@@ -468,7 +468,10 @@ impl Aggregate {
         let sid = c.upstream_sessions.get(server).cloned().flatten();
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": forward});
         // The record (of a fail-open call) is committed while the call is upstream.
-        let (answer, ()) = tokio::join!(self.send(&u.url, sid.as_deref(), &req), record.commit());
+        let (answer, ()) = tokio::join!(
+            self.send(&u.url, sid.as_deref(), &req),
+            record.commit_beside_send()
+        );
         match answer {
             Ok((Some(mut msg), _)) => {
                 if let Some((reservation, input)) = &settle {

@@ -433,7 +433,7 @@ async fn exchange(
 ) -> Response {
     let sent = tokio::time::timeout(p.call_timeout, p.upstream.send(Method::POST, headers, body));
     warden_server::workers::kick(); // the answer is due: poll for it (when configured)
-    let (answer, ()) = tokio::join!(sent, record.commit());
+    let (answer, ()) = tokio::join!(sent, record.commit_beside_send());
     match answer {
         Ok(Ok(resp)) => relay(p, resp, tracked).await,
         Ok(Err(e)) => upstream_failed(tracked, &format!("the MCP server is unreachable: {e}")),

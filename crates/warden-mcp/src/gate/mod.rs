@@ -163,27 +163,31 @@ impl Record {
         Record(None)
     }
 
-    /// Commits the record, if it is still to be written. Call it after the forwarded request is
-    /// on its way: it first yields once, so that the connection task (on this thread, on a
-    /// worker's single-threaded runtime) writes the request before the commit takes the thread.
-    /// A failure is logged (only fail-open calls are recorded this way).
+    /// Commits the record now, if it is still to be written. A failure is logged (only
+    /// fail-open calls are recorded this way).
     pub async fn commit(mut self) {
-        if self.0.is_none() {
-            return;
-        }
-        // Dropped here (the client went away), the record is still written: see `Drop`.
-        tokio::task::yield_now().await;
         if let Some(pending) = self.0.take() {
-            // Cancellation-safe from here: the first poll commits or queues the record.
+            // Cancellation-safe: the first poll commits or queues the record.
             Self::write(*pending).await;
         }
+    }
+
+    /// [`Record::commit`] while the forwarded request is on its way: it first yields once, so
+    /// that the connection task (on this thread, on a worker's single-threaded runtime) writes
+    /// the request before the commit takes the thread.
+    pub async fn commit_beside_send(self) {
+        if self.0.is_some() {
+            // Dropped here (the client went away), the record is still written: see `Drop`.
+            tokio::task::yield_now().await;
+        }
+        self.commit().await;
     }
 
     async fn write((audit, entry): (Auditor, warden_audit::Entry)) {
         if let Err(e) = audit.record(entry).await {
             tracing::error!(
                 error = e,
-                "MCP call forwarded without an audit record (fail open)"
+                "a fail-open MCP call's audit record could not be written"
             );
         }
     }
@@ -486,9 +490,11 @@ impl Gate {
                         None,
                     ));
                 }
+                // Fail-open calls that go ahead are recorded by the transport (`Record`): this
+                // one is answered by Warden and never reaches the server.
                 tracing::error!(
                     error = e,
-                    "MCP call forwarded without an audit record (fail open)"
+                    "an MCP call refused by policy could not be recorded (fail open)"
                 );
             }
         }
