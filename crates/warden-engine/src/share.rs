@@ -9,7 +9,8 @@
 //! stack, so a composite seen before is found without allocating anything for it: reading the
 //! 10,000-agent bundle's 36 MB `data.json` took 390–420 ms when each was built (in a `BTreeMap`)
 //! and then looked up, 276–295 ms this way (`examples/loadtime.rs` in warden-server, 3 runs
-//! each). Measured with `bench/reload.sh` (10,000 agents): see README for resident memory.
+//! each). Measured with `bench/reload.sh` (10,000 agents): see docs/performance.md for resident
+//! memory.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
