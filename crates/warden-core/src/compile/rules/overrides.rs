@@ -1,0 +1,85 @@
+//! Overrides: reviewed exceptions (only in `category: override` files) that waive named rules or
+//! reasons for some agents, under conditions, until they expire.
+
+use serde_json::{json, Map, Value};
+
+use super::{selector, Walk, MAX_PRIORITY};
+use crate::compile::cond::compile_conditions;
+use crate::compile::may_override;
+
+impl Walk<'_, '_> {
+    pub(super) fn override_(
+        &mut self,
+        o: &crate::model::Override,
+        i: usize,
+        category: crate::model::Category,
+    ) {
+        let ptr = format!("/overrides/{i}");
+        if !may_override(category) {
+            self.sink.error(
+                "override-outside-category",
+                &ptr,
+                "overrides may only appear in files with `category: override`".into(),
+                Some("move this exception into a small, reviewed override file".into()),
+            );
+            return;
+        }
+        let id = format!("{}/override/{}", self.tenant, o.id);
+        if !self.claim(&id, &ptr) {
+            return;
+        }
+        let priority = o.priority.unwrap_or(10);
+        if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&priority) {
+            self.sink.error_at_value(
+                "invalid-priority",
+                &format!("{ptr}/priority"),
+                format!(
+                    "priority must be within ±{MAX_PRIORITY}; built-in checks cannot be waived"
+                ),
+                None,
+            );
+            return;
+        }
+        let (when, _) =
+            compile_conditions(&mut self.sink, &o.when, &format!("{ptr}/when"), &vec![]);
+        let expires_ns = match &o.expires {
+            None => Value::Null,
+            Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
+                Ok(dt) => dt.timestamp_nanos_opt().map_or(Value::Null, |n| json!(n)),
+                Err(e) => {
+                    self.sink.error_at_value(
+                        "invalid-time",
+                        &format!("{ptr}/expires"),
+                        format!("`{t}` is not an RFC 3339 time: {e}"),
+                        Some("write e.g. `2026-12-31T23:59:59Z`".into()),
+                    );
+                    return;
+                }
+            },
+        };
+        for (j, name) in o.waive.iter().enumerate() {
+            self.state.waivers.push((
+                self.tenant.clone(),
+                name.clone(),
+                self.origin(&format!("{ptr}/waive/{j}")),
+            ));
+        }
+        let value = json!({
+            "id": id,
+            "priority": priority,
+            "tools": selector(&o.tools),
+            "actions": selector(&o.actions),
+            "waive": o.waive.iter().map(|w| (w.clone(), json!(true))).collect::<Map<_, _>>(),
+            "when": when,
+            "expires_ns": expires_ns,
+            "justification": o.justification,
+        });
+        for who in &o.agents {
+            self.tenant()
+                .overrides
+                .entry(who.clone())
+                .or_default()
+                .insert(id.clone(), value.clone());
+        }
+    }
+}
