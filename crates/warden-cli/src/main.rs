@@ -66,7 +66,8 @@ enum Command {
     },
     /// Run the gateway server: decision API, OPA Data API, health, status, metrics.
     Serve(Box<cmd::serve::Args>),
-    /// Run the MCP gateway on stdio: launch an MCP server and decide every tool call it gets.
+    /// Run the MCP gateway: wrap a stdio MCP server, or serve Streamable HTTP in front of one or
+    /// several, and decide every tool call.
     Mcp(Box<cmd::mcp::Args>),
     /// Decide calls that policy sent for a person's approval.
     #[command(subcommand)]
