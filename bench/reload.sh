@@ -95,4 +95,5 @@ for round in $(seq "$ROUNDS"); do
   sleep 3
 done
 echo "settled after reloading: RSS $(rss)"
+for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1; printf "%s " "$(rss_mb)"; done; echo "(MB, each second after)"
 grep -c "bundle rejected" "$tmp/server.log" | sed 's/^/rejected loads: /' || true

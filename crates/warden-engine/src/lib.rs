@@ -4,21 +4,18 @@
 //! compiled once into a [`Prepared`] policy set: regorus RVM bytecode for each query, with the
 //! interpreter kept as a fallback for queries the RVM compiler cannot take. An [`Engine`] holds the
 //! active set behind an atomic pointer: readers never block, a swap is one store, and requests in
-//! flight finish on the set they started with. Each thread keeps its own VM per engine and reloads
-//! it only when the generation changes.
+//! flight finish on the set they started with. A set keeps the VMs that run its queries (loaded
+//! with its program and data, taken for one evaluation and put back), so once the evaluations in
+//! flight are done nothing outside the set holds it.
 
 mod builtins;
 mod prepared;
 pub mod share;
 mod value_de;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use regorus::rvm::vm::RegoVM;
 use regorus::Value;
 use warden_core::contract::{Decision, DecisionInput};
 
@@ -44,30 +41,15 @@ pub enum EngineError {
     Undefined(String),
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
 /// A hot-swappable, thread-safe evaluator.
 pub struct Engine {
-    id: u64,
     active: ArcSwap<Prepared>,
-}
-
-struct VmSlot {
-    generation: u64,
-    query: String,
-    vm: RegoVM,
-}
-
-thread_local! {
-    /// Per thread: engine id → one VM per query evaluated on that engine.
-    static VMS: RefCell<HashMap<u64, Vec<VmSlot>>> = RefCell::new(HashMap::new());
 }
 
 impl Engine {
     /// An engine serving `prepared`.
     pub fn new(prepared: Prepared) -> Self {
         Engine {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             active: ArcSwap::from_pointee(prepared),
         }
     }
@@ -94,41 +76,7 @@ impl Engine {
         query: &str,
         input: Value,
     ) -> Result<Value, EngineError> {
-        match prepared.program(query) {
-            Some(program) => VMS.with(|cell| {
-                let mut map = cell.borrow_mut();
-                let slots = map.entry(self.id).or_default();
-                let i = match slots.iter().position(|s| s.query == query) {
-                    Some(i) => i,
-                    None => {
-                        slots.push(VmSlot {
-                            generation: 0,
-                            query: query.to_string(),
-                            vm: RegoVM::new(),
-                        });
-                        slots.len() - 1
-                    }
-                };
-                let slot = &mut slots[i];
-                if slot.generation != prepared.generation() {
-                    slot.vm.load_program(program);
-                    slot.vm.set_max_instructions(MAX_INSTRUCTIONS);
-                    slot.vm
-                        .set_data(prepared.data().clone())
-                        .map_err(|e| EngineError::Load(e.to_string()))?;
-                    slot.generation = prepared.generation();
-                }
-                slot.vm.set_input(input);
-                let out = slot
-                    .vm
-                    .execute()
-                    .map_err(|e| EngineError::Eval(format!("{}: {e}", slot.query)));
-                // Do not keep the input alive between calls.
-                slot.vm.set_input(Value::Null);
-                out
-            }),
-            None => prepared.interpret(query, input),
-        }
+        prepared.eval(query, input)
     }
 
     /// Decides one call: validates the input against the contract, fills `environment.time` when
@@ -321,37 +269,71 @@ mod tests {
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 
-    /// A replaced set is "in use" exactly while some thread's VM still holds its data, however
-    /// many other holders (bundle parts) its data's members had.
+    /// Once the evaluations on a replaced set are done, nothing outside it holds it or its data
+    /// (its VMs are its own), so the thread that retires it frees all of it; no request thread
+    /// that evaluated on it is left holding the data until its next call.
     #[test]
-    fn a_set_is_in_use_until_every_vm_has_moved_on() {
+    fn a_replaced_set_is_held_by_nothing_once_its_evaluations_are_done() {
         let module = Source {
             path: "p.rego".into(),
             text: "package p\nx := data.d.n".into(),
         };
         let data = Value::from_json_str(r#"{"d": {"n": 1}}"#).unwrap();
-        let part_copy = data.clone(); // as a bundle part keeps its own reference
         let engine = Engine::new(
             Prepared::new(std::slice::from_ref(&module), data, &["data.p.x"], "r1").unwrap(),
         );
-        let old = engine.current();
-        assert!(!old.in_use());
-        assert_eq!(
-            engine.eval("data.p.x", Value::Null).unwrap(),
-            Value::from(1u64)
-        );
-        assert!(old.in_use(), "this thread's VM holds the data");
-        drop(part_copy);
-        assert!(
-            old.in_use(),
-            "another holder going away does not hide the VM's"
-        );
-        let next = Value::from_json_str(r#"{"d": {"n": 2}}"#).unwrap();
-        engine.swap(Prepared::new(&[module], next, &["data.p.x"], "r2").unwrap());
-        assert_eq!(
-            engine.eval("data.p.x", Value::Null).unwrap(),
-            Value::from(2u64)
-        );
-        assert!(!old.in_use(), "the VM moved on to the new set");
+        // Evaluations on several threads at once, so several VMs are made.
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        assert_eq!(engine.eval("data.p.x", Value::Null).unwrap(), 1u64.into());
+                    }
+                });
+            }
+        });
+        // A thread that evaluated on the set stays alive, idle, until the end (as a quiet worker
+        // thread does) while the set is replaced.
+        let (evaluated, finish) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(engine.eval("data.p.x", Value::Null).unwrap(), 1u64.into());
+                evaluated.wait();
+                finish.wait();
+            });
+            evaluated.wait();
+            let next = Value::from_json_str(r#"{"d": {"n": 2}}"#).unwrap();
+            let old = engine.swap(Prepared::new(&[module], next, &["data.p.x"], "r2").unwrap());
+            assert_eq!(engine.eval("data.p.x", Value::Null).unwrap(), 2u64.into());
+            let old = Arc::try_unwrap(old).ok();
+            let held = match old.map(Prepared::into_data) {
+                Some(Value::Object(root)) => regorus::Rc::strong_count(&root),
+                _ => 0,
+            };
+            finish.wait();
+            assert_eq!(held, 1, "nothing but the replaced set held it and its data");
+        });
+    }
+
+    /// VMs readied by `warm` are the ones evaluations use; an evaluation error leaves the VM
+    /// usable for the next call.
+    #[test]
+    fn warmed_and_reused_vms_evaluate_like_new_ones() {
+        let module = Source {
+            path: "p.rego".into(),
+            text: "package p\nx := input.a + data.d.n".into(),
+        };
+        let data = Value::from_json_str(r#"{"d": {"n": 1}}"#).unwrap();
+        let set = Prepared::new(&[module], data, &["data.p.x"], "r1").unwrap();
+        set.warm("data.p.x", 3).unwrap();
+        for a in 0..10u64 {
+            let input = Value::from_json_str(&format!(r#"{{"a": {a}}}"#)).unwrap();
+            assert_eq!(set.eval("data.p.x", input).unwrap(), Value::from(a + 1));
+            // A string plus a number is an error (or undefined), never a stale answer.
+            let bad = Value::from_json_str(r#"{"a": "s"}"#).unwrap();
+            assert!(set
+                .eval("data.p.x", bad)
+                .map_or(true, |v| v == Value::Undefined));
+        }
     }
 }

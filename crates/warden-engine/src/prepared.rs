@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::vm::RegoVM;
 use regorus::rvm::Program;
 use regorus::Value;
 
-use crate::EngineError;
+use crate::{EngineError, MAX_INSTRUCTIONS};
 
 /// One Rego module.
 #[derive(Debug, Clone)]
@@ -35,9 +36,66 @@ pub enum Evaluator {
 /// Result of compiling one query to RVM bytecode.
 #[derive(Clone)]
 enum Compiled {
-    Rvm(Arc<Program>),
+    Rvm(Arc<Rvm>),
     /// The RVM compiler could not take this query; the interpreter evaluates it.
     Interpreter(String),
+}
+
+/// A query's RVM program and the VMs that run it: loaded with this set's program and data, kept
+/// here between evaluations (not per thread), so a replaced set is held by nothing but the
+/// evaluations still running on it. With one VM per thread instead, a thread that went idle
+/// kept a replaced 10,000-agent set alive (~60 MB) until its next call, and then freed the whole
+/// tree on that call.
+struct Rvm {
+    program: Arc<Program>,
+    /// VMs not evaluating right now. Taken for one evaluation and put back: an uncontended lock
+    /// each way, against a decision of thousands of instructions. Boxed so that taking and
+    /// putting back moves a pointer, not the 712-byte VM.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<RegoVM>>>,
+}
+
+/// How many idle VMs a query keeps: about the threads that evaluate at once (more are dropped
+/// when they come back, so a burst on many threads does not keep their VMs).
+const MAX_IDLE_VMS: usize = 64;
+
+impl Rvm {
+    /// A VM loaded with this program and `data`.
+    fn vm(&self, data: &Value) -> Result<Box<RegoVM>, EngineError> {
+        let mut vm = Box::new(RegoVM::new());
+        vm.load_program(self.program.clone());
+        vm.set_max_instructions(MAX_INSTRUCTIONS);
+        vm.set_data(data.clone())
+            .map_err(|e| EngineError::Load(e.to_string()))?;
+        Ok(vm)
+    }
+
+    fn take(&self, data: &Value) -> Result<Box<RegoVM>, EngineError> {
+        match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(vm) => Ok(vm),
+            None => self.vm(data),
+        }
+    }
+
+    fn put_back(&self, vm: Box<RegoVM>) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_VMS {
+                idle.push(vm);
+            }
+        }
+    }
+
+    fn run(&self, data: &Value, query: &str, input: Value) -> Result<Value, EngineError> {
+        let mut vm = self.take(data)?;
+        vm.set_input(input);
+        let out = vm
+            .execute()
+            .map_err(|e| EngineError::Eval(format!("{query}: {e}")));
+        // Do not keep the input alive between calls.
+        vm.set_input(Value::Null);
+        self.put_back(vm);
+        out
+    }
 }
 
 /// Modules and data, parsed and checked once, shared by every evaluation.
@@ -49,17 +107,6 @@ pub struct Prepared {
     revision: String,
     evaluator: Evaluator,
     bundles: std::collections::BTreeMap<String, String>,
-    /// References to the data document's root held by this set itself (see [`Prepared::in_use`]).
-    own_refs: usize,
-}
-
-/// Reference count of a value's root allocation (1 for scalars).
-fn root_refs(v: &Value) -> usize {
-    match v {
-        Value::Object(o) => regorus::Rc::strong_count(o),
-        Value::Array(a) => regorus::Rc::strong_count(a),
-        _ => 1,
-    }
 }
 
 impl Prepared {
@@ -101,11 +148,9 @@ impl Prepared {
         engine
             .add_data(data.clone())
             .map_err(|e| EngineError::Load(e.to_string()))?;
-        let own_refs = root_refs(&data);
         let prepared = Prepared {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             engine,
-            own_refs,
             data,
             programs: RwLock::new(HashMap::new()),
             revision: revision.to_string(),
@@ -128,7 +173,6 @@ impl Prepared {
             revision: String::new(),
             evaluator: Evaluator::Interpreter,
             bundles: Default::default(),
-            own_refs: 1,
         }
     }
 
@@ -149,14 +193,7 @@ impl Prepared {
         Self::new(&modules, data, &[warden_core::DECISION_QUERY], &c.revision)
     }
 
-    /// Whether a thread's VM still holds this set's data (it lets go at its next evaluation).
-    /// A replaced set is best freed once nothing else holds it, off the request threads: the
-    /// last holder frees the whole data tree.
-    pub fn in_use(&self) -> bool {
-        root_refs(&self.data) > self.own_refs
-    }
-
-    /// Unique, increasing id of this set; VMs reload when it changes.
+    /// Unique, increasing id of this set.
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -182,10 +219,36 @@ impl Prepared {
         &self.data
     }
 
-    /// Frees everything but the data document and hands that back, so that a caller can free
-    /// it in pieces (see [`crate::share::drop_in_pieces`]).
+    /// Frees everything but the data document (its VMs too) and hands that back, so that a
+    /// caller can free it in pieces (see [`crate::share::drop_in_pieces`]).
     pub fn into_data(self) -> Value {
         self.data
+    }
+
+    /// Readies VMs for `query` (compiled first if need be) until `vms` are idle, so that the
+    /// first calls after this set is activated do not each load one. Run where the set was
+    /// built, off the request threads.
+    pub fn warm(&self, query: &str, vms: usize) -> Result<(), EngineError> {
+        let Compiled::Rvm(rvm) = self.compile(query) else {
+            return Ok(());
+        };
+        let idle = rvm.idle.lock().map_or(0, |idle| idle.len());
+        let ready = (idle..vms.min(MAX_IDLE_VMS))
+            .map(|_| rvm.vm(&self.data))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Ok(mut idle) = rvm.idle.lock() {
+            idle.extend(ready);
+        }
+        Ok(())
+    }
+
+    /// Evaluates `query` against `input` on this set: on one of its VMs when the query compiled
+    /// to RVM bytecode, else with the interpreter. Returns `Value::Undefined` when undefined.
+    pub fn eval(&self, query: &str, input: Value) -> Result<Value, EngineError> {
+        match self.compile(query) {
+            Compiled::Rvm(rvm) => rvm.run(&self.data, query, input),
+            Compiled::Interpreter(_) => self.interpret(query, input),
+        }
     }
 
     /// Why `query` runs on the interpreter instead of the RVM, if it does.
@@ -199,7 +262,7 @@ impl Prepared {
     /// The RVM program for `query`, compiled on first use; `None` means use the interpreter.
     pub fn program(&self, query: &str) -> Option<Arc<Program>> {
         match self.compile(query) {
-            Compiled::Rvm(p) => Some(p),
+            Compiled::Rvm(rvm) => Some(rvm.program.clone()),
             Compiled::Interpreter(_) => None,
         }
     }
@@ -216,27 +279,34 @@ impl Prepared {
         {
             return c;
         }
-        let compiled = self
-            .compile_rvm(query)
-            .map_or_else(Compiled::Interpreter, Compiled::Rvm);
+        let compiled =
+            self.compile_rvm(query)
+                .map_or_else(Compiled::Interpreter, |(program, vm)| {
+                    Compiled::Rvm(Arc::new(Rvm {
+                        program,
+                        idle: Mutex::new(vec![vm]),
+                    }))
+                });
         if let Ok(mut m) = self.programs.write() {
             m.insert(query.to_string(), compiled.clone());
         }
         compiled
     }
 
-    fn compile_rvm(&self, query: &str) -> Result<Arc<Program>, String> {
+    /// `query` compiled to RVM bytecode, and a VM loaded with it and this set's data (which
+    /// checks that the data fits the program before it is used for real).
+    fn compile_rvm(&self, query: &str) -> Result<(Arc<Program>, Box<RegoVM>), String> {
         let mut engine = self.engine.clone();
         let policy = engine
             .compile_with_entrypoint(&query.into())
             .map_err(|e| e.to_string())?;
         let program =
             Compiler::compile_from_policy(&policy, &[query]).map_err(|e| e.to_string())?;
-        // Make sure the data fits the program before it is used for real.
-        let mut vm = regorus::rvm::vm::RegoVM::new();
+        let mut vm = Box::new(RegoVM::new());
         vm.load_program(program.clone());
+        vm.set_max_instructions(MAX_INSTRUCTIONS);
         vm.set_data(self.data.clone()).map_err(|e| e.to_string())?;
-        Ok(program)
+        Ok((program, vm))
     }
 
     /// Evaluates `query` with the interpreter: any query OPA accepts, including packages and data.

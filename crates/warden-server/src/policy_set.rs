@@ -178,9 +178,15 @@ pub fn merge(parts: &BTreeMap<String, Part>) -> Result<Prepared, String> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    Prepared::with_evaluator(&modules, data, &queries, &revision, evaluator)
-        .map(|p| p.with_bundles(revisions))
-        .map_err(|e| e.to_string())
+    let set = Prepared::with_evaluator(&modules, data, &queries, &revision, evaluator)
+        .map_err(|e| e.to_string())?;
+    // A VM per worker thread, loaded here (on the loader's thread) rather than by the first call
+    // on each worker after the swap.
+    for q in &queries {
+        set.warm(q, crate::workers::count())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(set.with_bundles(revisions))
 }
 
 #[cfg(test)]

@@ -215,17 +215,17 @@ pub(crate) fn release_memory() {
     }
 }
 
-/// Frees a replaced policy set on a thread of its own, once no request and no thread's VM holds
-/// it any more. Request threads hold parts of it until their next call; if one of them dropped
-/// the last reference it would free the whole data tree (tens of ms for a 10,000-agent bundle)
-/// while a caller waits. A thread idle for a minute still holding it is not waited for.
+/// Frees a replaced policy set on a thread of its own, once the requests still evaluating on it
+/// are done (a set keeps its own VMs, so nothing else holds it then). If a request thread
+/// dropped the last reference it would free the whole data tree (tens of ms for a 10,000-agent
+/// bundle) while a caller waits. A request still holding it after a minute is not waited for.
 fn retire(old: Arc<Prepared>) {
     let spawned = std::thread::Builder::new()
         .name("warden-retire".into())
         .spawn(move || {
             crate::background_priority();
             let since = std::time::Instant::now();
-            while (Arc::strong_count(&old) > 1 || old.in_use())
+            while Arc::strong_count(&old) > 1
                 && since.elapsed() < std::time::Duration::from_secs(60)
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
