@@ -1,0 +1,170 @@
+//! Reading a log back: chain and checkpoint verification, entries, OPA decision-log events.
+
+use std::path::Path;
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
+use rusqlite::Connection;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{checkpoint_message, AuditError, Entry, Record, GENESIS};
+
+/// What verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Records checked.
+    pub records: u64,
+    /// Checkpoints whose signature and head matched.
+    pub checkpoints: u64,
+    /// Head hash.
+    pub head: String,
+}
+
+/// The first problem verification found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {seq}: {what}")]
+pub struct Broken {
+    /// The first bad record (for a truncation, the first missing one).
+    pub seq: u64,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// Verifies the chain and, with `public_pem`, every checkpoint.
+pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Broken>, AuditError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT seq, body, hash FROM records ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    let (mut expected, mut prev) = (1u64, GENESIS.to_string());
+    let mut hashes = std::collections::BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let (seq, body, hash): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let seq = seq.max(0) as u64;
+        if seq != expected {
+            return Ok(Err(Broken {
+                seq: expected,
+                what: format!("missing (the next record is {seq})"),
+            }));
+        }
+        let rec: Record = match serde_json::from_str(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Err(Broken {
+                    seq,
+                    what: format!("unreadable: {e}"),
+                }))
+            }
+        };
+        if rec.seq != seq {
+            return Ok(Err(Broken {
+                seq,
+                what: format!("says it is record {} (moved)", rec.seq),
+            }));
+        }
+        if serde_jcs::to_string(&rec).ok().as_deref() != Some(body.as_str()) {
+            return Ok(Err(Broken {
+                seq,
+                what: "not in canonical form (edited)".into(),
+            }));
+        }
+        if rec.prev != prev {
+            return Ok(Err(Broken {
+                seq,
+                what: "does not follow the previous record (chain broken)".into(),
+            }));
+        }
+        let actual = hex::encode(Sha256::digest(body.as_bytes()));
+        if actual != hash {
+            return Ok(Err(Broken {
+                seq,
+                what: "hash mismatch (modified)".into(),
+            }));
+        }
+        hashes.insert(seq, actual.clone());
+        prev = actual;
+        expected += 1;
+    }
+    let last = expected - 1;
+    let mut checkpoints = 0;
+    if let Some(pem) = public_pem {
+        let key =
+            VerifyingKey::from_public_key_pem(pem).map_err(|e| AuditError::Key(e.to_string()))?;
+        let mut stmt =
+            conn.prepare("SELECT seq, head, signature FROM checkpoints ORDER BY rowid")?;
+        let cps: Vec<(i64, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (seq, head, sig) in cps {
+            let seq = seq.max(0) as u64;
+            let sig = hex::decode(&sig)
+                .ok()
+                .and_then(|b| Signature::from_slice(&b).ok());
+            if sig.is_none_or(|s| key.verify(&checkpoint_message(seq, &head), &s).is_err()) {
+                return Ok(Err(Broken {
+                    seq,
+                    what: "checkpoint signature invalid (wrong key or forged checkpoint)".into(),
+                }));
+            }
+            match hashes.get(&seq) {
+                None if seq > last => {
+                    return Ok(Err(Broken { seq: last + 1, what: format!("truncated: a signed checkpoint covers records up to {seq}, the log ends at {last}") }))
+                }
+                Some(h) if *h == head => checkpoints += 1,
+                _ => return Ok(Err(Broken { seq, what: "differs from the signed checkpoint".into() })),
+            }
+        }
+    }
+    Ok(Ok(Report {
+        records: last,
+        checkpoints,
+        head: prev,
+    }))
+}
+
+/// Every entry, in order (for queries and exports).
+pub fn entries(path: &Path) -> Result<Vec<(u64, Entry)>, AuditError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT body FROM records ORDER BY seq")?;
+    let bodies: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<Record>(b)
+                .map(|r| (r.seq, r.entry))
+                .map_err(|e| AuditError::Encode(e.to_string()))
+        })
+        .collect()
+}
+
+/// An entry in OPA's decision-log event shape, so existing OPA log sinks can read it.
+pub fn opa_event(e: &Entry) -> Value {
+    let bundles: serde_json::Map<String, Value> = e
+        .bundles
+        .iter()
+        .map(|(k, v)| (k.clone(), json!({"revision": v})))
+        .collect();
+    json!({
+        "decision_id": e.decision_id,
+        "bundles": bundles,
+        "path": e.path.as_deref().unwrap_or("warden/main/decision"),
+        "input": e.input,
+        "result": e.result,
+        "timestamp": e.time,
+        "masked": e.masked,
+        "trace_id": e.trace_id,
+        "metrics": {"timer_server_handler_ns": e.latency_us * 1000},
+    })
+}
+
+/// Public key PEM of an Ed25519 private key PEM (to hand to verifiers).
+pub fn public_pem(private_pem: &str) -> Result<String, AuditError> {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+    let key =
+        SigningKey::from_pkcs8_pem(private_pem).map_err(|e| AuditError::Key(e.to_string()))?;
+    key.verifying_key()
+        .to_public_key_pem(Default::default())
+        .map_err(|e| AuditError::Key(e.to_string()))
+}
