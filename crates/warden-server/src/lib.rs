@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod http;
+mod metrics;
 pub mod pace;
 pub mod policy_set;
 pub mod service;

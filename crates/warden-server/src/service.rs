@@ -7,16 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
 use serde::Serialize;
 use warden_core::contract::Decision;
 use warden_engine::{Engine, EngineError, Prepared};
 
+use crate::metrics::{CandidateLabels, LoadLabels, Metrics, RevisionLabels};
 use crate::policy_set::{self, Part};
 
 /// Why a request got no decision.
@@ -52,99 +47,6 @@ pub struct BundleStatus {
     pub activations: u64,
     /// Bundle loads that failed since start.
     pub failures: u64,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CandidateLabels {
-    active: String,
-    candidate: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct LoadLabels {
-    bundle: String,
-    result: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RevisionLabels {
-    bundle: String,
-    revision: String,
-}
-
-struct Metrics {
-    registry: Registry,
-    decisions: Family<OutcomeLabels, Counter>,
-    reasons: Family<ReasonLabels, Counter>,
-    would_deny: Counter,
-    latency: Histogram,
-    loads: Family<LoadLabels, Counter>,
-    revision: Family<RevisionLabels, Gauge>,
-    candidate: Family<CandidateLabels, Counter>,
-}
-
-impl Metrics {
-    fn new() -> Self {
-        let mut registry = Registry::with_prefix("warden");
-        let decisions = Family::<OutcomeLabels, Counter>::default();
-        let reasons = Family::<ReasonLabels, Counter>::default();
-        let would_deny = Counter::default();
-        let latency = Histogram::new(exponential_buckets(0.000_002, 2.0, 20));
-        let loads = Family::<LoadLabels, Counter>::default();
-        let revision = Family::<RevisionLabels, Gauge>::default();
-        let candidate = Family::<CandidateLabels, Counter>::default();
-        registry.register(
-            "candidate_decisions",
-            "Shadow decisions of the candidate bundle, by active and candidate outcome",
-            candidate.clone(),
-        );
-        registry.register("decisions", "Decisions by outcome", decisions.clone());
-        registry.register(
-            "decision_reasons",
-            "Reason codes of decisions in force",
-            reasons.clone(),
-        );
-        registry.register(
-            "would_deny",
-            "Calls shadow rules would have blocked",
-            would_deny.clone(),
-        );
-        registry.register(
-            "decision_duration_seconds",
-            "Time to decide one call",
-            latency.clone(),
-        );
-        registry.register(
-            "bundle_loads",
-            "Bundle load attempts by result",
-            loads.clone(),
-        );
-        registry.register(
-            "bundle_info",
-            "Active revision of each bundle (value 1)",
-            revision.clone(),
-        );
-        Metrics {
-            registry,
-            decisions,
-            reasons,
-            would_deny,
-            latency,
-            loads,
-            revision,
-            candidate,
-        }
-    }
 }
 
 /// One configured bundle: its status and, once activated, its verified contents.
@@ -324,20 +226,20 @@ impl DecisionService {
                 return Err(e);
             }
         };
-        retire(self.engine.swap(prepared));
+        let new_set = prepared.revision().to_string();
+        let old = self.engine.swap(prepared);
+        self.metrics.keep_revisions(&[&new_set, old.revision()]);
+        retire(old);
         self.ready.store(true, Ordering::Release);
         let t = warden_engine::now_rfc3339();
         if let Some(slot) = slots.get_mut(name) {
             slot.part = Some(part);
             let s = &mut slot.status;
             if let Some(old) = s.active_revision.replace(revision.clone()) {
-                self.metrics
-                    .revision
-                    .get_or_create(&RevisionLabels {
-                        bundle: name.into(),
-                        revision: old,
-                    })
-                    .set(0);
+                self.metrics.revision.remove(&RevisionLabels {
+                    bundle: name.into(),
+                    revision: old,
+                });
             }
             s.last_successful_download = Some(t.clone());
             s.last_successful_activation = Some(t);
@@ -571,22 +473,9 @@ impl DecisionService {
             EngineError::Input(m) => DecideError::Input(m),
             other => DecideError::Eval(other.to_string()),
         })?;
-        self.metrics.latency.observe(start.elapsed().as_secs_f64());
+        let tenant = input.get("tenant").and_then(|t| t.as_str());
         self.metrics
-            .decisions
-            .get_or_create(&OutcomeLabels {
-                outcome: d.outcome.as_str().into(),
-            })
-            .inc();
-        for r in &d.reasons {
-            self.metrics
-                .reasons
-                .get_or_create(&ReasonLabels { reason: r.clone() })
-                .inc();
-        }
-        if d.would_deny {
-            self.metrics.would_deny.inc();
-        }
+            .decided(&d, tenant, set.revision(), start.elapsed().as_secs_f64());
         let candidate = self.shadow(input, &d);
         Ok(Decided {
             decision: d,
@@ -646,8 +535,6 @@ impl DecisionService {
 
     /// Prometheus text exposition.
     pub fn metrics_text(&self) -> String {
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.metrics.registry);
-        out
+        self.metrics.text()
     }
 }

@@ -176,7 +176,9 @@ async fn decisions_data_api_health_status_and_metrics() {
     );
     let (_, metrics) = s.get("/metrics").await;
     assert!(
-        metrics.contains("warden_decisions_total{outcome=\"approval_needed\"} 1"),
+        metrics.contains(&format!(
+            "warden_decisions_total{{outcome=\"approval_needed\",tenant=\"acme\",revision=\"{revision}\"}} 1"
+        )),
         "{metrics}"
     );
     assert!(
@@ -184,6 +186,87 @@ async fn decisions_data_api_health_status_and_metrics() {
             "warden_bundle_info{{bundle=\"main\",revision=\"{revision}\"}} 1"
         )),
         "{metrics}"
+    );
+}
+
+/// Label values come from the policy: an unknown tenant is counted as `unknown` (a caller cannot
+/// mint series), and only the active revision and the one it replaced keep decision series, so
+/// their number stays bounded however often bundles are reloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_series_stay_bounded_across_reloads_and_unknown_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b.tar.gz");
+    std::fs::write(&b, bundle(5000, None)).unwrap();
+    let s = Server::start(config(&b, &dir.path().join("state"), None)).await;
+    let mut revisions = Vec::new();
+    for cap in [5000u32, 6000, 7000] {
+        if cap != 5000 {
+            std::fs::write(&b, bundle(cap, None)).unwrap();
+            let version = format!("cap-{cap}");
+            assert!(
+                eventually(async || s.decide(1).await["metadata"]["policy_version"] == version)
+                    .await,
+                "bundle {cap} activated"
+            );
+        }
+        let d = s.decide(1).await;
+        revisions.push(
+            d["metadata"]["bundle_revision"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        for name in ["evil-tenant-\u{202e}", "x\" } 1\nwarden_fake 2"] {
+            let mut unknown = input(1);
+            unknown["tenant"] = json!(name);
+            let (st, _) = s.post("/v1/decide", unknown.to_string().into_bytes()).await;
+            assert_eq!(st, 200);
+        }
+    }
+    let (_, metrics) = s.get("/metrics").await;
+    let series = |rev: &str| {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("warden_decisions_total{") && l.contains(rev))
+            .count()
+    };
+    assert_eq!(
+        series(&revisions[0]),
+        0,
+        "the first revision's series are gone\n{metrics}"
+    );
+    assert!(
+        series(&revisions[1]) > 0,
+        "the replaced revision's are kept\n{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "warden_decisions_total{{outcome=\"deny\",tenant=\"unknown\",revision=\"{}\"}} 2",
+            revisions[2]
+        )),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("evil-tenant") && !metrics.contains("warden_fake"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "warden_decision_reasons_total{reason=\"unknown_tenant\",tenant=\"unknown\"}"
+        ),
+        "{metrics}"
+    );
+    let info: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("warden_bundle_info{"))
+        .collect();
+    assert_eq!(
+        info,
+        [format!(
+            "warden_bundle_info{{bundle=\"main\",revision=\"{}\"}} 1",
+            revisions[2]
+        )],
+        "only the active revision is listed"
     );
 }
 

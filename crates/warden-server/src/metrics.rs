@@ -1,0 +1,189 @@
+//! The gateway's Prometheus metrics: decisions by outcome, tenant and policy revision, reason
+//! codes, would-deny counts, decision latency, bundle loads and active revisions.
+//!
+//! Label values come from the policy, never from what a caller may write freely: a tenant the
+//! policy does not know is counted as `unknown`, and the series of revisions no longer served
+//! are removed when a new set is activated, so the number of series stays bounded by the policy
+//! however long the server runs and however often it reloads.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use warden_core::contract::Decision;
+
+/// The `tenant` label of a decision for a tenant the policy does not define.
+pub const UNKNOWN_TENANT: &str = "unknown";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    outcome: String,
+    tenant: String,
+    revision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct CandidateLabels {
+    pub active: String,
+    pub candidate: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct LoadLabels {
+    pub bundle: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RevisionLabels {
+    pub bundle: String,
+    pub revision: String,
+}
+
+/// Every metric the decision service keeps, registered under the `warden_` prefix.
+pub(crate) struct Metrics {
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    /// The label sets of `decisions` made so far, so that those of revisions no longer served
+    /// can be removed (a `Family` cannot list its own).
+    decision_series: Mutex<Vec<DecisionLabels>>,
+    reasons: Family<ReasonLabels, Counter>,
+    would_deny: Family<TenantLabels, Counter>,
+    latency: Histogram,
+    pub loads: Family<LoadLabels, Counter>,
+    pub revision: Family<RevisionLabels, Gauge>,
+    pub candidate: Family<CandidateLabels, Counter>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("warden");
+        let m = Metrics {
+            registry: Registry::default(),
+            decisions: Family::default(),
+            decision_series: Mutex::new(Vec::new()),
+            reasons: Family::default(),
+            would_deny: Family::default(),
+            latency: Histogram::new(exponential_buckets(0.000_002, 2.0, 20)),
+            loads: Family::default(),
+            revision: Family::default(),
+            candidate: Family::default(),
+        };
+        registry.register(
+            "candidate_decisions",
+            "Shadow decisions of the candidate bundle, by active and candidate outcome",
+            m.candidate.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Decisions by outcome, tenant and policy revision",
+            m.decisions.clone(),
+        );
+        registry.register(
+            "decision_reasons",
+            "Reason codes of decisions in force, by tenant",
+            m.reasons.clone(),
+        );
+        registry.register(
+            "would_deny",
+            "Calls shadow rules would have blocked, by tenant",
+            m.would_deny.clone(),
+        );
+        registry.register(
+            "decision_duration_seconds",
+            "Time to decide one call",
+            m.latency.clone(),
+        );
+        registry.register(
+            "bundle_loads",
+            "Bundle load attempts by result",
+            m.loads.clone(),
+        );
+        registry.register(
+            "bundle_info",
+            "Active revision of each bundle (value 1; a replaced revision's series is removed)",
+            m.revision.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Counts one decision made by the policy set of `revision` for the input's `tenant`.
+    pub fn decided(&self, d: &Decision, tenant: Option<&str>, revision: &str, seconds: f64) {
+        self.latency.observe(seconds);
+        let tenant = match tenant {
+            Some(t) if !d.reasons.iter().any(|r| r == "unknown_tenant") => t,
+            _ => UNKNOWN_TENANT,
+        };
+        let labels = DecisionLabels {
+            outcome: d.outcome.as_str().into(),
+            tenant: tenant.into(),
+            revision: revision.into(),
+        };
+        match self.decisions.get(&labels) {
+            Some(c) => {
+                c.inc();
+            }
+            None => {
+                // A new series (rare): remember it for `keep_revisions`.
+                if let Ok(mut series) = self.decision_series.lock() {
+                    if !series.contains(&labels) {
+                        series.push(labels.clone());
+                    }
+                }
+                self.decisions.get_or_create(&labels).inc();
+            }
+        }
+        for r in &d.reasons {
+            self.reasons
+                .get_or_create(&ReasonLabels {
+                    reason: r.clone(),
+                    tenant: tenant.into(),
+                })
+                .inc();
+        }
+        if d.would_deny {
+            self.would_deny
+                .get_or_create(&TenantLabels {
+                    tenant: tenant.into(),
+                })
+                .inc();
+        }
+    }
+
+    /// Removes the decision series of every revision but `keep` (the set now active and the one
+    /// it replaced, whose last calls may still be finishing).
+    pub fn keep_revisions(&self, keep: &[&str]) {
+        let Ok(mut series) = self.decision_series.lock() else {
+            return;
+        };
+        series.retain(|labels| {
+            let kept = keep.contains(&labels.revision.as_str());
+            if !kept {
+                self.decisions.remove(labels);
+            }
+            kept
+        });
+    }
+
+    /// Prometheus text exposition.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
