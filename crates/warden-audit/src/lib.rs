@@ -13,7 +13,7 @@ mod log;
 mod verify;
 
 pub use log::{AuditLog, WalCheckpointer};
-pub use verify::{entries, opa_event, public_pem, verify, Broken, Report};
+pub use verify::{entries, for_each_entry, opa_event, public_pem, verify, Broken, Report};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -122,21 +122,32 @@ pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Br
     }))
 }
 
-/// Every entry, in order (for queries and exports).
+/// Every entry, in order, in memory (see [`for_each_entry`] for a log of any size).
 pub fn entries(path: &Path) -> Result<Vec<(u64, Entry)>, AuditError> {
+    let mut all = Vec::new();
+    for_each_entry(path, |seq, e| {
+        all.push((seq, e));
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Hands every entry to `f` in order, one at a time, so a log of millions of records is read in
+/// constant memory; an error from `f` stops the reading and is returned.
+pub fn for_each_entry(
+    path: &Path,
+    mut f: impl FnMut(u64, Entry) -> Result<(), AuditError>,
+) -> Result<(), AuditError> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare("SELECT body FROM records ORDER BY seq")?;
-    let bodies: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    bodies
-        .iter()
-        .map(|b| {
-            serde_json::from_str::<Record>(b)
-                .map(|r| (r.seq, r.entry))
-                .map_err(|e| AuditError::Encode(e.to_string()))
-        })
-        .collect()
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let body: String = row.get(0)?;
+        let r: Record =
+            serde_json::from_str(&body).map_err(|e| AuditError::Encode(e.to_string()))?;
+        f(r.seq, r.entry)?;
+    }
+    Ok(())
 }
 
 /// An entry in OPA's decision-log event shape, so existing OPA log sinks can read it.

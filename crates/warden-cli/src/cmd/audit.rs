@@ -1,5 +1,6 @@
 //! `warden audit verify | query | export | diff | replay`: read and check a decision log.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use crate::CliError;
@@ -19,6 +20,9 @@ pub enum AuditCmd {
     Query {
         /// The audit database.
         db: PathBuf,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Only this agent.
         #[arg(long)]
         agent: Option<String>,
@@ -37,6 +41,10 @@ pub enum AuditCmd {
         /// Only decisions before this RFC 3339 time.
         #[arg(long)]
         until: Option<String>,
+        /// Print each matching record as a JSON line (`{"seq", "entry"}`, as `export`) instead
+        /// of a tab-separated summary.
+        #[arg(long)]
+        json: bool,
     },
     /// Where a candidate bundle running in shadow (`serve --candidate`) disagreed with the
     /// enforced decisions.
@@ -60,6 +68,25 @@ pub enum AuditCmd {
 
 fn store(e: warden_audit::AuditError) -> CliError {
     CliError::usage(e.to_string()).hint("is this a Warden audit database?")
+}
+
+/// The outcome of printing records: a reader that went away (`| head`) ends the listing quietly.
+fn printed(r: Result<(), warden_audit::AuditError>) -> Result<(), CliError> {
+    match r {
+        Err(warden_audit::AuditError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(())
+        }
+        Err(warden_audit::AuditError::Io(e)) => Err(CliError::usage(format!("cannot write: {e}"))),
+        other => other.map_err(store),
+    }
+}
+
+/// A `--since`/`--until` value: an RFC 3339 time.
+fn time_arg(flag: &str, t: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, CliError> {
+    chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+        CliError::usage(format!("{flag}: `{t}` is not an RFC 3339 time: {e}"))
+            .hint("write e.g. 2026-11-23T00:00:00Z or 2026-11-23T09:00:00+01:00")
+    })
 }
 
 /// Runs the command.
@@ -97,54 +124,80 @@ pub fn run(cmd: &AuditCmd) -> Result<(), CliError> {
         }
         AuditCmd::Query {
             db,
+            tenant,
             agent,
             tool,
             outcome,
             reason,
             since,
             until,
+            json,
         } => {
+            let since = since
+                .as_deref()
+                .map(|t| time_arg("--since", t))
+                .transpose()?;
+            let until = until
+                .as_deref()
+                .map(|t| time_arg("--until", t))
+                .transpose()?;
             let keep = |e: &warden_audit::Entry| {
-                agent.as_ref().is_none_or(|a| *a == e.agent)
+                let at = chrono::DateTime::parse_from_rfc3339(&e.time).ok();
+                tenant.as_ref().is_none_or(|t| *t == e.tenant)
+                    && agent.as_ref().is_none_or(|a| *a == e.agent)
                     && tool.as_ref().is_none_or(|t| *t == e.tool)
                     && outcome.as_ref().is_none_or(|o| *o == e.outcome)
                     && reason.as_ref().is_none_or(|r| e.reasons.contains(r))
-                    && since.as_ref().is_none_or(|s| e.time.as_str() >= s.as_str())
-                    && until.as_ref().is_none_or(|u| e.time.as_str() < u.as_str())
+                    && since.is_none_or(|s| at.is_some_and(|at| at >= s))
+                    && until.is_none_or(|u| at.is_some_and(|at| at < u))
             };
-            for (seq, e) in warden_audit::entries(db)
-                .map_err(store)?
-                .into_iter()
-                .filter(|(_, e)| keep(e))
-            {
-                println!(
-                    "{seq}\t{}\t{}\t{}\t{}/{}\t{}\t{}",
-                    e.time,
-                    e.decision_id,
-                    e.agent,
-                    e.tool,
-                    e.action,
-                    e.outcome,
-                    e.reasons.join(",")
-                );
-            }
-            Ok(())
+            let mut out = std::io::stdout().lock();
+            let listed = warden_audit::for_each_entry(db, |seq, e| {
+                if !keep(&e) {
+                    return Ok(());
+                }
+                if *json {
+                    let line = serde_json::json!({"seq": seq, "entry": e});
+                    writeln!(out, "{line}")?;
+                } else {
+                    writeln!(
+                        out,
+                        "{seq}\t{}\t{}\t{}\t{}\t{}/{}\t{}\t{}",
+                        e.time,
+                        e.decision_id,
+                        e.tenant,
+                        e.agent,
+                        e.tool,
+                        e.action,
+                        e.outcome,
+                        e.reasons.join(",")
+                    )?;
+                }
+                Ok(())
+            });
+            printed(listed)
         }
         AuditCmd::Diff { db, report } => super::audit_diff::diff(db, report),
         AuditCmd::Replay(a) => super::audit_diff::replay(a),
         AuditCmd::Export { db, format } => {
-            for (seq, e) in warden_audit::entries(db).map_err(store)? {
-                let line = match format.as_str() {
-                    "opa" => warden_audit::opa_event(&e),
-                    "jsonl" => serde_json::json!({"seq": seq, "entry": e}),
-                    other => {
-                        return Err(CliError::usage(format!("unknown format `{other}`"))
-                            .hint("use --format jsonl or --format opa"))
-                    }
+            let opa = match format.as_str() {
+                "opa" => true,
+                "jsonl" => false,
+                other => {
+                    return Err(CliError::usage(format!("unknown format `{other}`"))
+                        .hint("use --format jsonl or --format opa"))
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            printed(warden_audit::for_each_entry(db, |seq, e| {
+                let line = if opa {
+                    warden_audit::opa_event(&e)
+                } else {
+                    serde_json::json!({"seq": seq, "entry": e})
                 };
-                println!("{line}");
-            }
-            Ok(())
+                writeln!(out, "{line}")?;
+                Ok(())
+            }))
         }
     }
 }

@@ -1,0 +1,140 @@
+//! `warden audit query` and `export` on a real log: every filter, times in any RFC 3339 offset,
+//! JSON output, a clear error for a bad time, and a reader that goes away (`| head`) is not an
+//! error.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+use warden_audit::{AuditLog, Entry};
+
+fn entry(i: u64, tenant: &str, time: &str, outcome: &str) -> Entry {
+    Entry {
+        decision_id: format!("d-{i}"),
+        time: time.into(),
+        tenant: tenant.into(),
+        agent: format!("agent-{}", i % 2),
+        tool: "stripe-payments".into(),
+        action: "create_payment".into(),
+        input: json!({"action": {"args": {"amount": i}}}),
+        input_hash: "x".into(),
+        masked: vec![],
+        result: json!({"outcome": outcome}),
+        outcome: outcome.into(),
+        reasons: if outcome == "deny" {
+            vec!["amount_too_high".into()]
+        } else {
+            vec![]
+        },
+        bundles: [("main".to_string(), "r1".to_string())].into(),
+        policy_version: "1".into(),
+        latency_us: 5,
+        trace_id: None,
+        candidate: None,
+        path: None,
+    }
+}
+
+fn warden(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn query_filters_by_every_field_and_compares_times_as_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let mut log = AuditLog::open(&db, None).unwrap();
+    log.append(&[
+        entry(1, "acme", "2026-11-23T08:59:59Z", "allow"),
+        entry(2, "acme", "2026-11-23T09:00:00Z", "deny"),
+        entry(3, "globex", "2026-11-23T10:30:00.5Z", "deny"),
+        entry(4, "acme", "2026-11-23T11:00:00+01:00", "allow"), // 10:00 UTC
+    ])
+    .unwrap();
+    drop(log);
+    let db = db.to_str().unwrap();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let (code, out, err) = warden(&[&["audit", "query", db], args].concat());
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| l.split('\t').nth(2).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&[]), ["d-1", "d-2", "d-3", "d-4"]);
+    assert_eq!(ids(&["--tenant", "globex"]), ["d-3"]);
+    assert_eq!(ids(&["--agent", "agent-0"]), ["d-2", "d-4"]);
+    assert_eq!(ids(&["--outcome", "deny", "--tenant", "acme"]), ["d-2"]);
+    assert_eq!(ids(&["--reason", "amount_too_high"]), ["d-2", "d-3"]);
+    // 10:00+01:00 is 09:00 UTC: compared as instants, not as text.
+    assert_eq!(
+        ids(&["--since", "2026-11-23T10:00:00+01:00"]),
+        ["d-2", "d-3", "d-4"]
+    );
+    assert_eq!(ids(&["--until", "2026-11-23T10:00:00Z"]), ["d-1", "d-2"]);
+    assert_eq!(
+        ids(&[
+            "--since",
+            "2026-11-23T10:00:00Z",
+            "--until",
+            "2026-11-23T10:30:00.6Z"
+        ]),
+        ["d-3", "d-4"]
+    );
+
+    let (code, out, _) = warden(&["audit", "query", db, "--json", "--tenant", "globex"]);
+    assert_eq!(code, 0);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (line["seq"].as_u64(), &line["entry"]["decision_id"]),
+        (Some(3), &json!("d-3"))
+    );
+
+    let (code, _, err) = warden(&["audit", "query", db, "--since", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--since: `yesterday` is not an RFC 3339 time"),
+        "{err}"
+    );
+}
+
+/// `warden audit export | head -1` on a log larger than a pipe's buffer: the export stops when
+/// the reader goes away, without a panic or an error.
+#[test]
+fn export_stops_quietly_when_its_reader_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let mut log = AuditLog::open(&db, None).unwrap();
+    let many: Vec<Entry> = (0..3000)
+        .map(|i| entry(i, "acme", "2026-11-23T09:00:00Z", "allow"))
+        .collect();
+    log.append(&many).unwrap();
+    drop(log);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["audit", "export", db.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout); // the reader goes away
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
