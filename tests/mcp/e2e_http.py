@@ -391,6 +391,27 @@ def jwt(claims, secret=JWT_SECRET):
     return head + "." + enc(hmac.new(secret, head.encode(), hashlib.sha256).digest())
 
 
+def operations(base, aggregated_base):
+    """Beside /mcp, each endpoint serves /health, /v1/status and /metrics over its decision
+    service, as `warden serve` does; the metrics count the MCP calls decided above."""
+    import urllib.request
+    for b in (base, aggregated_base):
+        with urllib.request.urlopen(b + "/health?bundles", timeout=10) as r:
+            check(r.status == 200, f"{b}/health?bundles is 200 once the policy is active")
+    with urllib.request.urlopen(base + "/v1/status", timeout=10) as r:
+        st = json.load(r)
+    check(all(s.get("active_revision") for s in st["bundles"].values()),
+          f"/v1/status names the active revision: {st}")
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    denied = [l for l in text.splitlines()
+              if l.startswith('warden_decisions_total{outcome="deny",tenant="acme"')]
+    check(denied and float(denied[0].rsplit(" ", 1)[1]) >= 1,
+          "/metrics counts the gateway's denied calls by tenant")
+    check('warden_decision_reasons_total{reason="path_not_allowed",tenant="acme"}' in text,
+          "and their reasons")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--warden", required=True)
@@ -460,6 +481,7 @@ def main():
             asyncio.run(run(d, f"http://127.0.0.1:{up_port}/mcp", f"http://127.0.0.1:{gw_port}/mcp"))
             asyncio.run(waiting(d, f"http://127.0.0.1:{gw_port}/mcp"))
             batches(d, f"http://127.0.0.1:{gw_port}/mcp")
+            operations(f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{agg_port}")
             disconnect_cancels(d, f"http://127.0.0.1:{gw_port}/mcp")
             wait_port(auth_port, gw2, "warden mcp with api_keys")
             asyncio.run(credentials(f"http://127.0.0.1:{auth_port}/mcp"))

@@ -53,16 +53,27 @@ pub fn router(
 /// requests and `GET /v1/approvals/{id}/wait` lets the requesting agent long-poll for the
 /// decision (and its override token).
 pub fn router_for(app: App, body_limit: usize) -> Router {
+    let operations = operations_router(app.svc.clone());
     Router::new()
         .route("/v1/decide", post(decide))
         .route("/v1/approvals/{id}/wait", get(wait_approval))
         .route("/v1/data/{*path}", post(data_post).get(data_get))
         .route("/v1/data", post(data_root).get(data_root))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(Arc::new(app))
+        .merge(operations)
+}
+
+/// What operators poll on every Warden endpoint (the gateway server and the MCP gateway's HTTP
+/// endpoint alike): `GET /health` (OPA's: 200 while serving; with `?bundles`, 500 until every
+/// configured bundle is active), `GET /v1/status` (each bundle's revision, activations and last
+/// error) and `GET /metrics` (Prometheus text, see `crate::metrics`).
+pub fn operations_router(svc: Arc<DecisionService>) -> Router {
+    Router::new()
         .route("/health", get(health))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(Arc::new(app))
+        .with_state(svc)
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -506,11 +517,11 @@ async fn data_root() -> Response {
 }
 
 async fn health(
-    State(app): State<Arc<App>>,
+    State(svc): State<Arc<DecisionService>>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     // Like OPA: the server is healthy when it serves; `?bundles` also requires the bundle active.
-    if q.contains_key("bundles") && !app.svc.all_active() {
+    if q.contains_key("bundles") && !svc.all_active() {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({"error": "bundle not activated"})),
@@ -520,9 +531,8 @@ async fn health(
     Json(json!({})).into_response()
 }
 
-async fn status(State(app): State<Arc<App>>) -> Response {
-    let bundles: serde_json::Map<String, Value> = app
-        .svc
+async fn status(State(svc): State<Arc<DecisionService>>) -> Response {
+    let bundles: serde_json::Map<String, Value> = svc
         .statuses()
         .into_iter()
         .map(|s| {
@@ -533,19 +543,19 @@ async fn status(State(app): State<Arc<App>>) -> Response {
         })
         .collect();
     let mut body = json!({"bundles": bundles});
-    if let Some(c) = app.svc.candidate_status() {
+    if let Some(c) = svc.candidate_status() {
         body["candidate"] = serde_json::to_value(c).unwrap_or(Value::Null);
     }
     Json(body).into_response()
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+async fn metrics(State(svc): State<Arc<DecisionService>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        app.svc.metrics_text(),
+        svc.metrics_text(),
     )
         .into_response()
 }

@@ -161,7 +161,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 auth,
                 &upstream,
                 session_limits,
-                callbacks,
+                Operations(svc.clone(), callbacks),
                 listen,
             );
             return served.await;
@@ -188,7 +188,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 let app = move || warden_mcp::http::router(proxy.worker(), limit);
                 let what = format!("MCP gateway on http://{{addr}}/mcp -> {url}");
                 let busy = Duration::from_micros(f.busy_poll_us.unwrap_or(0));
-                serve_http(app, callbacks, listen, busy, &what).await
+                serve_http(app, Operations(svc.clone(), callbacks), listen, busy, &what).await
             }
             None => {
                 let (input, output) = client_stdio();
@@ -337,7 +337,7 @@ async fn serve_aggregated(
     auth: Arc<warden_server::auth::AuthConfig>,
     upstream: &warden_mcp::stdio::Upstream,
     session_limits: warden_mcp::http::SessionLimits,
-    callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
+    operations: Operations,
     listen: std::net::SocketAddr,
 ) -> Result<i32, CliError> {
     let agg = warden_mcp::aggregate::Aggregate::new(
@@ -356,16 +356,23 @@ async fn serve_aggregated(
         names.join(", ")
     );
     let busy = Duration::from_micros(f.busy_poll_us.unwrap_or(0));
-    serve_http(app, callbacks, listen, busy, &what).await
+    serve_http(app, operations, listen, busy, &what).await
 }
 
-/// Serves the router `app()` makes (with the approvals page, API and Slack callback beside it
-/// when configured) on `listen`, announcing it as `what` (`{addr}` is the bound address), until
+/// What every HTTP endpoint serves beside MCP: `/health`, `/v1/status` and `/metrics` over the
+/// decision service (as `warden serve` does), and the approvals page, API and Slack callback
+/// when approvals are configured.
+struct Operations(
+    Arc<warden_server::service::DecisionService>,
+    Option<Arc<warden_mcp::approvals_http::Callbacks>>,
+);
+
+/// Serves the router `app()` makes, with the [`Operations`] endpoints beside it, on `listen`, announcing it as `what` (`{addr}` is the bound address), until
 /// it stops. One worker thread per core, each with its own router and so its own connections
 /// upstream ([`warden_server::workers`]): a proxied call crosses no thread.
 async fn serve_http(
     app: impl Fn() -> axum::Router + Send + Sync + 'static,
-    callbacks: Option<Arc<warden_mcp::approvals_http::Callbacks>>,
+    Operations(svc, callbacks): Operations,
     listen: std::net::SocketAddr,
     busy_poll: Duration,
     what: &str,
@@ -379,9 +386,12 @@ async fn serve_http(
         .map(|a| a.to_string())
         .unwrap_or_default();
     eprintln!("warden: {}", what.replace("{addr}", &addr));
-    let app = move || match &callbacks {
-        Some(c) => app().merge(warden_mcp::approvals_http::router(c.clone())),
-        None => app(),
+    let app = move || {
+        let app = app().merge(warden_server::http::operations_router(svc.clone()));
+        match &callbacks {
+            Some(c) => app.merge(warden_mcp::approvals_http::router(c.clone())),
+            None => app,
+        }
     };
     warden_server::workers::serve(listener, app, busy_poll)
         .await
