@@ -128,6 +128,11 @@ fn candidate_in_shadow_is_recorded_and_diffed() {
         ),
         "{metrics}"
     );
+    // 2000 and 7000 would carry the candidate's reason; what it would enforce is counted.
+    assert!(
+        metrics.contains("warden_candidate_reasons_total{reason=\"amount_requires_approval\"} 2"),
+        "{metrics}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -1,5 +1,6 @@
 //! The gateway's Prometheus metrics: decisions by outcome, tenant and policy revision, reason
-//! codes, would-deny counts, decision latency, bundle loads and active revisions.
+//! codes, would-deny counts and the shadow reasons behind them, the candidate bundle's outcomes
+//! and reasons, decision latency, bundle loads and active revisions.
 //!
 //! Label values come from the policy, never from what a caller may write freely: a tenant the
 //! policy does not know is counted as `unknown`, and the series of revisions no longer served
@@ -33,14 +34,19 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CandidateReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct CandidateLabels {
-    pub active: String,
-    pub candidate: String,
+struct CandidateLabels {
+    active: String,
+    candidate: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,10 +70,12 @@ pub(crate) struct Metrics {
     decision_series: Mutex<Vec<DecisionLabels>>,
     reasons: Family<ReasonLabels, Counter>,
     would_deny: Family<TenantLabels, Counter>,
+    would_deny_reasons: Family<ReasonLabels, Counter>,
+    candidate_reasons: Family<CandidateReasonLabels, Counter>,
     latency: Histogram,
     pub loads: Family<LoadLabels, Counter>,
     pub revision: Family<RevisionLabels, Gauge>,
-    pub candidate: Family<CandidateLabels, Counter>,
+    candidate: Family<CandidateLabels, Counter>,
 }
 
 impl Metrics {
@@ -79,6 +87,8 @@ impl Metrics {
             decision_series: Mutex::new(Vec::new()),
             reasons: Family::default(),
             would_deny: Family::default(),
+            would_deny_reasons: Family::default(),
+            candidate_reasons: Family::default(),
             latency: Histogram::new(exponential_buckets(0.000_002, 2.0, 20)),
             loads: Family::default(),
             revision: Family::default(),
@@ -103,6 +113,16 @@ impl Metrics {
             "would_deny",
             "Calls shadow rules would have blocked, by tenant",
             m.would_deny.clone(),
+        );
+        registry.register(
+            "would_deny_reasons",
+            "Reason codes of the shadow rules that would have blocked calls, by tenant",
+            m.would_deny_reasons.clone(),
+        );
+        registry.register(
+            "candidate_reasons",
+            "Reason codes the candidate bundle's decisions carried (what it would enforce)",
+            m.candidate_reasons.clone(),
         );
         registry.register(
             "decision_duration_seconds",
@@ -163,6 +183,29 @@ impl Metrics {
                 })
                 .inc();
         }
+        for v in &d.shadow_violations {
+            self.would_deny_reasons
+                .get_or_create(&ReasonLabels {
+                    reason: v.reason.clone(),
+                    tenant: tenant.into(),
+                })
+                .inc();
+        }
+    }
+
+    /// Counts one decision of the candidate bundle (shadow), with its reason codes.
+    pub fn candidate_decided(&self, active: &str, candidate: &str, reasons: &[String]) {
+        self.candidate
+            .get_or_create(&CandidateLabels {
+                active: active.into(),
+                candidate: candidate.into(),
+            })
+            .inc();
+        for r in reasons {
+            self.candidate_reasons
+                .get_or_create(&CandidateReasonLabels { reason: r.clone() })
+                .inc();
+        }
     }
 
     /// Removes the decision series of every revision but `keep` (the set now active and the one
@@ -185,5 +228,56 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(v: serde_json::Value) -> Decision {
+        let mut d = serde_json::json!({
+            "allow": true, "outcome": "allow", "reasons": [], "remediation": null,
+            "violations": [], "waived": [], "redactions": [], "consume": [],
+            "would_deny": false, "shadow_violations": [], "fail_mode": "closed",
+            "metadata": {"policy_version": "1", "bundle_revision": "r1", "library_version": "1",
+                         "matched_rules": [], "rate_limit_remaining": null,
+                         "audit_required": false, "appeal_path": null}
+        });
+        if let (Some(d), Some(v)) = (d.as_object_mut(), v.as_object()) {
+            d.extend(v.clone());
+        }
+        serde_json::from_value(d).unwrap()
+    }
+
+    #[test]
+    fn shadow_reasons_and_unknown_tenants_are_counted_by_policy_labels_only() {
+        let m = Metrics::new();
+        let vio = |reason: &str| {
+            serde_json::json!({"rule": "r", "reason": reason, "outcome": "deny",
+                               "message": "m", "remediation": null})
+        };
+        let shadowed = decision(serde_json::json!({
+            "would_deny": true, "shadow_violations": [vio("pii_in_prompt"), vio("after_hours")]
+        }));
+        m.decided(&shadowed, Some("acme"), "r1", 0.0);
+        m.decided(&shadowed, Some("acme"), "r1", 0.0);
+        let unknown = decision(serde_json::json!({
+            "allow": false, "outcome": "deny", "reasons": ["unknown_tenant"]
+        }));
+        m.decided(&unknown, Some("made-up-by-a-caller"), "r1", 0.0);
+        let text = m.text();
+        for line in [
+            "warden_would_deny_total{tenant=\"acme\"} 2",
+            "warden_would_deny_reasons_total{reason=\"pii_in_prompt\",tenant=\"acme\"} 2",
+            "warden_would_deny_reasons_total{reason=\"after_hours\",tenant=\"acme\"} 2",
+            "warden_decisions_total{outcome=\"allow\",tenant=\"acme\",revision=\"r1\"} 2",
+            "warden_decisions_total{outcome=\"deny\",tenant=\"unknown\",revision=\"r1\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(!text.contains("made-up-by-a-caller"), "{text}");
+        m.keep_revisions(&["r2"]);
+        assert!(!m.text().contains("revision=\"r1\""), "{}", m.text());
     }
 }

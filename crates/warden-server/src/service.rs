@@ -11,7 +11,7 @@ use serde::Serialize;
 use warden_core::contract::Decision;
 use warden_engine::{Engine, EngineError, Prepared};
 
-use crate::metrics::{CandidateLabels, LoadLabels, Metrics, RevisionLabels};
+use crate::metrics::{LoadLabels, Metrics, RevisionLabels};
 use crate::policy_set::{self, Part};
 
 /// Why a request got no decision.
@@ -490,16 +490,19 @@ impl DecisionService {
             return None;
         }
         let (outcome, reasons, set) = match c.engine.decide_with_set(input) {
-            Ok((d, set)) => (d.outcome.as_str().to_string(), d.reasons, Some(set)),
-            Err(e) => ("error".to_string(), vec![e.to_string()], None),
+            Ok((d, set)) => {
+                let outcome = d.outcome.as_str();
+                self.metrics
+                    .candidate_decided(active.outcome.as_str(), outcome, &d.reasons);
+                (outcome.to_string(), d.reasons, Some(set))
+            }
+            Err(e) => {
+                // The error's text is recorded, not made a label.
+                self.metrics
+                    .candidate_decided(active.outcome.as_str(), "error", &[]);
+                ("error".to_string(), vec![e.to_string()], None)
+            }
         };
-        self.metrics
-            .candidate
-            .get_or_create(&CandidateLabels {
-                active: active.outcome.as_str().into(),
-                candidate: outcome.clone(),
-            })
-            .inc();
         let revision = set
             .and_then(|s| s.bundles().get(&c.replaces).cloned())
             .unwrap_or_default();
