@@ -266,3 +266,36 @@ fn bundles_build_sign_verify_and_catch_tampering() {
     assert_eq!(v.status.code(), Some(1));
     assert!(text(&v).contains("unsigned"), "{}", text(&v));
 }
+
+/// `warden eval --inputs F | head`: when the reader goes away the evaluation stops quietly
+/// (exit 0, no error), as Unix tools do.
+#[test]
+fn eval_inputs_stops_quietly_when_its_reader_goes_away() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in.jsonl");
+    let line = r#"{"tenant":"acme","agent":{"id":"finance-agent"},"action":{"tool":"stripe-payments","type":"create_payment","args":{"amount":10,"currency":"USD"}}}"#;
+    std::fs::write(&inputs, format!("{line}\n").repeat(5000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["eval", "examples/fintech", "--inputs"])
+        .arg(&inputs)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(!err.contains("error"), "{err}");
+}

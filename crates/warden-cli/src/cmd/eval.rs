@@ -154,11 +154,15 @@ fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(),
         if result.get("error").is_some() {
             failed += 1;
         }
-        serde_json::to_writer(&mut out, &result).map_err(|e| CliError::usage(e.to_string()))?;
-        out.write_all(b"\n")
-            .map_err(|e| CliError::usage(e.to_string()))?;
+        let mut line = result.to_string();
+        line.push('\n');
+        if !written(out.write_all(line.as_bytes()))? {
+            return Ok(()); // the reader went away (`| head`): stop quietly
+        }
     }
-    out.flush().map_err(|e| CliError::usage(e.to_string()))?;
+    if !written(out.flush())? {
+        return Ok(());
+    }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{n} input(s), {failed} error(s), {:.3}s, {:.0} decisions/s",
@@ -166,6 +170,16 @@ fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(),
         n as f64 / secs.max(1e-9)
     );
     Ok(())
+}
+
+/// Whether a write reached standard output: `false` when its reader has gone away (a broken
+/// pipe, as with `| head`), which ends the output quietly; any other failure is an error.
+fn written(r: std::io::Result<()>) -> Result<bool, CliError> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(CliError::usage(format!("cannot write the output: {e}"))),
+    }
 }
 
 /// Loads an OPA-style bundle directory: every `.rego` file, and every `data.json` mounted at its
