@@ -259,7 +259,8 @@ impl Aggregate {
                         "the MCP server `{}` could not be initialized",
                         u.gate.server
                     );
-                    return Json(error(&id, codes::UPSTREAM_FAILED, why, None)).into_response();
+                    return Json(u.gate.upstream_error(&id, codes::UPSTREAM_FAILED, why))
+                        .into_response();
                 }
             }
         }
@@ -483,11 +484,10 @@ impl Aggregate {
                 if let Some((reservation, _)) = &settle {
                     u.gate.settle(reservation.as_deref(), false);
                 }
-                error(
+                u.gate.upstream_error(
                     id,
                     codes::UPSTREAM_FAILED,
                     format!("the MCP server `{server}` did not answer the request"),
-                    None,
                 )
             }
         }

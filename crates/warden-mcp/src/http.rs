@@ -436,8 +436,18 @@ async fn exchange(
     let (answer, ()) = tokio::join!(sent, record.commit_beside_send());
     match answer {
         Ok(Ok(resp)) => relay(p, resp, tracked).await,
-        Ok(Err(e)) => upstream_failed(tracked, &format!("the MCP server is unreachable: {e}")),
-        Err(_) => upstream_failed(tracked, "the MCP server did not answer in time"),
+        Ok(Err(e)) => upstream_failed(
+            &p.gate,
+            tracked,
+            codes::UPSTREAM_FAILED,
+            &format!("the MCP server is unreachable: {e}"),
+        ),
+        Err(_) => upstream_failed(
+            &p.gate,
+            tracked,
+            codes::UPSTREAM_TIMEOUT,
+            "the MCP server did not answer in time",
+        ),
     }
 }
 
@@ -503,11 +513,10 @@ fn waiting_stream(
             bytes.extend_from_slice(&chunk);
         }
         let answer = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|e| {
-            error(
+            p.gate.upstream_error(
                 &id,
                 codes::UPSTREAM_FAILED,
                 format!("the MCP server's answer was not JSON-RPC: {e}"),
-                None,
             )
         });
         let _ = tx.send(event(&answer));

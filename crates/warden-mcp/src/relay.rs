@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use crate::gate::{codes, error, Gate, Session};
+use crate::gate::{codes, Gate, Session};
 use crate::http::{json_response, HttpProxy};
 
 /// Response headers passed back.
@@ -101,15 +101,18 @@ impl Drop for Settle {
     }
 }
 
-pub(crate) fn upstream_failed(tracked: Option<Tracked>, why: &str) -> Response {
+/// The answer for a request the MCP server failed (`code`: [`codes::UPSTREAM_TIMEOUT`] or
+/// [`codes::UPSTREAM_FAILED`]): a JSON-RPC error for a tracked request (counted against the
+/// server), a bare 502 otherwise.
+pub(crate) fn upstream_failed(
+    gate: &Gate,
+    tracked: Option<Tracked>,
+    code: i64,
+    why: &str,
+) -> Response {
     match tracked {
         Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id, _, _)) => {
-            let code = if why.contains("in time") {
-                codes::UPSTREAM_TIMEOUT
-            } else {
-                codes::UPSTREAM_FAILED
-            };
-            json_response(&error(&id, code, why, None), None)
+            json_response(&gate.upstream_error(&id, code, why), None)
         }
         None => (StatusCode::BAD_GATEWAY, why.to_string()).into_response(),
     }
@@ -187,16 +190,31 @@ pub(crate) async fn relay(
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
-            return upstream_failed(tracked, &format!("the MCP server's answer broke off: {e}"))
+            return upstream_failed(
+                &p.gate,
+                tracked,
+                codes::UPSTREAM_FAILED,
+                &format!("the MCP server's answer broke off: {e}"),
+            )
         }
     };
+    // The answer to a call or a list is always inspected (whatever content type it claims, so a
+    // result cannot slip past redaction as `text/plain`), and one that is not JSON becomes the
+    // client's error instead of bytes it cannot read.
     let body = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(mut v) if kind.starts_with("application/json") => {
+        Ok(mut v) if kind.starts_with("application/json") || tracked.is_some() => {
             if inspect(&p.gate, &mut tracked, &mut v) {
                 Bytes::from(v.to_string())
             } else {
                 bytes
             }
+        }
+        Err(e) if tracked.is_some() => {
+            let why = format!(
+                "the MCP server's answer was not JSON-RPC (HTTP {}, `{kind}`): {e}",
+                head.status.as_u16()
+            );
+            return upstream_failed(&p.gate, tracked, codes::UPSTREAM_FAILED, &why);
         }
         _ => bytes,
     };

@@ -207,14 +207,13 @@ impl Pump {
             if let Ok(mut t) = self.timed_out.lock() {
                 t.insert(k);
             }
-            self.reply(error(
+            self.reply(self.gate.upstream_error(
                 id,
                 codes::UPSTREAM_TIMEOUT,
                 format!(
                     "the MCP server `{}` did not answer in time",
                     self.gate.server
                 ),
-                None,
             ));
         }
     }
@@ -267,7 +266,7 @@ impl Pump {
     fn upstream_gone(&self, why: &str) {
         for k in self.release_all() {
             let id: Value = serde_json::from_str(&k).unwrap_or(Value::Null);
-            self.reply(error(&id, codes::UPSTREAM_FAILED, why.to_string(), None));
+            self.reply(self.gate.upstream_error(&id, codes::UPSTREAM_FAILED, why));
         }
     }
 }

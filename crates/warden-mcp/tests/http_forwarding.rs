@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::response::IntoResponse;
 use serde_json::{json, Value};
 use warden_mcp::{Denials, Unlisted};
 
@@ -39,11 +40,16 @@ async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
 
 /// Serves the HTTP proxy for `gate` in front of `upstream`; returns its endpoint's URL.
 async fn serve_proxy(gate: warden_mcp::Gate, upstream: &str) -> String {
+    serve_proxy_with(gate, upstream, Duration::from_secs(5)).await
+}
+
+/// [`serve_proxy`] with a call timeout of `timeout`.
+async fn serve_proxy_with(gate: warden_mcp::Gate, upstream: &str, timeout: Duration) -> String {
     let proxy = warden_mcp::http::HttpProxy::new(
         Arc::new(gate),
         Arc::new(Default::default()),
         upstream,
-        Duration::from_secs(5),
+        timeout,
     )
     .unwrap();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -134,4 +140,84 @@ async fn a_fail_open_call_is_answered_only_once_its_record_is_on_disk() {
         5,
         "every call reached the server"
     );
+}
+
+/// The metrics count each call forwarded to the MCP server and each one it failed: one it did
+/// not answer in time, one it answered with something that is not JSON-RPC (the client gets a
+/// JSON-RPC error, not the bytes). An answer that is JSON under another content type is still
+/// inspected: its result is redacted like any other.
+#[tokio::test]
+async fn forwarded_calls_and_upstream_failures_are_counted_per_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let svc = gate.svc.clone();
+    // The upstream answers by request id: 1 at once, 2 never in time, 3 with bytes that are not
+    // JSON, 4 with JSON under `text/plain`; anything else (the cancellation Warden sends after
+    // the timeout) is accepted.
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |body: Bytes| async move {
+            let id = serde_json::from_slice::<Value>(&body).unwrap()["id"].clone();
+            match id.as_i64() {
+                Some(1) => {
+                    axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": {"content": []}}))
+                        .into_response()
+                }
+                Some(2) => {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    axum::Json(json!({})).into_response()
+                }
+                Some(3) => ([("content-type", "application/json")], "not json").into_response(),
+                Some(4) => (
+                    [("content-type", "text/plain")],
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"content": [
+                        {"type": "text", "text": "ssn 123-45-6789"}]}})
+                    .to_string(),
+                )
+                    .into_response(),
+                _ => axum::http::StatusCode::ACCEPTED.into_response(),
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/mcp", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let base = serve_proxy_with(gate, &upstream, Duration::from_millis(500)).await;
+    let client = reqwest::Client::new();
+    let (mut codes, mut last) = (Vec::new(), Value::Null);
+    for id in 1..=4 {
+        let params = if id < 4 {
+            json!({"name": "read_file", "arguments": {"path": "/srv/data/a.txt"}})
+        } else {
+            json!({"name": "lookup", "arguments": {"email": "a@example.com"}})
+        };
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+        let r = client
+            .post(&base)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(call.to_string())
+            .send()
+            .await
+            .unwrap();
+        let r: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        codes.push(r["error"]["code"].as_i64());
+        last = r;
+    }
+    assert_eq!(codes, [None, Some(-32005), Some(-32006), None]);
+    let text = last["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("ssn ") && !text.contains("123-45-6789"),
+        "{last}"
+    );
+    let text = svc.metrics_text();
+    for line in [
+        "warden_mcp_forwarded_calls_total{server=\"testsrv\"} 4",
+        "warden_mcp_upstream_errors_total{server=\"testsrv\",error=\"timeout\"} 1",
+        "warden_mcp_upstream_errors_total{server=\"testsrv\",error=\"failed\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
 }

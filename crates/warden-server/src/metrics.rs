@@ -1,6 +1,7 @@
 //! The gateway's Prometheus metrics: decisions by outcome, tenant and policy revision, reason
 //! codes, would-deny counts and the shadow reasons behind them, the candidate bundle's outcomes
-//! and reasons, decision latency, bundle loads and active revisions.
+//! and reasons, decision latency, bundle loads and active revisions; for the MCP gateway, calls
+//! forwarded to each MCP server and the ones it failed.
 //!
 //! Label values come from the policy, never from what a caller may write freely: a tenant the
 //! policy does not know is counted as `unknown`, and the series of revisions no longer served
@@ -36,6 +37,17 @@ struct ReasonLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CandidateReasonLabels {
     reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerLabels {
+    server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamErrorLabels {
+    server: String,
+    error: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -76,6 +88,8 @@ pub(crate) struct Metrics {
     pub loads: Family<LoadLabels, Counter>,
     pub revision: Family<RevisionLabels, Gauge>,
     candidate: Family<CandidateLabels, Counter>,
+    mcp_forwarded: Family<ServerLabels, Counter>,
+    mcp_upstream_errors: Family<UpstreamErrorLabels, Counter>,
 }
 
 impl Metrics {
@@ -93,6 +107,8 @@ impl Metrics {
             loads: Family::default(),
             revision: Family::default(),
             candidate: Family::default(),
+            mcp_forwarded: Family::default(),
+            mcp_upstream_errors: Family::default(),
         };
         registry.register(
             "candidate_decisions",
@@ -139,7 +155,38 @@ impl Metrics {
             "Active revision of each bundle (value 1; a replaced revision's series is removed)",
             m.revision.clone(),
         );
+        registry.register(
+            "mcp_forwarded_calls",
+            "MCP gateway: tools/call requests forwarded to each MCP server (allowed or sanitized)",
+            m.mcp_forwarded.clone(),
+        );
+        registry.register(
+            "mcp_upstream_errors",
+            "MCP gateway: calls an MCP server did not answer in time (`timeout`) or answered with \
+             something that is not JSON-RPC, or not at all (`failed`)",
+            m.mcp_upstream_errors.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Counts one call the MCP gateway forwarded to `server` (a configured name).
+    pub fn mcp_forwarded(&self, server: &str) {
+        self.mcp_forwarded
+            .get_or_create(&ServerLabels {
+                server: server.into(),
+            })
+            .inc();
+    }
+
+    /// Counts one call `server` failed: it did not answer in time, or answered badly or not at
+    /// all.
+    pub fn mcp_upstream_error(&self, server: &str, timed_out: bool) {
+        self.mcp_upstream_errors
+            .get_or_create(&UpstreamErrorLabels {
+                server: server.into(),
+                error: if timed_out { "timeout" } else { "failed" }.into(),
+            })
+            .inc();
     }
 
     /// Counts one decision made by the policy set of `revision` for the input's `tenant`.

@@ -536,6 +536,17 @@ impl DecisionService {
         Ok((v, set))
     }
 
+    /// Counts a call the MCP gateway forwarded to MCP server `server` (its configured name).
+    pub fn count_forwarded(&self, server: &str) {
+        self.metrics.mcp_forwarded(server);
+    }
+
+    /// Counts a call MCP server `server` failed: no answer in time (`timed_out`), or a bad or
+    /// missing one.
+    pub fn count_upstream_error(&self, server: &str, timed_out: bool) {
+        self.metrics.mcp_upstream_error(server, timed_out);
+    }
+
     /// Prometheus text exposition.
     pub fn metrics_text(&self) -> String {
         self.metrics.text()

@@ -498,7 +498,7 @@ impl Gate {
                 );
             }
         }
-        match outcome.as_str() {
+        let verdict = match outcome.as_str() {
             "allow" => Verdict::Forward {
                 params: without_token(params),
                 reservation,
@@ -545,7 +545,20 @@ impl Gate {
                 }
                 Verdict::Reply(r)
             }
+        };
+        if matches!(verdict, Verdict::Forward { .. }) {
+            self.svc.count_forwarded(&self.server);
         }
+        verdict
+    }
+
+    /// The error a client gets for a call this gate's MCP server failed (`code`:
+    /// [`codes::UPSTREAM_TIMEOUT`] when it did not answer in time, else
+    /// [`codes::UPSTREAM_FAILED`]); counted in the metrics under the server's name.
+    pub fn upstream_error(&self, id: &Value, code: i64, why: impl Into<String>) -> Value {
+        self.svc
+            .count_upstream_error(&self.server, code == codes::UPSTREAM_TIMEOUT);
+        error(id, code, why, None)
     }
 
     /// Decides with the current counters and, for a call that may go ahead, reserves its charges
