@@ -172,12 +172,27 @@ pub(crate) async fn relay(
                     }
                     match resp.next().await {
                         Some(Ok(c)) => buf.extend_from_slice(&c),
-                        _ if !buf.is_empty() => {
+                        // An event cut off by the end of the stream is not dispatched (the SSE
+                        // rules); passed on only when no answer awaits inspection.
+                        _ if !buf.is_empty() && tracked.is_none() => {
                             let rest = std::mem::take(&mut buf);
                             return Some((Ok(Bytes::from(rest)), (resp, buf, tracked, gate)));
                         }
-                        // End of stream: an unsettled call is released when `tracked` drops.
-                        _ => return None,
+                        // The stream ended before the answer: the client gets an error for it
+                        // (and the call's charge is released as `tracked` drops).
+                        _ => {
+                            buf.clear();
+                            let id = match tracked.take()? {
+                                Tracked::Call(id, _, _) | Tracked::List(id, _, _) => id,
+                            };
+                            let e = gate.upstream_error(
+                                &id,
+                                codes::UPSTREAM_FAILED,
+                                "the MCP server's event stream ended without the answer",
+                            );
+                            let out = Bytes::from(format!("event: message\ndata: {e}\n\n"));
+                            return Some((Ok(out), (resp, buf, tracked, gate)));
+                        }
                     }
                 }
             },
@@ -260,13 +275,30 @@ pub(crate) fn event_message(event: &str) -> Option<Value> {
     serde_json::from_str(&data.join("\n")).ok()
 }
 
+/// An event whose data Warden cannot read (not UTF-8, not JSON, or JSON serde_json refuses, such
+/// as `NaN`, that a lenient client might still accept): while an answer awaits inspection it is
+/// dropped, since it could be that answer; otherwise passed on.
+fn unreadable(tracked: &Option<Tracked>, event: &[u8]) -> Vec<u8> {
+    if tracked.is_none() {
+        return event.to_vec();
+    }
+    tracing::warn!(
+        bytes = event.len(),
+        "dropped an event from the MCP server whose data is not JSON, while an answer was due"
+    );
+    Vec::new()
+}
+
 /// One event, with its `data` (a JSON-RPC message) rewritten when the proxy had to change it.
 pub(crate) fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(event) else {
-        return event.to_vec();
+        return unreadable(tracked, event);
     };
     let Some(mut msg) = event_message(text) else {
-        return event.to_vec();
+        if text.lines().any(|l| l.starts_with("data:")) {
+            return unreadable(tracked, event);
+        }
+        return event.to_vec(); // a comment, a keep-alive, an `id:` or `retry:` line
     };
     if !inspect(gate, tracked, &mut msg) {
         return event.to_vec();

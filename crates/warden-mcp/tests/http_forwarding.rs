@@ -221,3 +221,61 @@ async fn forwarded_calls_and_upstream_failures_are_counted_per_server() {
         assert!(text.contains(line), "{line} in\n{text}");
     }
 }
+
+/// An answer in an event stream that Warden cannot read is never passed on while it is due: not
+/// as an event whose data serde_json refuses (`NaN`, which Python's json module accepts), nor as
+/// an event cut off by the end of the stream. The client gets a JSON-RPC error for the call
+/// instead, and the SSN in the unread answer never reaches it.
+#[tokio::test]
+async fn an_unreadable_answer_in_an_event_stream_is_not_passed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |body: Bytes| async move {
+            let id = serde_json::from_slice::<Value>(&body).unwrap()["id"].clone();
+            let answer = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":"ssn 123-45-6789"}}],"score":NaN}}}}"#
+            );
+            let stream = match id.as_i64() {
+                // Keep-alive comment, then the answer with `NaN` in it.
+                Some(1) => format!(": ping\n\nevent: message\ndata: {answer}\n\n"),
+                // A valid answer cut off by the end of the stream (no blank line after it).
+                _ => format!("event: message\ndata: {}", answer.replace("NaN", "1")),
+            };
+            ([("content-type", "text/event-stream")], stream).into_response()
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/mcp", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let base = serve_proxy(gate, &upstream).await;
+    let client = reqwest::Client::new();
+    for id in 1..=2 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "lookup", "arguments": {"email": "a@example.com"}}});
+        let text = client
+            .post(&base)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(call.to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains("123-45-6789"), "{text}");
+        let answers: Vec<Value> = text
+            .split("\n\n")
+            .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert_eq!(answers.len(), 1, "{text}");
+        assert_eq!(
+            (&answers[0]["id"], &answers[0]["error"]["code"]),
+            (&json!(id), &json!(-32006)),
+            "{text}"
+        );
+    }
+}
