@@ -2,11 +2,12 @@
 //! JSON output, a clear error for a bad time, and a reader that goes away (`| head`) is not an
 //! error.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 use warden_audit::{AuditLog, Entry};
+
+mod support;
 
 fn entry(i: u64, tenant: &str, time: &str, outcome: &str) -> Entry {
     Entry {
@@ -117,24 +118,7 @@ fn export_stops_quietly_when_its_reader_goes_away() {
         .collect();
     log.append(&many).unwrap();
     drop(log);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["audit", "export", db.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 64];
-    stdout.read_exact(&mut first).unwrap();
-    drop(stdout); // the reader goes away
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
+    support::stops_quietly_when_its_reader_goes_away(
+        Command::new(env!("CARGO_BIN_EXE_warden")).args(["audit", "export", db.to_str().unwrap()]),
+    );
 }

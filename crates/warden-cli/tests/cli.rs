@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
 fn warden(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(args)
@@ -271,31 +273,14 @@ fn bundles_build_sign_verify_and_catch_tampering() {
 /// (exit 0, no error), as Unix tools do.
 #[test]
 fn eval_inputs_stops_quietly_when_its_reader_goes_away() {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("in.jsonl");
     let line = r#"{"tenant":"acme","agent":{"id":"finance-agent"},"action":{"tool":"stripe-payments","type":"create_payment","args":{"amount":10,"currency":"USD"}}}"#;
     std::fs::write(&inputs, format!("{line}\n").repeat(5000)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["eval", "examples/fintech", "--inputs"])
-        .arg(&inputs)
-        .current_dir(root())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 100];
-    stdout.read_exact(&mut first).unwrap();
-    drop(stdout);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}: {err}");
-    assert!(!err.contains("error"), "{err}");
+    support::stops_quietly_when_its_reader_goes_away(
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["eval", "examples/fintech", "--inputs"])
+            .arg(&inputs)
+            .current_dir(root()),
+    );
 }

@@ -59,6 +59,21 @@ async fn serve_proxy_with(gate: warden_mcp::Gate, upstream: &str, timeout: Durat
     base
 }
 
+/// POSTs one JSON-RPC message to the proxy at `base` as an MCP client does; returns the body.
+async fn post(client: &reqwest::Client, base: &str, msg: &Value) -> String {
+    client
+        .post(base)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(msg.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_key_given_twice_reaches_the_upstream_as_warden_read_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -113,18 +128,7 @@ async fn a_fail_open_call_is_answered_only_once_its_record_is_on_disk() {
     for i in 1..=5u64 {
         let call = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
                           "params": {"name": "echo", "arguments": {"text": text}}});
-        let answer = client
-            .post(&base)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(call.to_string())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let r: Value = serde_json::from_str(&answer).unwrap();
+        let r: Value = serde_json::from_str(&post(&client, &base, &call).await).unwrap();
         assert_eq!(r["id"], i, "{r}");
         assert!(r.get("result").is_some(), "{r}");
         let recorded = warden_audit::entries(&db).unwrap();
@@ -192,15 +196,7 @@ async fn forwarded_calls_and_upstream_failures_are_counted_per_server() {
             json!({"name": "lookup", "arguments": {"email": "a@example.com"}})
         };
         let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
-        let r = client
-            .post(&base)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(call.to_string())
-            .send()
-            .await
-            .unwrap();
-        let r: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        let r: Value = serde_json::from_str(&post(&client, &base, &call).await).unwrap();
         codes.push(r["error"]["code"].as_i64());
         last = r;
     }
@@ -254,17 +250,7 @@ async fn an_unreadable_answer_in_an_event_stream_is_not_passed_on() {
     for id in 1..=2 {
         let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                           "params": {"name": "lookup", "arguments": {"email": "a@example.com"}}});
-        let text = client
-            .post(&base)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(call.to_string())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = post(&client, &base, &call).await;
         assert!(!text.contains("123-45-6789"), "{text}");
         let answers: Vec<Value> = text
             .split("\n\n")
