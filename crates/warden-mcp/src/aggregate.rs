@@ -47,6 +47,17 @@ pub struct Upstream {
     pub url: String,
 }
 
+/// Why an upstream failed a request: the JSON-RPC error code the client gets
+/// ([`codes::UPSTREAM_TIMEOUT`] or [`codes::UPSTREAM_FAILED`]) and what happened, worded to follow
+/// "the MCP server `NAME`".
+struct Failed(i64, String);
+
+impl Failed {
+    fn new(why: String) -> Failed {
+        Failed(codes::UPSTREAM_FAILED, why)
+    }
+}
+
 /// A client session: who opened it, and the session opened on each upstream.
 struct Client {
     session: Arc<Session>,
@@ -174,7 +185,13 @@ impl Aggregate {
         url: &str,
         session: Option<&str>,
         msg: &Value,
-    ) -> Result<(Option<Value>, Option<String>), String> {
+    ) -> Result<(Option<Value>, Option<String>), Failed> {
+        let late = || {
+            Failed(
+                codes::UPSTREAM_TIMEOUT,
+                "did not answer in time".to_string(),
+            )
+        };
         let mut req = self
             .client
             .post(url)
@@ -187,8 +204,8 @@ impl Aggregate {
         warden_server::workers::kick(); // the answer is due: poll for it (when configured)
         let resp = tokio::time::timeout(self.call_timeout, req.send())
             .await
-            .map_err(|_| "the MCP server did not answer in time".to_string())?
-            .map_err(|e| format!("the MCP server is unreachable: {e}"))?;
+            .map_err(|_| late())?
+            .map_err(|e| Failed::new(format!("is unreachable: {e}")))?;
         let opened = resp
             .headers()
             .get("mcp-session-id")
@@ -201,12 +218,12 @@ impl Aggregate {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !resp.status().is_success() {
-            return Err(format!("the MCP server answered HTTP {}", resp.status()));
+            return Err(Failed::new(format!("answered HTTP {}", resp.status())));
         }
         let body = tokio::time::timeout(self.call_timeout, resp.bytes())
             .await
-            .map_err(|_| "the MCP server did not answer in time".to_string())?
-            .map_err(|e| format!("the MCP server's answer broke off: {e}"))?;
+            .map_err(|_| late())?
+            .map_err(|e| Failed::new(format!("broke off its answer: {e}")))?;
         let Some(id) = msg.get("id") else {
             return Ok((None, opened));
         };
@@ -221,7 +238,7 @@ impl Aggregate {
         };
         found
             .map(|m| (Some(m), opened))
-            .ok_or_else(|| "the MCP server's answer held no JSON-RPC response".to_string())
+            .ok_or_else(|| Failed::new("answered with no JSON-RPC response".into()))
     }
 
     async fn initialize(&self, who: (String, String), msg: &Value) -> Response {
@@ -245,10 +262,10 @@ impl Aggregate {
                         protocol = v.clone();
                     }
                     let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-                    if let Err(e) = self.send(&u.url, opened.as_deref(), &note).await {
+                    if let Err(Failed(_, why)) = self.send(&u.url, opened.as_deref(), &note).await {
                         tracing::warn!(
                             server = u.gate.server,
-                            error = e,
+                            error = why,
                             "initialized notification failed"
                         );
                     }
@@ -484,11 +501,11 @@ impl Aggregate {
                 if let Some((reservation, _)) = &settle {
                     u.gate.settle(reservation.as_deref(), false);
                 }
-                u.gate.upstream_error(
-                    id,
-                    codes::UPSTREAM_FAILED,
-                    format!("the MCP server `{server}` did not answer the request"),
-                )
+                let Failed(code, why) = answer
+                    .err()
+                    .unwrap_or_else(|| Failed::new("did not answer the request".into()));
+                u.gate
+                    .upstream_error(id, code, format!("the MCP server `{server}` {why}"))
             }
         }
     }
