@@ -1,7 +1,6 @@
 //! A policy set parsed and compiled once: Rego modules plus data, with RVM bytecode per query.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use regorus::languages::rego::compiler::Compiler;
@@ -19,8 +18,6 @@ pub struct Source {
     /// Rego text.
     pub text: String,
 }
-
-static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Which regorus evaluator a policy set uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,20 +57,19 @@ struct Rvm {
 const MAX_IDLE_VMS: usize = 64;
 
 impl Rvm {
-    /// A VM loaded with this program and `data`.
-    fn vm(&self, data: &Value) -> Result<Box<RegoVM>, EngineError> {
+    /// A VM loaded with this program and `data` (an error when the data does not fit it).
+    fn vm(&self, data: &Value) -> Result<Box<RegoVM>, String> {
         let mut vm = Box::new(RegoVM::new());
         vm.load_program(self.program.clone());
         vm.set_max_instructions(MAX_INSTRUCTIONS);
-        vm.set_data(data.clone())
-            .map_err(|e| EngineError::Load(e.to_string()))?;
+        vm.set_data(data.clone()).map_err(|e| e.to_string())?;
         Ok(vm)
     }
 
     fn take(&self, data: &Value) -> Result<Box<RegoVM>, EngineError> {
         match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(vm) => Ok(vm),
-            None => self.vm(data),
+            None => self.vm(data).map_err(EngineError::Load),
         }
     }
 
@@ -100,7 +96,6 @@ impl Rvm {
 
 /// Modules and data, parsed and checked once, shared by every evaluation.
 pub struct Prepared {
-    generation: u64,
     engine: regorus::Engine,
     data: Value,
     programs: RwLock<HashMap<String, Compiled>>,
@@ -149,7 +144,6 @@ impl Prepared {
             .add_data(data.clone())
             .map_err(|e| EngineError::Load(e.to_string()))?;
         let prepared = Prepared {
-            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             engine,
             data,
             programs: RwLock::new(HashMap::new()),
@@ -166,7 +160,6 @@ impl Prepared {
     /// A policy set with no modules and no data (a placeholder until a bundle is loaded).
     pub fn empty() -> Self {
         Prepared {
-            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             engine: regorus::Engine::new(),
             data: Value::new_object(),
             programs: RwLock::new(HashMap::new()),
@@ -191,11 +184,6 @@ impl Prepared {
             .read(&c.data)
             .map_err(|e| EngineError::Load(e.to_string()))?;
         Self::new(&modules, data, &[warden_core::DECISION_QUERY], &c.revision)
-    }
-
-    /// Unique, increasing id of this set.
-    pub fn generation(&self) -> u64 {
-        self.generation
     }
 
     /// Revision of the policies (bundle revision or content hash).
@@ -235,7 +223,8 @@ impl Prepared {
         let idle = rvm.idle.lock().map_or(0, |idle| idle.len());
         let ready = (idle..vms.min(MAX_IDLE_VMS))
             .map(|_| rvm.vm(&self.data))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EngineError::Load)?;
         if let Ok(mut idle) = rvm.idle.lock() {
             idle.extend(ready);
         }
@@ -279,34 +268,30 @@ impl Prepared {
         {
             return c;
         }
-        let compiled =
-            self.compile_rvm(query)
-                .map_or_else(Compiled::Interpreter, |(program, vm)| {
-                    Compiled::Rvm(Arc::new(Rvm {
-                        program,
-                        idle: Mutex::new(vec![vm]),
-                    }))
-                });
+        let compiled = self
+            .compile_rvm(query)
+            .map_or_else(Compiled::Interpreter, |rvm| Compiled::Rvm(Arc::new(rvm)));
         if let Ok(mut m) = self.programs.write() {
             m.insert(query.to_string(), compiled.clone());
         }
         compiled
     }
 
-    /// `query` compiled to RVM bytecode, and a VM loaded with it and this set's data (which
-    /// checks that the data fits the program before it is used for real).
-    fn compile_rvm(&self, query: &str) -> Result<(Arc<Program>, Box<RegoVM>), String> {
+    /// `query` compiled to RVM bytecode, with one idle VM loaded with it and this set's data
+    /// (loading it checks that the data fits the program before it is used for real).
+    fn compile_rvm(&self, query: &str) -> Result<Rvm, String> {
         let mut engine = self.engine.clone();
         let policy = engine
             .compile_with_entrypoint(&query.into())
             .map_err(|e| e.to_string())?;
         let program =
             Compiler::compile_from_policy(&policy, &[query]).map_err(|e| e.to_string())?;
-        let mut vm = Box::new(RegoVM::new());
-        vm.load_program(program.clone());
-        vm.set_max_instructions(MAX_INSTRUCTIONS);
-        vm.set_data(self.data.clone()).map_err(|e| e.to_string())?;
-        Ok((program, vm))
+        let rvm = Rvm {
+            program,
+            idle: Mutex::new(Vec::new()),
+        };
+        rvm.put_back(rvm.vm(&self.data)?);
+        Ok(rvm)
     }
 
     /// Evaluates `query` with the interpreter: any query OPA accepts, including packages and data.

@@ -512,11 +512,14 @@ fn waiting_stream(
         while let Some(Ok(chunk)) = body.next().await {
             bytes.extend_from_slice(&chunk);
         }
+        // `relay` answers a call with JSON (an upstream's failure already turned into an error
+        // and counted there), so this is only a guard.
         let answer = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|e| {
-            p.gate.upstream_error(
+            error(
                 &id,
                 codes::UPSTREAM_FAILED,
                 format!("the MCP server's answer was not JSON-RPC: {e}"),
+                None,
             )
         });
         let _ = tx.send(event(&answer));

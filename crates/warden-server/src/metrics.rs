@@ -94,9 +94,8 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("warden");
-        let m = Metrics {
-            registry: Registry::default(),
+        let mut m = Metrics {
+            registry: Registry::with_prefix("warden"),
             decisions: Family::default(),
             decision_series: Mutex::new(Vec::new()),
             reasons: Family::default(),
@@ -110,63 +109,63 @@ impl Metrics {
             mcp_forwarded: Family::default(),
             mcp_upstream_errors: Family::default(),
         };
-        registry.register(
+        m.registry.register(
             "candidate_decisions",
             "Shadow decisions of the candidate bundle, by active and candidate outcome",
             m.candidate.clone(),
         );
-        registry.register(
+        m.registry.register(
             "decisions",
             "Decisions by outcome, tenant and policy revision",
             m.decisions.clone(),
         );
-        registry.register(
+        m.registry.register(
             "decision_reasons",
             "Reason codes of decisions in force, by tenant",
             m.reasons.clone(),
         );
-        registry.register(
+        m.registry.register(
             "would_deny",
             "Calls shadow rules would have blocked, by tenant",
             m.would_deny.clone(),
         );
-        registry.register(
+        m.registry.register(
             "would_deny_reasons",
             "Reason codes of the shadow rules that would have blocked calls, by tenant",
             m.would_deny_reasons.clone(),
         );
-        registry.register(
+        m.registry.register(
             "candidate_reasons",
             "Reason codes the candidate bundle's decisions carried (what it would enforce)",
             m.candidate_reasons.clone(),
         );
-        registry.register(
+        m.registry.register(
             "decision_duration_seconds",
             "Time to decide one call",
             m.latency.clone(),
         );
-        registry.register(
+        m.registry.register(
             "bundle_loads",
             "Bundle load attempts by result",
             m.loads.clone(),
         );
-        registry.register(
+        m.registry.register(
             "bundle_info",
             "Active revision of each bundle (value 1; a replaced revision's series is removed)",
             m.revision.clone(),
         );
-        registry.register(
+        m.registry.register(
             "mcp_forwarded_calls",
             "MCP gateway: tools/call requests forwarded to each MCP server (allowed or sanitized)",
             m.mcp_forwarded.clone(),
         );
-        registry.register(
+        m.registry.register(
             "mcp_upstream_errors",
             "MCP gateway: calls an MCP server did not answer in time (`timeout`) or answered with \
              something that is not JSON-RPC, or not at all (`failed`)",
             m.mcp_upstream_errors.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     /// Counts one call the MCP gateway forwarded to `server` (a configured name).

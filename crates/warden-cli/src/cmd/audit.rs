@@ -70,13 +70,11 @@ fn store(e: warden_audit::AuditError) -> CliError {
     CliError::usage(e.to_string()).hint("is this a Warden audit database?")
 }
 
-/// The outcome of printing records: a reader that went away (`| head`) ends the listing quietly.
+/// The outcome of printing records: a reader that went away (`| head`) ends the listing quietly
+/// (see [`super::written`]).
 fn printed(r: Result<(), warden_audit::AuditError>) -> Result<(), CliError> {
     match r {
-        Err(warden_audit::AuditError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            Ok(())
-        }
-        Err(warden_audit::AuditError::Io(e)) => Err(CliError::usage(format!("cannot write: {e}"))),
+        Err(warden_audit::AuditError::Io(e)) => super::written(Err(e)).map(|_| ()),
         other => other.map_err(store),
     }
 }

@@ -156,11 +156,11 @@ fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(),
         }
         let mut line = result.to_string();
         line.push('\n');
-        if !written(out.write_all(line.as_bytes()))? {
+        if !super::written(out.write_all(line.as_bytes()))? {
             return Ok(()); // the reader went away (`| head`): stop quietly
         }
     }
-    if !written(out.flush())? {
+    if !super::written(out.flush())? {
         return Ok(());
     }
     let secs = start.elapsed().as_secs_f64();
@@ -170,16 +170,6 @@ fn eval_many(engine: &Engine, query: &str, raw: bool, file: &Path) -> Result<(),
         n as f64 / secs.max(1e-9)
     );
     Ok(())
-}
-
-/// Whether a write reached standard output: `false` when its reader has gone away (a broken
-/// pipe, as with `| head`), which ends the output quietly; any other failure is an error.
-fn written(r: std::io::Result<()>) -> Result<bool, CliError> {
-    match r {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(CliError::usage(format!("cannot write the output: {e}"))),
-    }
 }
 
 /// Loads an OPA-style bundle directory: every `.rego` file, and every `data.json` mounted at its

@@ -60,3 +60,14 @@ pub fn compile_project(
         }
     }
 }
+
+/// Whether a write reached standard output: `false` when its reader has gone away (a broken
+/// pipe, as with `| head`), which ends the output quietly, as Unix tools do; any other failure is
+/// an error.
+pub(crate) fn written(r: std::io::Result<()>) -> Result<bool, CliError> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(CliError::usage(format!("cannot write the output: {e}"))),
+    }
+}
