@@ -1,0 +1,99 @@
+//! What comes back from a forwarded call: its limit charges settled, a malformed result turned
+//! into an error, and the policy's redactions on `result.…` paths applied before the client sees it.
+
+use serde_json::{json, Value};
+
+use super::reply::{codes, error, withheld};
+use super::Gate;
+
+impl Gate {
+    /// The answer to a forwarded call (`msg`, a JSON-RPC response) came back: keeps the call's
+    /// charges if it succeeded (a result without `isError`) and releases them otherwise, turns a
+    /// result that is not an object into a -32006 error, and masks the result as policy says.
+    /// Returns whether `msg` changed.
+    pub fn answered(&self, reservation: Option<&str>, input: &Value, msg: &mut Value) -> bool {
+        let ok = msg.get("result").is_some_and(|r| {
+            r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
+        });
+        self.settle(reservation, ok);
+        match msg.get_mut("result") {
+            Some(r) if r.is_object() => self.on_result(input, r),
+            Some(_) => {
+                let id = msg.get("id").cloned().unwrap_or(Value::Null);
+                *msg = error(
+                    &id,
+                    codes::UPSTREAM_FAILED,
+                    "the MCP server answered with a malformed tool result",
+                    None,
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies the policy's `redact` rules on `result.…` paths to what a call returned (`input`
+    /// is the call's decision input). Returns whether the result changed. A result that cannot
+    /// be checked is withheld (fail closed).
+    pub fn on_result(&self, input: &Value, result: &mut Value) -> bool {
+        // `get` chains, not `pointer`: this runs on every tool result, and `pointer` allocates
+        // for each path segment it unescapes.
+        fn text(v: Option<&Value>) -> &str {
+            v.and_then(Value::as_str).unwrap_or("")
+        }
+        let action = input.get("action");
+        if !self.svc.redacts_results(
+            text(input.get("tenant")),
+            text(input.get("agent").and_then(|a| a.get("id"))),
+            text(action.and_then(|a| a.get("tool"))),
+            text(action.and_then(|a| a.get("type"))),
+        ) {
+            // Nothing in the policy looks at results: no second decision on the hot path.
+            return false;
+        }
+        let mut probe = input.clone();
+        if let Some(o) = probe.as_object_mut() {
+            o.remove("state");
+            o.insert("result".into(), result.clone());
+        }
+        let redactions: Vec<_> = match self.svc.decide(&probe) {
+            Ok(d) => d
+                .redactions
+                .into_iter()
+                .filter(|r| r.path == "/result" || r.path.starts_with("/result/"))
+                .collect(),
+            Err(e) => {
+                *result = withheld(&format!(
+                    "Warden could not check this result ({e}), so it is withheld."
+                ));
+                return true;
+            }
+        };
+        if redactions.is_empty() {
+            return false;
+        }
+        let mut doc = json!({"result": result.take()});
+        match warden_core::redact::apply(&mut doc, &redactions) {
+            Ok(_) => *result = doc["result"].take(),
+            Err(e) => {
+                *result = withheld(&format!(
+                    "a redaction could not be applied ({e}), so the result is withheld"
+                ))
+            }
+        }
+        true
+    }
+
+    /// Settles a reservation: committed when the call succeeded, released otherwise.
+    pub fn settle(&self, reservation: Option<&str>, succeeded: bool) {
+        let Some(id) = reservation else { return };
+        let r = if succeeded {
+            self.limits.commit(id)
+        } else {
+            self.limits.release(id)
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, reservation = id, "could not settle a limit reservation");
+        }
+    }
+}
