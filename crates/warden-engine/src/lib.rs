@@ -113,6 +113,7 @@ pub fn check_module(path: &str, text: &str) -> Result<(), String> {
 /// Checks `input` against the decision contract and converts it for evaluation, filling
 /// `environment.time` with the current time when the caller did not send one.
 pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
+    objects_where_the_contract_has_them(input)?;
     // Tracking the path costs on every field; only a failed check needs it, for the message.
     if <DecisionInput as serde::Deserialize>::deserialize(input).is_err() {
         if let Err(e) = serde_path_to_error::deserialize::<_, DecisionInput>(input) {
@@ -149,6 +150,42 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
         }
     }
     to_value(&filled)
+}
+
+/// The input and its parts that the contract declares as objects must be JSON objects: serde
+/// would also read a struct from an array of its fields in order, and the policy would then be
+/// asked about an array, which no rule matches.
+fn objects_where_the_contract_has_them(input: &serde_json::Value) -> Result<(), EngineError> {
+    let Some(obj) = input.as_object() else {
+        return Err(EngineError::Input(format!(
+            "the decision input must be a JSON object with tenant, agent and action, not {}",
+            json_kind(input)
+        )));
+    };
+    for part in ["agent", "user", "action", "context", "environment", "state"] {
+        match obj.get(part) {
+            None | Some(serde_json::Value::Object(_)) => {}
+            Some(v) => {
+                return Err(EngineError::Input(format!(
+                    "{part}: expected an object, not {}",
+                    json_kind(v)
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Number(_) => "a number",
+        J::String(_) => "a string",
+        J::Array(_) => "an array",
+        J::Object(_) => "an object",
+    }
 }
 
 /// Converts JSON to a regorus value without copying the JSON first.

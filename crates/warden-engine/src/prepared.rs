@@ -55,6 +55,8 @@ struct Rvm {
 /// How many idle VMs a query keeps: about the threads that evaluate at once (more are dropped
 /// when they come back, so a burst on many threads does not keep their VMs).
 const MAX_IDLE_VMS: usize = 64;
+/// How many distinct queries a set keeps compiled (Warden's own use a handful).
+const MAX_PROGRAMS: usize = 256;
 
 impl Rvm {
     /// A VM loaded with this program and `data` (an error when the data does not fit it).
@@ -272,7 +274,11 @@ impl Prepared {
             .compile_rvm(query)
             .map_or_else(Compiled::Interpreter, |rvm| Compiled::Rvm(Arc::new(rvm)));
         if let Ok(mut m) = self.programs.write() {
-            m.insert(query.to_string(), compiled.clone());
+            // Queries come from callers (OPA's Data API takes any path): past the bound, a new
+            // one is compiled for each call instead of kept, so they cannot grow the set.
+            if m.len() < MAX_PROGRAMS {
+                m.insert(query.to_string(), compiled.clone());
+            }
         }
         compiled
     }

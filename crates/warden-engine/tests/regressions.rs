@@ -130,6 +130,19 @@ fn malformed_inputs_are_rejected_with_the_field_named() {
             json!({"tenant": "t", "action": {"tool": "x", "type": "do"}}),
             "agent",
         ),
+        // serde reads a struct from an array of its fields; the contract does not.
+        (
+            json!(["t", {"id": "a"}, {}, {"type": "do", "tool": "x"}]),
+            "must be a JSON object",
+        ),
+        (
+            json!({"tenant": "t", "agent": ["a"], "action": {"tool": "x", "type": "do"}}),
+            "agent: expected an object, not an array",
+        ),
+        (
+            json!({"tenant": "t", "agent": {"id": "a"}, "action": ["do", "x"]}),
+            "action: expected an object",
+        ),
     ] {
         let err = e.decide(&input).unwrap_err().to_string();
         assert!(err.contains(field), "{err} should name {field}");

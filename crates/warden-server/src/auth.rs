@@ -137,15 +137,26 @@ impl JwtConfig {
     fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         let mut v = Validation::new(self.algorithm);
         v.validate_exp = true;
-        v.set_required_spec_claims(&["exp"]);
+        // A token not yet valid is refused too (same leeway as `exp`).
+        v.validate_nbf = true;
+        // A configured issuer or audience must be in the token: jsonwebtoken checks them only
+        // when present unless they are required claims.
+        let mut required = vec!["exp"];
         match &self.issuer {
-            Some(i) => v.set_issuer(&[i]),
+            Some(i) => {
+                v.set_issuer(&[i]);
+                required.push("iss");
+            }
             None => v.iss = None,
         }
         match &self.audience {
-            Some(a) => v.set_audience(&[a]),
+            Some(a) => {
+                v.set_audience(&[a]);
+                required.push("aud");
+            }
             None => v.validate_aud = false,
         }
+        v.set_required_spec_claims(&required);
         let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.key, &v)
             .map_err(|e| AuthError::Invalid(format!("JWT rejected: {e}")))?;
         let claim = |name: &str| {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,7 +59,7 @@ pub fn router_for(app: App, body_limit: usize) -> Router {
         .route("/v1/decide", post(decide))
         .route("/v1/approvals/{id}/wait", get(wait_approval))
         .route("/v1/data/{*path}", post(data_post).get(data_get))
-        .route("/v1/data", post(data_root).get(data_root))
+        .route("/v1/data", post(data_post).get(data_get))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(Arc::new(app))
         .merge(operations)
@@ -110,6 +111,24 @@ fn bad_request(code: &str, message: String) -> ApiError {
     }
 }
 
+/// The request body, or the JSON error for one that could not be read (over the body limit:
+/// 413 `body_too_large`).
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        let status = r.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        };
+        ApiError {
+            status,
+            code: code.into(),
+            message: r.body_text(),
+        }
+    })
+}
+
 /// Parses a JSON body with a message that says where it broke.
 fn parse(body: &Bytes) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
@@ -155,6 +174,11 @@ fn caller(app: &App, headers: &HeaderMap) -> Result<Option<crate::auth::Identity
 /// Binds the caller's identity into an input; refuses another tenant.
 fn bound(id: &Option<crate::auth::Identity>, input: &mut Value) -> Result<(), ApiError> {
     match id {
+        Some(_) if !input.is_object() => Err(bad_request(
+            "invalid_input",
+            "the input must be a JSON object: the caller's tenant and agent are bound into it"
+                .into(),
+        )),
         Some(id) => bind(input, id).map_err(|message| ApiError {
             status: StatusCode::FORBIDDEN,
             code: "tenant_mismatch".into(),
@@ -164,12 +188,16 @@ fn bound(id: &Option<crate::auth::Identity>, input: &mut Value) -> Result<(), Ap
     }
 }
 
-async fn decide(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn decide(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let id = match caller(&app, &headers) {
         Ok(id) => id,
         Err(r) => return r.into_response(),
     };
-    let mut input = match parse(&body) {
+    let mut input = match body_of(body).and_then(|b| parse(&b)) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
@@ -384,8 +412,13 @@ async fn recorded(
     }
 }
 
-fn query_of(path: &str) -> Result<String, ApiError> {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+/// The data path of a Data API URL, one segment per element (none: the whole document).
+fn path_of(path: &str) -> Result<Vec<String>, ApiError> {
+    let parts: Vec<String> = path
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
     if parts.iter().any(|p| {
         !p.chars()
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
@@ -395,21 +428,69 @@ fn query_of(path: &str) -> Result<String, ApiError> {
             format!("`{path}` is not a data path"),
         ));
     }
-    Ok(std::iter::once("data")
-        .chain(parts)
-        .collect::<Vec<_>>()
-        .join("."))
+    Ok(parts)
+}
+
+/// With authentication on, a caller reads only its own tenant's policies: a path that holds
+/// every tenant's (the whole document, `warden`, `warden/tenants`) or leads into another
+/// tenant's is refused. (OPA has no tenants; its Data API would serve any path.)
+fn tenant_scoped(id: &Option<crate::auth::Identity>, parts: &[String]) -> Result<(), ApiError> {
+    let Some(id) = id else { return Ok(()) };
+    let refused = match parts {
+        [] => true,
+        [w] | [w, _] if w == "warden" => parts.len() == 1 || parts[1] == "tenants",
+        [w, t, tenant, ..] if w == "warden" && t == "tenants" => *tenant != id.tenant,
+        _ => false,
+    };
+    if refused {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "tenant_mismatch".into(),
+            message: format!(
+                "caller belongs to tenant `{}` and may read only data/warden/tenants/{} of the \
+                 policies' data",
+                id.tenant, id.tenant
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// OPA's Data API query parameters Warden honours: `input` (GET: the input document as JSON)
+/// and `pretty`. Others (`metrics`, `provenance`, `explain`, ...) are accepted and ignored.
+struct DataParams {
+    input: Option<String>,
+    pretty: bool,
+    /// A `POST` without `input` (OPA warns: the query may have needed one).
+    warn_no_input: bool,
+}
+
+impl DataParams {
+    fn of(q: &std::collections::HashMap<String, String>) -> Self {
+        DataParams {
+            input: q.get("input").cloned(),
+            pretty: q
+                .get("pretty")
+                .is_some_and(|v| !v.eq_ignore_ascii_case("false")),
+            warn_no_input: false,
+        }
+    }
 }
 
 async fn data_answer(
     app: &App,
     headers: &HeaderMap,
-    query: &str,
+    parts: &[String],
     input: Option<Value>,
+    params: &DataParams,
 ) -> Response {
+    let query = std::iter::once("data")
+        .chain(parts.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(".");
     let decision_id = uuid::Uuid::new_v4().to_string();
     let start = std::time::Instant::now();
-    let (value, set) = match app.svc.query(query, input.as_ref()) {
+    let (value, set) = match app.svc.query(&query, input.as_ref()) {
         Ok(v) => v,
         Err(DecideError::Eval(m)) => {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", m)
@@ -429,9 +510,11 @@ async fn data_answer(
             }
         },
     };
-    // Like OPA's decision logs, Data API queries with an input are recorded; a decision query's
-    // fail mode applies when the record cannot be written, anything else fails closed.
-    if let (Some(audit), Some(input)) = (&app.audit, input) {
+    let body = data_body(result.as_ref(), &decision_id, params);
+    // Like OPA's decision logs, every Data API query is recorded (one without an input with a
+    // null input); a decision query's fail mode applies when the record cannot be written,
+    // anything else fails closed.
+    if let Some(audit) = &app.audit {
         let closed = result
             .as_ref()
             .and_then(|r| r.get("fail_mode"))
@@ -439,81 +522,106 @@ async fn data_answer(
             != Some("open");
         let entry = audit.entry(crate::audit::Call {
             decision_id: &decision_id,
-            input,
-            result: result.clone().unwrap_or(Value::Null),
+            input: input.unwrap_or(Value::Null),
+            result: result.unwrap_or(Value::Null),
             set: &set,
             latency_us: start.elapsed().as_micros() as u64,
             trace_id: trace_of(headers),
-            path: Some(query.trim_start_matches("data.").replace('.', "/")),
+            path: Some(parts.join("/")),
         });
-        let body = data_body(result, &decision_id);
         return match recorded(audit, entry, closed).await {
             Ok(true) => with_decision_id(body, &decision_id),
             Ok(false) => audit_failed(body),
             Err(r) => r,
         };
     }
-    with_decision_id(data_body(result, &decision_id), &decision_id)
+    with_decision_id(body, &decision_id)
 }
 
-fn data_body(result: Option<Value>, decision_id: &str) -> Response {
-    match result {
-        Some(r) => Json(json!({"result": r, "decision_id": decision_id})),
-        None => Json(json!({"decision_id": decision_id})),
+/// OPA's answer: `{"result", "decision_id"}`, without `result` when it is undefined, and, as
+/// OPA's `POST` does, a warning when the body had no `input`.
+fn data_body(result: Option<&Value>, decision_id: &str, params: &DataParams) -> Response {
+    let mut body = match result {
+        Some(r) => json!({"result": r, "decision_id": decision_id}),
+        None => json!({"decision_id": decision_id}),
+    };
+    if params.warn_no_input {
+        body["warning"] =
+            json!({"code": "api_usage_warning", "message": "'input' key missing from the request"});
     }
-    .into_response()
+    if !params.pretty {
+        return Json(body).into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&body).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 async fn data_post(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path(path): Path<String>,
-    body: Bytes,
+    path: Option<Path<String>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let id = match caller(&app, &headers) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
-    let query = match query_of(&path) {
-        Ok(q) => q,
-        Err(r) => return r.into_response(),
-    };
-    let mut input = if body.is_empty() {
-        None
-    } else {
-        match parse(&body) {
-            Ok(v) => v.get("input").cloned(),
-            Err(r) => return r.into_response(),
+    let answer = async {
+        let id = caller(&app, &headers)?;
+        let parts = path_of(path.as_deref().map_or("", String::as_str))?;
+        tenant_scoped(&id, &parts)?;
+        let body = body_of(body)?;
+        let mut input = if body.is_empty() {
+            None
+        } else {
+            parse(&body)?.get("input").cloned()
+        };
+        if let Some(i) = input.as_mut() {
+            bound(&id, i)?;
         }
+        Ok::<_, ApiError>((parts, input))
     };
-    if let Some(i) = input.as_mut() {
-        if let Err(r) = bound(&id, i) {
-            return r.into_response();
+    match answer.await {
+        Ok((parts, input)) => {
+            let params = DataParams {
+                warn_no_input: input.is_none(),
+                ..DataParams::of(&q)
+            };
+            data_answer(&app, &headers, &parts, input, &params).await
         }
+        Err(e) => e.into_response(),
     }
-    data_answer(&app, &headers, &query, input).await
 }
 
 async fn data_get(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    path: Option<Path<String>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = caller(&app, &headers) {
-        return r.into_response();
+    let params = DataParams::of(&q);
+    let answer = || {
+        let id = caller(&app, &headers)?;
+        let parts = path_of(path.as_deref().map_or("", String::as_str))?;
+        tenant_scoped(&id, &parts)?;
+        let mut input = match &params.input {
+            None => None,
+            Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
+                bad_request(
+                    "invalid_input",
+                    format!("the `input` query parameter is not valid JSON: {e}"),
+                )
+            })?),
+        };
+        if let Some(i) = input.as_mut() {
+            bound(&id, i)?;
+        }
+        Ok::<_, ApiError>((parts, input))
+    };
+    match answer() {
+        Ok((parts, input)) => data_answer(&app, &headers, &parts, input, &params).await,
+        Err(e) => e.into_response(),
     }
-    match query_of(&path) {
-        Ok(q) => data_answer(&app, &headers, &q, None).await,
-        Err(r) => r.into_response(),
-    }
-}
-
-async fn data_root() -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_path",
-        "query a path under /v1/data/, e.g. /v1/data/warden/main/decision",
-    )
 }
 
 async fn health(

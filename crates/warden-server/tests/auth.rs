@@ -109,15 +109,22 @@ async fn identities_come_from_credentials_not_from_the_body() {
     let good = json!({"sub": "finance-agent", "tenant": "acme", "iss": "https://idp.acme", "aud": "warden", "exp": now() + 300});
     let (s, d) = send(Some(("authorization", token(good.clone()))), body.clone()).await;
     assert_eq!((s, d["outcome"].clone()), (200, json!("allow")), "{d}");
-    for (bad, why) in [
-        (json!({"exp": now() - 3600}), "expired"),
-        (json!({"aud": "someone-else"}), "wrong audience"),
-        (json!({"iss": "https://evil"}), "wrong issuer"),
+    for (bad, drop, why) in [
+        (json!({"exp": now() - 3600}), "", "expired"),
+        (json!({"aud": "someone-else"}), "", "wrong audience"),
+        (json!({"iss": "https://evil"}), "", "wrong issuer"),
+        (json!({}), "aud", "no audience while one is configured"),
+        (json!({}), "iss", "no issuer while one is configured"),
+        (
+            json!({"nbf": now() + 3600}),
+            "",
+            "not valid before an hour from now",
+        ),
     ] {
         let mut c = good.clone();
-        c.as_object_mut()
-            .unwrap()
-            .extend(bad.as_object().unwrap().clone());
+        let claims = c.as_object_mut().unwrap();
+        claims.extend(bad.as_object().unwrap().clone());
+        claims.remove(drop);
         let (s, e) = send(Some(("authorization", token(c))), body.clone()).await;
         assert_eq!(s, 401, "{why}: {e}");
     }
@@ -140,6 +147,50 @@ async fn identities_come_from_credentials_not_from_the_body() {
     // A JWT for an agent the policies do not know is authenticated, then denied by policy.
     let mut stranger = good.clone();
     stranger["sub"] = json!("rogue-agent");
-    let (s, d) = send(Some(("authorization", token(stranger))), body).await;
+    let (s, d) = send(Some(("authorization", token(stranger))), body.clone()).await;
     assert_eq!((s, d["reasons"].clone()), (200, json!(["unknown_agent"])));
+
+    // An array in place of the input object carries no tenant to check: refused, not decided.
+    let fields = json!(["globex", {"id": "x"}, {}, {"type": "create", "tool": "pay"}]);
+    let (s, e) = send(Some(("x-api-key", "k-123".into())), fields.clone()).await;
+    assert_eq!(
+        (s, e["error"]["code"].clone()),
+        (400, json!("invalid_input"))
+    );
+
+    // OPA's Data API: a caller reads its own tenant's policies, not another's, nor the paths
+    // that hold every tenant's; its input is bound to it on GET as on POST.
+    let get = |path: &str, key: &'static str| {
+        let r = client.get(format!("{base}{path}")).header("x-api-key", key);
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get("/v1/data/warden/tenants/acme", "k-123").await, 200);
+    for path in [
+        "/v1/data/warden/tenants/globex",
+        "/v1/data/warden/tenants/globex/agents",
+        "/v1/data/warden/tenants",
+        "/v1/data/warden",
+        "/v1/data",
+    ] {
+        assert_eq!(get(path, "k-123").await, 403, "{path}");
+    }
+    let mut globex = body.clone();
+    globex["tenant"] = json!("globex");
+    let r = client
+        .get(
+            reqwest::Url::parse_with_params(
+                &format!("{base}/v1/data/warden/main/decision"),
+                [("input", globex.to_string())],
+            )
+            .unwrap(),
+        )
+        .header("x-api-key", "k-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        403,
+        "GET's input is checked like POST's"
+    );
 }

@@ -160,6 +160,57 @@ async fn decisions_data_api_health_status_and_metrics() {
     );
     let (_, undefined) = s.post("/v1/data/warden/nothing/here", b"{}".to_vec()).await;
     assert!(undefined.get("result").is_none() && undefined.get("decision_id").is_some());
+    // OPA's GET takes the input as a query parameter: the same decision as the POST.
+    let got: Value = s
+        .client
+        .get(
+            reqwest::Url::parse_with_params(
+                &format!("{}/v1/data/warden/main/decision", s.base),
+                [("input", input(7500).to_string())],
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["result"], d);
+    // Asked without an input (or with one that is not an object), the decision is a deny, and
+    // OPA's warning says the input was missing.
+    for body in [
+        &b"{}"[..],
+        b"",
+        b"{\"input\": [1]}",
+        b"{\"input\": \"acme\"}",
+    ] {
+        let (st, v) = s.post("/v1/data/warden/main/decision", body.to_vec()).await;
+        assert_eq!(st, 200);
+        assert_eq!(
+            (
+                v["result"]["outcome"].clone(),
+                v["result"]["reasons"].clone()
+            ),
+            (json!("deny"), json!(["invalid_input"])),
+            "{v}"
+        );
+        assert_eq!(
+            v["warning"]["code"] == "api_usage_warning",
+            !body.starts_with(b"{\"input\""),
+            "{v}"
+        );
+    }
+    let (st, pretty) = s.get("/v1/data/warden/meta/policy_version?pretty").await;
+    assert_eq!(st, 200);
+    assert!(pretty.contains("\n  \"result\": \"cap-5000\""), "{pretty}");
+    let (st, whole) = s.get("/v1/data").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&whole).unwrap()["result"]["warden"]["meta"]
+            ["policy_version"],
+        "cap-5000"
+    );
 
     let mut unknown = input(1);
     unknown["tenant"] = json!("globex");
@@ -298,7 +349,14 @@ async fn bad_input_gets_a_clear_error_and_the_next_request_is_served() {
             400,
             "invalid_json",
         ),
-        (vec![b' '; 1024 * 1024 + 1], 413, ""),
+        (
+            json!(["acme", {"id": "finance-agent"}, {}, {"type": "create", "tool": "payments"}])
+                .to_string()
+                .into_bytes(),
+            400,
+            "must be a JSON object",
+        ),
+        (vec![b' '; 1024 * 1024 + 1], 413, "\"body_too_large\""),
     ];
     for (body, want, text) in cases {
         let r = s

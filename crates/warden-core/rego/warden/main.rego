@@ -10,7 +10,7 @@
 # no partial object rules with constant keys, no `walk` generators, only strings are sorted.
 package warden.main
 
-library_version := "1.3.1"
+library_version := "1.3.2"
 
 builtin_priority := 1000000000
 
@@ -526,7 +526,20 @@ raw[k] := r.x if {
 	k := r.key
 }
 
+# Asked without an input object (OPA's Data API with no `input`, or an array): nothing to decide
+# on, so denied. Without this rule no violation would hold and the call would be allowed.
 raw[k] := x if {
+	not is_object(input)
+	k := "0|warden/invalid_input|invalid_input"
+	x := builtin(
+		"warden/invalid_input", "invalid_input",
+		"the decision input is missing or not a JSON object",
+		"Send the call as a JSON object with tenant, agent and action (see docs/policy-language.md).",
+	)
+}
+
+raw[k] := x if {
+	is_object(input)
 	not tenant_known
 	k := "0|warden/unknown_tenant|unknown_tenant"
 	x := builtin(
@@ -684,13 +697,13 @@ builtin(rule, reason, message, remediation) := {
 	"priority": builtin_priority,
 }
 
-tenant_label := to_text(object.get(input, "tenant", null))
+tenant_label := to_text(object.get(input, "tenant", null)) if is_object(input)
 
-agent_label := to_text(object.get(input, ["agent", "id"], null))
+agent_label := to_text(object.get(input, ["agent", "id"], null)) if is_object(input)
 
-tool_label := to_text(object.get(input, ["action", "tool"], null))
+tool_label := to_text(object.get(input, ["action", "tool"], null)) if is_object(input)
 
-action_label := to_text(object.get(input, ["action", "type"], null))
+action_label := to_text(object.get(input, ["action", "type"], null)) if is_object(input)
 
 to_text(x) := x if is_string(x)
 

@@ -130,3 +130,12 @@ test_tenant_bundle_meta_names_the_version if {
 	d.metadata.policy_version == "9.9"
 	d.metadata.bundle_revision == "tenant-rev"
 }
+
+# No input at all is covered by the server's Data API test (the differential harness always
+# evaluates this file with an input).
+test_no_input_object_is_denied if {
+	arr := main.decision with input as ["t", {"id": "a"}, {}, {"tool": "fs", "type": "read"}] with data.warden.tenants as tenants
+	arr.outcome == "deny"
+	arr.reasons == ["invalid_input"]
+	not main.allow with input as "t" with data.warden.tenants as tenants
+}
