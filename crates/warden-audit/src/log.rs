@@ -139,6 +139,17 @@ impl AuditLog {
         passive_checkpoint(&self.conn).map(|_| ())
     }
 
+    /// The last record a stored checkpoint covers (0 when there is none); the records after it
+    /// are not signed yet. The signatures are not checked here (see [`crate::verify`]).
+    pub fn signed_through(&self) -> Result<u64, AuditError> {
+        let seq: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM checkpoints", [], |r| {
+                    r.get(0)
+                })?;
+        Ok((seq.max(0) as u64).min(self.seq))
+    }
+
     /// Signs and stores a checkpoint of the current head; `None` without a key or records.
     pub fn checkpoint(&mut self, time: &str) -> Result<Option<u64>, AuditError> {
         let Some(key) = &self.key else {

@@ -17,8 +17,20 @@ pub struct Report {
     pub records: u64,
     /// Checkpoints whose signature and head matched.
     pub checkpoints: u64,
+    /// The last record a matching signed checkpoint covers (0 when none does, or when no key was
+    /// given).
+    pub signed_through: u64,
     /// Head hash.
     pub head: String,
+}
+
+impl Report {
+    /// Records after the last matching signed checkpoint: no signature covers them, so they
+    /// could have been rewritten (with a recomputed chain) or appended by anyone who can write
+    /// the file. Verification with a key still succeeds with such a tail; see [`verify`].
+    pub fn unsigned_tail(&self) -> u64 {
+        self.records.saturating_sub(self.signed_through)
+    }
 }
 
 /// The first problem verification found.
@@ -32,6 +44,15 @@ pub struct Broken {
 }
 
 /// Verifies the chain and, with `public_pem`, every checkpoint.
+///
+/// With a key, a log that has records but no checkpoint signed by it is broken (at record 1):
+/// a server given a signing key signs its first record's commit and then the head at least once
+/// every checkpoint interval, even when idle, so a log without any signed checkpoint had its
+/// checkpoints deleted (and could have been rewritten whole with a recomputed chain) or was never
+/// signed by this key. Records after the last matching checkpoint are *not* an error: checkpoints
+/// are written periodically, so a live log (or one whose server was killed) normally ends with a
+/// few unsigned records. They are reported in [`Report::unsigned_tail`] for the caller to show,
+/// since nothing but the chain vouches for them.
 pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Broken>, AuditError> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare("SELECT seq, body, hash FROM records ORDER BY seq")?;
@@ -86,7 +107,7 @@ pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Br
         expected += 1;
     }
     let last = expected - 1;
-    let mut checkpoints = 0;
+    let (mut checkpoints, mut signed_through) = (0, 0);
     if let Some(pem) = public_pem {
         let key =
             VerifyingKey::from_public_key_pem(pem).map_err(|e| AuditError::Key(e.to_string()))?;
@@ -110,14 +131,29 @@ pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Br
                 None if seq > last => {
                     return Ok(Err(Broken { seq: last + 1, what: format!("truncated: a signed checkpoint covers records up to {seq}, the log ends at {last}") }))
                 }
-                Some(h) if *h == head => checkpoints += 1,
+                Some(h) if *h == head => {
+                    checkpoints += 1;
+                    signed_through = signed_through.max(seq);
+                }
                 _ => return Ok(Err(Broken { seq, what: "differs from the signed checkpoint".into() })),
             }
+        }
+        if checkpoints == 0 && last > 0 {
+            return Ok(Err(Broken {
+                seq: 1,
+                what: format!(
+                    "no signed checkpoint: none of the log's {last} record(s) is covered by a \
+                     checkpoint signed by this key (the checkpoints table holds none: deleted, \
+                     or the log was never signed with this key), so the whole chain may have \
+                     been rewritten"
+                ),
+            }));
         }
     }
     Ok(Ok(Report {
         records: last,
         checkpoints,
+        signed_through,
         head: prev,
     }))
 }

@@ -158,3 +158,38 @@ fn the_wal_starts_over_under_a_second_connections_checkpoints_and_the_chain_stil
     let report = verify(&path, None).unwrap().unwrap();
     assert_eq!(report.records, 1_000);
 }
+
+/// With a key, a log with records and no signed checkpoint fails (its checkpoints were deleted,
+/// so the whole chain could have been recomputed); records after the last signed checkpoint are
+/// reported, not rejected.
+#[test]
+fn with_a_key_a_log_without_checkpoints_fails_and_an_unsigned_tail_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, private, public) = log(dir.path());
+    let mut l = AuditLog::open(&path, Some(&private)).unwrap();
+    l.append(&(51..=53).map(entry).collect::<Vec<_>>()).unwrap();
+    let r = verify(&path, Some(&public)).unwrap().unwrap();
+    assert_eq!(
+        (
+            r.records,
+            r.checkpoints,
+            r.signed_through,
+            r.unsigned_tail()
+        ),
+        (53, 2, 50, 3)
+    );
+
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DELETE FROM checkpoints")
+        .unwrap();
+    let (at, why) = broken_at(&path, &public);
+    assert_eq!(at, 1, "{why}");
+    assert!(why.contains("no signed checkpoint"), "{why}");
+    // Without a key only the chain is checked, and it is intact.
+    assert_eq!(verify(&path, None).unwrap().unwrap().records, 53);
+    // An empty log has nothing to sign.
+    let empty = dir.path().join("empty.db");
+    drop(AuditLog::open(&empty, Some(&private)).unwrap());
+    assert_eq!(verify(&empty, Some(&public)).unwrap().unwrap().records, 0);
+}

@@ -1,6 +1,6 @@
-//! `warden audit query` and `export` on a real log: every filter, times in any RFC 3339 offset,
-//! JSON output, a clear error for a bad time, and a reader that goes away (`| head`) is not an
-//! error.
+//! `warden audit query`, `export` and `verify` on a real log: every filter, times in any RFC 3339
+//! offset, JSON output, a clear error for a bad time, a reader that goes away (`| head`) is not
+//! an error, and `verify --public-key` on unsigned records.
 
 use std::process::Command;
 
@@ -120,5 +120,65 @@ fn export_stops_quietly_when_its_reader_goes_away() {
     drop(log);
     support::stops_quietly_when_its_reader_goes_away(
         Command::new(env!("CARGO_BIN_EXE_warden")).args(["audit", "export", db.to_str().unwrap()]),
+    );
+}
+
+/// An Ed25519 signing key for the tests (PKCS#8 PEM).
+const SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIHNUSsmhM1kbBBOzNd2zw2jU1OIlvayWkMYtC5ya4B7H
+-----END PRIVATE KEY-----
+";
+
+/// `verify --public-key` says how many records come after the last signed checkpoint, and fails
+/// when no checkpoint is left at all (the log's checkpoints were deleted and its chain may have
+/// been recomputed; it used to print `ok: … 0 signed checkpoint(s) match`).
+#[test]
+fn verify_with_a_key_reports_the_unsigned_tail_and_fails_without_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let key = dir.path().join("audit.pub.pem");
+    std::fs::write(&key, warden_audit::public_pem(SIGNING_KEY).unwrap()).unwrap();
+    let t = "2026-11-23T09:00:00Z";
+    let mut log = AuditLog::open(&db, Some(SIGNING_KEY)).unwrap();
+    log.append(
+        &(1..=12)
+            .map(|i| entry(i, "acme", t, "allow"))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    log.checkpoint(t).unwrap();
+    log.append(
+        &(13..=15)
+            .map(|i| entry(i, "acme", t, "allow"))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    drop(log);
+    let args = ["audit", "verify", db.to_str().unwrap(), "--public-key"];
+    let args = [&args[..], &[key.to_str().unwrap()]].concat();
+    let (code, out, err) = warden(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 signed checkpoint(s) match, the last covering record 12")
+            && out.contains("3 record(s) after it (13..=15) NOT covered by any signature"),
+        "{out}"
+    );
+
+    // The same records with no checkpoint (deleted, or a rewritten chain nobody signed).
+    let bare = dir.path().join("bare.db");
+    let mut log = AuditLog::open(&bare, Some(SIGNING_KEY)).unwrap();
+    log.append(
+        &(1..=15)
+            .map(|i| entry(i, "acme", t, "allow"))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    drop(log);
+    let args = ["audit", "verify", bare.to_str().unwrap(), "--public-key"];
+    let (code, out, err) = warden(&[&args[..], &[key.to_str().unwrap()]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("no signed checkpoint") && err.contains("15 record(s)"),
+        "{err}"
     );
 }

@@ -64,17 +64,31 @@ impl Shared {
                 if self.since_checkpoint >= self.every
                     || self.last_checkpoint.elapsed() >= self.interval
                 {
-                    let now = warden_engine::now_rfc3339();
-                    if let Err(e) = self.log.checkpoint(&now) {
-                        tracing::error!(error = %e, "audit checkpoint failed");
-                    }
-                    self.since_checkpoint = 0;
-                    self.last_checkpoint = Instant::now();
+                    self.sign();
                 }
             }
             Err(e) => tracing::error!(error = %e, "audit write failed"),
         }
         last
+    }
+
+    /// Signs a checkpoint of the head (nothing without a key).
+    fn sign(&mut self) {
+        let now = warden_engine::now_rfc3339();
+        if let Err(e) = self.log.checkpoint(&now) {
+            tracing::error!(error = %e, "audit checkpoint failed");
+        }
+        self.since_checkpoint = 0;
+        self.last_checkpoint = Instant::now();
+    }
+
+    /// Signs the head when records came after the last checkpoint and a whole interval has
+    /// passed without an append signing it: [`Shared::append`] checkpoints only when a record
+    /// arrives, so without this the last records of a log that went quiet were never signed.
+    fn sign_if_idle(&mut self) {
+        if self.since_checkpoint > 0 && self.last_checkpoint.elapsed() >= self.interval {
+            self.sign();
+        }
     }
 }
 
@@ -127,6 +141,11 @@ const WAL_NICE: i32 = 10;
 /// under steady load (commits keep landing while it copies), so SQLite would never start the
 /// WAL over and it would grow without end; once it is long, the next commit is asked to
 /// checkpoint the few frames left (`catch_up`), after which the WAL restarts.
+///
+/// Each round it also signs the head of a log that went idle with unsigned records
+/// ([`Shared::sign_if_idle`]), so every record is signed within about one checkpoint interval.
+/// It only tries the lock: a commit in progress means the log is not idle, and the appends never
+/// wait for this thread. (Signing on shutdown instead would miss every crash and SIGKILL.)
 fn wal_thread(
     mut ckpt: warden_audit::WalCheckpointer,
     in_use: std::sync::Weak<Mutex<Shared>>,
@@ -135,6 +154,11 @@ fn wal_thread(
     crate::lower_priority(WAL_NICE);
     while in_use.strong_count() > 0 {
         std::thread::sleep(WAL_EVERY);
+        if let Some(shared) = in_use.upgrade() {
+            if let Ok(mut sh) = shared.try_lock() {
+                sh.sign_if_idle();
+            }
+        }
         let restart = match ckpt.run() {
             Ok((frames, _)) => frames >= WAL_RESTART_FRAMES,
             Err(e) => {
@@ -164,11 +188,18 @@ impl Auditor {
         log.disable_autocheckpoint().map_err(|e| e.to_string())?;
         let ckpt = warden_audit::WalCheckpointer::open(&cfg.path).map_err(|e| e.to_string())?;
         let catch_up = Arc::new(AtomicBool::new(false));
+        // Records a previous run left unsigned (killed before it signed them) are signed by the
+        // WAL thread's first round, and the first append signs at once: a log with records
+        // always has a signed checkpoint, which `warden audit verify --public-key` requires.
+        let unsigned = log.seq() - log.signed_through().map_err(|e| e.to_string())?;
+        let long_ago = Instant::now()
+            .checked_sub(cfg.checkpoint_interval)
+            .unwrap_or_else(Instant::now);
         let shared = Arc::new(Mutex::new(Shared {
             log,
             catch_up: catch_up.clone(),
-            since_checkpoint: 0,
-            last_checkpoint: Instant::now(),
+            since_checkpoint: unsigned,
+            last_checkpoint: long_ago,
             every: cfg.checkpoint_every,
             interval: cfg.checkpoint_interval,
         }));

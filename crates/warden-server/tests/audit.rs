@@ -245,3 +245,70 @@ async fn a_full_disk_fails_writes_closed_and_recovers_when_space_returns() {
     let report = warden_audit::verify(&db, None).unwrap();
     assert!(report.is_ok(), "{report:?}");
 }
+
+/// An Ed25519 signing key for the tests (PKCS#8 PEM).
+const SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIHNUSsmhM1kbBBOzNd2zw2jU1OIlvayWkMYtC5ya4B7H
+-----END PRIVATE KEY-----
+";
+
+fn entry(i: u64) -> warden_audit::Entry {
+    warden_audit::Entry {
+        decision_id: format!("d-{i}"),
+        time: "2026-11-23T10:00:00Z".into(),
+        tenant: "acme".into(),
+        agent: "a".into(),
+        tool: "ledger".into(),
+        action: "post".into(),
+        input: call("post"),
+        input_hash: String::new(),
+        masked: vec![],
+        result: json!({"outcome": "allow"}),
+        outcome: "allow".into(),
+        reasons: vec![],
+        bundles: [("main".to_string(), "r1".to_string())].into(),
+        policy_version: "1".into(),
+        latency_us: 5,
+        trace_id: None,
+        path: None,
+        candidate: None,
+    }
+}
+
+/// A log that goes quiet gets its head signed within about one checkpoint interval (checkpoints
+/// used to be written only by an append, so the last records of a quiet log stayed unsigned),
+/// and a restarted server signs what a killed one left unsigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_an_idle_log_is_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let public = warden_audit::public_pem(SIGNING_KEY).unwrap();
+    let signed_through = || {
+        let r = warden_audit::verify(&db, Some(&public)).unwrap().unwrap();
+        (r.records, r.signed_through)
+    };
+    // A previous run that was killed before it signed its two records.
+    let mut killed = warden_audit::AuditLog::open(&db, Some(SIGNING_KEY)).unwrap();
+    killed.append(&[entry(1), entry(2)]).unwrap();
+    drop(killed);
+    let auditor = Auditor::start(AuditConfig {
+        path: db.clone(),
+        key_pem: Some(SIGNING_KEY.into()),
+        checkpoint_every: 1000,
+        checkpoint_interval: Duration::from_millis(300),
+        mask: vec![],
+        fsync_each_commit: false,
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        signed_through(),
+        (2, 2),
+        "the unsigned tail is signed at start"
+    );
+    for i in 3..=6 {
+        auditor.record(entry(i)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(signed_through(), (6, 6), "the idle log's head is signed");
+}

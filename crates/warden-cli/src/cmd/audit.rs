@@ -100,8 +100,20 @@ pub fn run(cmd: &AuditCmd) -> Result<(), CliError> {
                 .transpose()?;
             match warden_audit::verify(db, pem.as_deref()).map_err(store)? {
                 Ok(r) => {
+                    // An unsigned tail is normal (the server signs its head periodically) but
+                    // only the chain vouches for it, so it is said on the `ok` line itself.
                     let cps = if pem.is_some() {
-                        format!(", {} signed checkpoint(s) match", r.checkpoints)
+                        let tail = match r.unsigned_tail() {
+                            0 => "covering every record".to_string(),
+                            n => format!(
+                                "the last covering record {}; {n} record(s) after it ({}..={}) \
+                                 NOT covered by any signature",
+                                r.signed_through,
+                                r.signed_through + 1,
+                                r.records
+                            ),
+                        };
+                        format!(", {} signed checkpoint(s) match, {tail}", r.checkpoints)
                     } else {
                         " (no --public-key: checkpoints not checked, truncation cannot be detected)"
                             .into()
