@@ -89,18 +89,27 @@ pub fn verify(path: &Path, public_pem: Option<&str>) -> Result<Result<Report, Br
                 what: "not in canonical form (edited)".into(),
             }));
         }
-        if rec.prev != prev {
-            return Ok(Err(Broken {
-                seq,
-                what: "does not follow the previous record (chain broken)".into(),
-            }));
-        }
         let actual = hex::encode(Sha256::digest(body.as_bytes()));
         if actual != hash {
             return Ok(Err(Broken {
                 seq,
                 what: "hash mismatch (modified)".into(),
             }));
+        }
+        // This record matches its own stored hash, so a link that does not match cannot tell
+        // which side was changed: the previous record edited and its hash recomputed, or this
+        // record's link rewritten (and its hash recomputed). Both are named.
+        if rec.prev != prev {
+            let what = match seq {
+                1 => "its previous-hash is not the genesis hash: record 1's link was changed"
+                    .to_string(),
+                _ => format!(
+                    "its previous-hash does not match record {p}'s hash: record {p} was modified \
+                     (its hash recomputed) or record {seq}'s link was changed",
+                    p = seq - 1
+                ),
+            };
+            return Ok(Err(Broken { seq, what }));
         }
         hashes.insert(seq, actual.clone());
         prev = actual;

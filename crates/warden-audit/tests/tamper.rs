@@ -193,3 +193,47 @@ fn with_a_key_a_log_without_checkpoints_fails_and_an_unsigned_tail_is_reported()
     drop(AuditLog::open(&empty, Some(&private)).unwrap());
     assert_eq!(verify(&empty, Some(&public)).unwrap().unwrap().records, 0);
 }
+
+/// Record 9 edited and its hash recomputed: the chain breaks at record 10, whose link no longer
+/// matches, and the message names both records (it used to say only "record 10: does not follow
+/// the previous record (chain broken)", pointing away from the record that was changed).
+#[test]
+fn an_edit_with_a_recomputed_hash_names_both_the_edited_record_and_the_next() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _, public) = log(dir.path());
+    let conn = Connection::open(&path).unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM records WHERE seq = 9", [], |r| r.get(0))
+        .unwrap();
+    let edited = body.replace("\"deny\"", "\"allow\"");
+    assert_ne!(edited, body);
+    let hash = hex::encode(Sha256::digest(edited.as_bytes()));
+    conn.execute(
+        "UPDATE records SET body = ?1, hash = ?2 WHERE seq = 9",
+        [&edited, &hash],
+    )
+    .unwrap();
+    let (at, why) = broken_at(&path, &public);
+    assert_eq!(at, 10, "{why}");
+    assert_eq!(
+        why,
+        "its previous-hash does not match record 9's hash: record 9 was modified (its hash \
+         recomputed) or record 10's link was changed"
+    );
+    // Record 1's link can only be compared with the genesis hash.
+    conn.execute(
+        "UPDATE records SET body = replace(body, '\"prev\":\"0000', '\"prev\":\"1111') WHERE seq = 1",
+        [],
+    )
+    .unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM records WHERE seq = 1", [], |r| r.get(0))
+        .unwrap();
+    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+    conn.execute("UPDATE records SET hash = ?1 WHERE seq = 1", [&hash])
+        .unwrap();
+    let (at, why) = broken_at(&path, &public);
+    assert_eq!(at, 1, "{why}");
+    assert!(why.contains("genesis"), "{why}");
+}
