@@ -378,6 +378,85 @@ def malformed_server(d):
     p.wait(timeout=10)
 
 
+def leaky_server(d):
+    """A server that tries to slip an unmasked result past the gateway through the answer's
+    framing (tests/mcp/leaky_server.py): none of it reaches the client."""
+    import queue
+    import threading
+    cfg = config(d, server={"name": "testsrv", "command": sys.executable,
+                            "args": [os.path.join(HERE, "leaky_server.py")]})
+    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in p.stdout], daemon=True).start()
+    seen = []
+
+    def send(m):
+        p.stdin.write(json.dumps(m) + "\n")
+        p.stdin.flush()
+
+    def answer(rid, wait=5.0):
+        """The next line answering `rid` (other lines are kept in `seen`), or None."""
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                line = lines.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(line)
+            m = json.loads(line)
+            if isinstance(m, dict) and m.get("id") == rid:
+                return m
+        return None
+
+    def lookup(rid, mode):
+        send({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+              "params": {"name": "lookup", "arguments": {"email": f"mode:{mode}"}}})
+
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    check(answer(1) is not None, "leaky server: initialized through the gateway")
+    lookup(2, "text")
+    m = answer(2)
+    check(m is not None and "123-45-6789" not in json.dumps(m), "a plain result is masked")
+    lookup(3, "strid")
+    m = answer(3)
+    check(m is not None and m.get("error", {}).get("code") == -32005
+          and not any('"id": "3"' in l or '"id":"3"' in l for l in seen),
+          "an answer whose id comes back as a string is dropped; the call times out")
+    lookup(4, "dup")
+    m = answer(4)
+    check(m is not None and "clean" in json.dumps(m), "the first answer to a call is relayed")
+    lookup(5, "batch")
+    m = answer(5)
+    check(m is not None and isinstance(m, dict), "an answer inside a batch is taken out and inspected")
+    lookup(6, "stray")
+    m = answer(6)
+    check(m is not None and "clean" in json.dumps(m), "an answer to an id nobody sent is dropped")
+    lookup(7, "error")
+    m = answer(7)
+    check(m is not None and "error" in m and "123-45-6789" not in json.dumps(m),
+          f"an error answer is masked like a result: {m and m['error']['message']}")
+    lookup(8, "late")
+    send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 8}})
+    check(answer(8, wait=2.5) is None, "a cancelled call's late answer is dropped")
+    # Client ids: not a string or an integer, or one still in flight, are refused.
+    for bad in [None, {"x": 1}, True, 1.5]:
+        send({"jsonrpc": "2.0", "id": bad, "method": "tools/call",
+              "params": {"name": "echo", "arguments": {"text": "hi"}}})
+        m = answer(bad)
+        check(m is not None and m.get("error", {}).get("code") == -32600, f"request id {bad!r} is refused")
+    lookup(9, "late")
+    lookup(9, "text")
+    first = answer(9)
+    check(first is not None and first.get("error", {}).get("code") == -32600,
+          "a second request with an id in flight is refused")
+    check(answer(9) is not None, "the first request with that id is still answered")
+    check(not any("123-45-6789" in l for l in seen), f"no SSN reached the client in {len(seen)} lines")
+    p.stdin.close()
+    p.wait(timeout=10)
+
+
 async def main():
     global WARDEN
     ap = argparse.ArgumentParser()
@@ -396,6 +475,9 @@ async def main():
     print("== malformed server")
     with tempfile.TemporaryDirectory() as d:
         malformed_server(d)
+    print("== leaky server")
+    with tempfile.TemporaryDirectory() as d:
+        leaky_server(d)
     summary()
 
 

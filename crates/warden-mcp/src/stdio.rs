@@ -8,8 +8,9 @@
 //! and only looks inside `tools/call`, `tools/list` and `notifications/cancelled`. A typed SDK
 //! would re-encode each message and drop what its version does not model.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,29 +37,45 @@ pub struct Upstream {
     pub max_message_bytes: usize,
 }
 
-/// A request forwarded upstream whose answer Warden looks at.
+/// A client request in flight. Every request the client sends is tracked until it is
+/// answered, and an answer from the server is relayed only as the answer to one of them: an
+/// answer to an id not in flight (a second answer, an id echoed in another JSON type, a late
+/// answer to a call that timed out or was cancelled) would reach the client uninspected.
 enum Pending {
+    /// A call being decided: not yet forwarded, so nothing may answer it.
+    Deciding,
+    /// A forwarded call: its charges are settled and its result inspected when it is answered.
     Call {
         reservation: Option<String>,
         input: Value,
     },
     /// A `tools/list`, `prompts/list` or `resources/list` whose answer is filtered.
     List(&'static str),
+    /// Any other request: its answer passes unchanged.
+    Other,
+}
+
+/// An entry of [`Pump::pending`]: which request it is (ids may be reused once answered), and
+/// its state.
+struct InFlight {
+    seq: u64,
+    state: Pending,
 }
 
 /// Shared state of one proxied session.
 struct Pump {
     gate: Arc<Gate>,
     session: Session,
-    pending: Mutex<HashMap<String, Pending>>,
-    /// Calls answered with a timeout: their late answers are dropped.
-    timed_out: Mutex<HashSet<String>>,
+    pending: Mutex<HashMap<String, InFlight>>,
+    /// Numbers the requests in flight.
+    seq: AtomicU64,
     to_client: mpsc::UnboundedSender<String>,
     /// Lines for the server; `None` closes its stdin.
     to_server: mpsc::UnboundedSender<Option<String>>,
     timeout: Duration,
 }
 
+/// The key of a request id: its exact JSON text, so `12` and `"12"` are different requests.
 fn key(id: &Value) -> String {
     id.to_string()
 }
@@ -118,53 +135,127 @@ impl Pump {
 
     /// One message from the client.
     fn on_client_message(self: &Arc<Self>, msg: Value) {
-        let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
+        let method = msg
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let method = method.as_str();
         let id = msg.get("id").cloned();
         let params = msg.get("params").cloned().unwrap_or(Value::Null);
-        let call = id
-            .as_ref()
-            .and_then(|_| self.gate.as_call(&self.session, method, &params));
-        let listed = crate::gate::listed(method);
-        match (method, id) {
-            (_, Some(id)) if call.is_some() => {
-                let pump = self.clone();
-                let method = method.to_string();
-                let call = call.unwrap_or_default();
-                tokio::spawn(async move { pump.call(id, msg, &method, call).await });
-            }
-            (_, Some(id)) if listed.is_some() => {
-                if let (Ok(mut p), Some(m)) = (self.pending.lock(), listed) {
-                    p.insert(key(&id), Pending::List(m));
+        if msg.get("method").is_none() {
+            // The client's answer to a request of the server's (sampling, elicitation, roots).
+            let _ = self.to_server.send(Some(msg.to_string()));
+            return;
+        }
+        let Some(id) = id else {
+            return self.on_client_notification(method, msg);
+        };
+        let seq = match self.track(&id) {
+            Ok(seq) => seq,
+            Err(why) => return self.reply(error(&id, codes::INVALID_REQUEST, why, None)),
+        };
+        if let Some(call) = self.gate.as_call(&self.session, method, &params) {
+            let pump = self.clone();
+            let method = method.to_string();
+            tokio::spawn(async move { pump.call(id, seq, msg, &method, call).await });
+            return;
+        }
+        let state = match crate::gate::listed(method) {
+            Some(m) => Pending::List(m),
+            None => Pending::Other,
+        };
+        if self.set_state(&id, seq, state) {
+            let _ = self.to_server.send(Some(msg.to_string()));
+            self.expire_after(id, seq);
+        }
+    }
+
+    /// A notification from the client (a message with a method and no id).
+    fn on_client_notification(self: &Arc<Self>, method: &str, msg: Value) {
+        if crate::gate::decided_method(method) {
+            tracing::warn!(
+                method,
+                "dropped a request without an id: Warden forwards only calls it decided"
+            );
+            return;
+        }
+        if method == "notifications/cancelled" {
+            // The cancelled request is forgotten (its charges released): an answer the server
+            // sends anyway is dropped, as MCP asks of the side that cancelled.
+            if let Some(rid) = msg.pointer("/params/requestId") {
+                let gone = self
+                    .pending
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.remove(&key(rid)));
+                if let Some(InFlight {
+                    state: Pending::Call { reservation, .. },
+                    ..
+                }) = gone
+                {
+                    self.gate.settle(reservation.as_deref(), false);
                 }
-                let _ = self.to_server.send(Some(msg.to_string()));
             }
-            (m, None) if crate::gate::decided_method(m) => {
-                tracing::warn!(
-                    method = m,
-                    "dropped a request without an id: Warden forwards only calls it decided"
-                );
-            }
-            ("notifications/cancelled", None) => {
-                if let Some(rid) = msg.pointer("/params/requestId") {
-                    let call = self
-                        .pending
-                        .lock()
-                        .ok()
-                        .and_then(|mut p| p.remove(&key(rid)));
-                    if let Some(Pending::Call { reservation, .. }) = call {
-                        self.gate.settle(reservation.as_deref(), false);
-                    }
-                }
-                let _ = self.to_server.send(Some(msg.to_string()));
-            }
-            _ => {
-                let _ = self.to_server.send(Some(msg.to_string()));
+        }
+        let _ = self.to_server.send(Some(msg.to_string()));
+    }
+
+    /// Starts tracking a request: its id must be a string or an integer (MCP) and not used by
+    /// another request in flight. Returns the request's number.
+    fn track(&self, id: &Value) -> Result<u64, String> {
+        if !(id.is_string() || id.is_i64() || id.is_u64()) {
+            return Err(format!(
+                "request id {id} is not a string or an integer, as MCP requires"
+            ));
+        }
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut p = self
+            .pending
+            .lock()
+            .map_err(|_| "the proxy's request table is unavailable".to_string())?;
+        match p.entry(key(id)) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(format!(
+                "request id {id} is already used by a request in flight; MCP request ids are \
+                 unique within a session"
+            )),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(InFlight {
+                    seq,
+                    state: Pending::Deciding,
+                });
+                Ok(seq)
             }
         }
     }
 
+    /// Sets the state of request `seq` if it is still in flight (not cancelled); says whether.
+    fn set_state(&self, id: &Value, seq: u64, state: Pending) -> bool {
+        let mut p = match self.pending.lock() {
+            Ok(p) => p,
+            Err(_) => return false,
+        };
+        match p.get_mut(&key(id)) {
+            Some(e) if e.seq == seq => {
+                e.state = state;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets request `seq` if it is still in flight; returns its state.
+    fn take(&self, id: &Value, seq: u64) -> Option<Pending> {
+        let mut p = self.pending.lock().ok()?;
+        let k = key(id);
+        if p.get(&k).is_some_and(|e| e.seq == seq) {
+            return p.remove(&k).map(|e| e.state);
+        }
+        None
+    }
+
     /// Decides a request that is a call (`call`: its tool-call form, see [`Gate::as_call`]).
-    async fn call(self: Arc<Self>, id: Value, mut msg: Value, method: &str, call: Value) {
+    async fn call(self: Arc<Self>, id: Value, seq: u64, mut msg: Value, method: &str, call: Value) {
         let original = msg.get("params").cloned().unwrap_or(Value::Null);
         let params = call;
         // Waiting mode holds an approval_needed call here, telling the client it is waiting.
@@ -174,7 +265,12 @@ impl Pump {
             .call_waiting(&self.session, &id, &params, |n| pump.reply(n))
             .await
         {
-            Verdict::Reply(r) => self.reply(r),
+            Verdict::Reply(r) => {
+                // Not answered when it was cancelled (or the server went away) meanwhile.
+                if self.take(&id, seq).is_some() {
+                    self.reply(r)
+                }
+            }
             Verdict::Forward {
                 params,
                 reservation,
@@ -185,50 +281,61 @@ impl Pump {
                 // reader task as soon as it arrives, so it could not wait for the record.
                 record.commit().await;
                 msg["params"] = Gate::forwarded(method, &original, &params);
-                if let Ok(mut p) = self.pending.lock() {
-                    p.insert(key(&id), Pending::Call { reservation, input });
+                let reserved = reservation.clone();
+                if !self.set_state(&id, seq, Pending::Call { reservation, input }) {
+                    // Cancelled while it was decided: never sent.
+                    self.gate.settle(reserved.as_deref(), false);
+                    return;
                 }
                 let _ = self.to_server.send(Some(msg.to_string()));
-                let timeout = self.timeout;
-                let pump = self.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    pump.expire(&id);
-                });
+                self.expire_after(id, seq);
             }
         }
     }
 
-    fn expire(&self, id: &Value) {
-        let k = key(id);
-        let call = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
-        if let Some(Pending::Call { reservation, .. }) = call {
+    /// Answers request `seq` with a timeout error if the server has not answered it by then.
+    fn expire_after(self: &Arc<Self>, id: Value, seq: u64) {
+        let pump = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(pump.timeout).await;
+            pump.expire(&id, seq);
+        });
+    }
+
+    fn expire(&self, id: &Value, seq: u64) {
+        let Some(state) = self.take(id, seq) else {
+            return;
+        };
+        if let Pending::Call { reservation, .. } = state {
             self.gate.settle(reservation.as_deref(), false);
-            if let Ok(mut t) = self.timed_out.lock() {
-                t.insert(k);
-            }
-            self.reply(self.gate.upstream_error(
-                id,
-                codes::UPSTREAM_TIMEOUT,
-                format!(
-                    "the MCP server `{}` did not answer in time",
-                    self.gate.server
-                ),
-            ));
         }
+        self.reply(self.gate.upstream_error(
+            id,
+            codes::UPSTREAM_TIMEOUT,
+            format!(
+                "the MCP server `{}` did not answer in time",
+                self.gate.server
+            ),
+        ));
     }
 
-    /// One message from the server.
+    /// One message from the server. A batch is taken apart and each message handled alone.
     fn on_server_message(&self, mut msg: Value) {
-        let is_response = msg.get("method").is_none()
-            && (msg.get("result").is_some() || msg.get("error").is_some());
-        if let (true, Some(id)) = (is_response, msg.get("id").cloned()) {
-            let k = key(&id);
-            if self.timed_out.lock().is_ok_and(|mut t| t.remove(&k)) {
-                return;
-            }
-            let pending = self.pending.lock().ok().and_then(|mut p| p.remove(&k));
-            match pending {
+        if let Value::Array(batch) = msg {
+            return batch.into_iter().for_each(|m| self.on_server_message(m));
+        }
+        if !msg.is_object() {
+            tracing::warn!("dropped a message from the MCP server that is not a JSON object");
+            return;
+        }
+        if msg.get("method").is_none() {
+            // An answer: relayed only as the answer to a request in flight.
+            let k = msg.get("id").map(key).unwrap_or_default();
+            let state = self.pending.lock().ok().and_then(|mut p| match p.get(&k) {
+                Some(e) if !matches!(e.state, Pending::Deciding) => p.remove(&k).map(|e| e.state),
+                _ => None,
+            });
+            match state {
                 Some(Pending::Call { reservation, input }) => {
                     self.gate.answered(reservation.as_deref(), &input, &mut msg);
                 }
@@ -237,7 +344,14 @@ impl Pump {
                         self.gate.filter_list(method, &self.session, r);
                     }
                 }
-                None => {}
+                Some(Pending::Other) => {}
+                Some(Pending::Deciding) | None => {
+                    tracing::warn!(
+                        id = %k,
+                        "dropped an answer from the MCP server to no request in flight"
+                    );
+                    return;
+                }
             }
         }
         self.reply(msg);
@@ -246,7 +360,7 @@ impl Pump {
     /// Forgets every request in flight and releases the charges of the calls among them;
     /// returns their ids (as keys).
     fn release_all(&self) -> Vec<String> {
-        let pending: Vec<(String, Pending)> = self
+        let pending: Vec<(String, InFlight)> = self
             .pending
             .lock()
             .map(|mut p| p.drain().collect())
@@ -254,7 +368,7 @@ impl Pump {
         pending
             .into_iter()
             .map(|(k, p)| {
-                if let Pending::Call { reservation, .. } = p {
+                if let Pending::Call { reservation, .. } = p.state {
                     self.gate.settle(reservation.as_deref(), false);
                 }
                 k
@@ -311,7 +425,7 @@ where
         gate,
         session,
         pending: Mutex::new(HashMap::new()),
-        timed_out: Mutex::new(HashSet::new()),
+        seq: AtomicU64::new(0),
         to_client,
         to_server,
         timeout: upstream.call_timeout,

@@ -16,9 +16,16 @@ impl Gate {
             r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
         });
         self.settle(reservation, ok);
+        let is_error =
+            msg.get("result").is_none() && msg.get("error").is_some_and(Value::is_object);
+        if is_error {
+            return msg
+                .get_mut("error")
+                .is_some_and(|e| self.on_error(input, e));
+        }
         match msg.get_mut("result") {
             Some(r) if r.is_object() => self.on_result(input, r),
-            Some(_) => {
+            _ => {
                 let id = msg.get("id").cloned().unwrap_or(Value::Null);
                 *msg = error(
                     &id,
@@ -28,8 +35,41 @@ impl Gate {
                 );
                 true
             }
-            None => false,
         }
+    }
+
+    /// An error the MCP server answered a call with: its `message` and `data` are text the model
+    /// reads too, so where the policy redacts this call's results they are masked the same way,
+    /// as the text content of a result (`data` as its JSON text). Returns whether it changed.
+    fn on_error(&self, input: &Value, err: &mut Value) -> bool {
+        let Some(e) = err.as_object_mut() else {
+            return false;
+        };
+        let message = e.get("message").and_then(Value::as_str).unwrap_or("");
+        let data = e.get("data").map(Value::to_string);
+        let mut content = vec![json!({"type": "text", "text": message})];
+        content.extend(data.iter().map(|d| json!({"type": "text", "text": d})));
+        let mut as_result = json!({"content": content, "isError": true});
+        if !self.on_result(input, &mut as_result) {
+            return false;
+        }
+        let text = |i: usize| as_result.pointer(&format!("/content/{i}/text")).cloned();
+        e.insert(
+            "message".into(),
+            text(0).unwrap_or_else(|| json!("the MCP server's error is withheld")),
+        );
+        match (data.is_some(), text(1)) {
+            (true, Some(Value::String(d))) => {
+                e.insert(
+                    "data".into(),
+                    serde_json::from_str(&d).unwrap_or(Value::String(d)),
+                );
+            }
+            _ => {
+                e.remove("data");
+            }
+        }
+        true
     }
 
     /// Applies the policy's `redact` rules on `result.…` paths to what a call returned (`input`
