@@ -163,8 +163,8 @@ pub fn load(
         return Err("bundle has neither Rego modules nor data".into());
     }
     if revision.is_empty() {
-        // No manifest: name the content.
-        revision = format!("{:016x}", fingerprint(files));
+        revision =
+            compiled_revision(&data).unwrap_or_else(|| format!("{:016x}", fingerprint(files)));
     }
     Ok(Part {
         revision,
@@ -176,6 +176,19 @@ pub fn load(
         modules,
         data,
     })
+}
+
+/// The revision a bundle without a `.manifest` gets when it is Warden's compiled output (`warden
+/// compile`): the compiled content hash in `data.warden.meta.revision`, which is what its
+/// decisions report as `metadata.bundle_revision` and what `warden bundle build` writes into a
+/// manifest. Naming the directory by a fingerprint of its files instead made `/v1/status`,
+/// `/metrics` and the audit record's `bundles` disagree with the decisions. `None` for other
+/// bundles (raw Rego), which are named by their fingerprint.
+fn compiled_revision(data: &regorus::Value) -> Option<String> {
+    match &data["warden"]["meta"]["revision"] {
+        regorus::Value::String(r) if !r.is_empty() => Some(r.to_string()),
+        _ => None,
+    }
 }
 
 /// The bundle's data document as engine values: each `data.json` parsed straight into shared

@@ -240,6 +240,47 @@ async fn decisions_data_api_health_status_and_metrics() {
     );
 }
 
+/// A directory without a `.manifest` (what `warden compile` writes, served with `--bundle DIR`)
+/// is named by its compiled revision, the one its decisions report: it used to be named by a
+/// fingerprint of its files, so `/v1/status`, `/metrics` and the audit record's `bundles` named a
+/// revision no decision carried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_without_a_manifest_reports_one_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("compiled");
+    let f = warden_core::load("p.yaml", &policy(5000)).unwrap();
+    let c = warden_core::compile(&[f], &[], "cap-5000").unwrap();
+    for (p, bytes) in c.files() {
+        let p = src.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let mut cfg = config(&src, &dir.path().join("state"), None);
+    cfg.bundles[0].source = BundleSource::Dir(src.clone());
+    let s = Server::start(cfg).await;
+    assert!(eventually(async || s.get("/health?bundles").await.0 == 200).await);
+    let d = s.decide(7500).await;
+    let revision = d["metadata"]["bundle_revision"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(revision, c.revision);
+    let (_, status) = s.get("/v1/status").await;
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["bundles"]["main"]["active_revision"],
+        revision.as_str(),
+        "status and decisions name the same revision"
+    );
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "warden_bundle_info{{bundle=\"main\",revision=\"{revision}\"}} 1"
+        )),
+        "{metrics}"
+    );
+}
+
 /// Label values come from the policy: an unknown tenant is counted as `unknown` (a caller cannot
 /// mint series), and only the active revision and the one it replaced keep decision series, so
 /// their number stays bounded however often bundles are reloaded.
