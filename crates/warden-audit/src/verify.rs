@@ -195,24 +195,34 @@ pub fn for_each_entry(
     Ok(())
 }
 
-/// An entry in OPA's decision-log event shape, so existing OPA log sinks can read it.
+/// An entry in OPA's decision-log event shape, so existing OPA log sinks can read it. As in
+/// OPA's decision log, `result` is left out when the query's result was undefined (recorded as a
+/// null result) and `input` when the query had none (a null input), rather than written as
+/// `null`.
 pub fn opa_event(e: &Entry) -> Value {
     let bundles: serde_json::Map<String, Value> = e
         .bundles
         .iter()
         .map(|(k, v)| (k.clone(), json!({"revision": v})))
         .collect();
-    json!({
+    let mut event = json!({
         "decision_id": e.decision_id,
         "bundles": bundles,
         "path": e.path.as_deref().unwrap_or("warden/main/decision"),
-        "input": e.input,
-        "result": e.result,
         "timestamp": e.time,
         "masked": e.masked,
         "trace_id": e.trace_id,
         "metrics": {"timer_server_handler_ns": e.latency_us * 1000},
-    })
+    });
+    if let Value::Object(m) = &mut event {
+        if !e.input.is_null() {
+            m.insert("input".into(), e.input.clone());
+        }
+        if !e.result.is_null() {
+            m.insert("result".into(), e.result.clone());
+        }
+    }
+    event
 }
 
 /// Public key PEM of an Ed25519 private key PEM (to hand to verifiers).

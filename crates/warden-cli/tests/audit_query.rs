@@ -182,3 +182,38 @@ fn verify_with_a_key_reports_the_unsigned_tail_and_fails_without_checkpoints() {
         "{err}"
     );
 }
+
+/// `export --format opa` leaves out `result` for an undefined query result and `input` for a
+/// query without input, as OPA's decision log does (both used to be written as `null`).
+#[test]
+fn opa_export_omits_an_undefined_result_and_a_missing_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let t = "2026-11-23T09:00:00Z";
+    let mut undefined = entry(2, "", t, "undefined");
+    undefined.input = serde_json::Value::Null;
+    undefined.result = serde_json::Value::Null;
+    undefined.path = Some("warden/nothing/here".into());
+    let mut log = AuditLog::open(&db, None).unwrap();
+    log.append(&[entry(1, "acme", t, "allow"), undefined])
+        .unwrap();
+    drop(log);
+    let (code, out, err) = warden(&["audit", "export", db.to_str().unwrap(), "--format", "opa"]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{out}");
+    assert_eq!(events[0]["result"], json!({"outcome": "allow"}));
+    assert_eq!(
+        events[0]["input"],
+        json!({"action": {"args": {"amount": 1}}})
+    );
+    let e = events[1].as_object().unwrap();
+    assert!(
+        !e.contains_key("result") && !e.contains_key("input"),
+        "{out}"
+    );
+    assert_eq!(e["path"], "warden/nothing/here");
+}
