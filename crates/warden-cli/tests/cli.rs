@@ -284,3 +284,86 @@ fn eval_inputs_stops_quietly_when_its_reader_goes_away() {
             .current_dir(root()),
     );
 }
+
+/// `serve` suggests another port only when the address could not be bound: an audit log that
+/// cannot be opened used to be reported as "cannot serve on ADDR: cannot open the audit log …"
+/// followed by advice about the port.
+#[test]
+fn serve_hints_about_the_port_only_for_bind_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    let c = warden(&[
+        "compile",
+        "examples/fintech",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(c.status.code(), Some(0), "{}", text(&c));
+    let data = dir.path().join("state");
+    let serve = |addr: &str, audit: &str| {
+        warden(&[
+            "serve",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--addr",
+            addr,
+            "--audit-db",
+            audit,
+        ])
+    };
+    let o = serve("127.0.0.1:0", "/proc/self/x.db");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("cannot open the audit log"), "{out}");
+    assert!(!out.contains("port"), "{out}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = serve(&addr, "none");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains(&format!("cannot listen on {addr}")) && out.contains("using the port"),
+        "{out}"
+    );
+}
+
+/// A server that starts with no good bundle (its source gone, its saved copy rejected) says that
+/// nothing is loaded and decisions answer 503; it used to say "the last good bundle keeps
+/// serving".
+#[test]
+fn serve_says_no_bundle_is_loaded_when_the_saved_one_is_rejected() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    let saved = data.join("bundles").join("main");
+    std::fs::create_dir_all(&saved).unwrap();
+    std::fs::write(saved.join("bundle.tar.gz"), b"not a bundle").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--audit-db", "none"])
+        .args(["--bundle", dir.path().join("gone.tar.gz").to_str().unwrap()])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(log.contains("listening on"), "{log}");
+    assert!(
+        log.contains("no bundle is loaded: decisions answer 503 until a good one arrives"),
+        "{log}"
+    );
+    assert!(!log.contains("keeps serving"), "{log}");
+}

@@ -455,8 +455,25 @@ pub fn spawn_reloaders(svc: &Arc<DecisionService>, cfg: &ServerConfig, states: V
     }
 }
 
+/// Why [`serve`] stopped or could not start: binding the address is told apart from the rest, so
+/// that only a bind error is answered with advice about the address.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listening address could not be bound (in use, not local, not permitted).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What binding it said.
+        source: std::io::Error,
+    },
+    /// Anything else: the bundle service client, the audit log, or serving itself.
+    #[error("{0}")]
+    Other(#[from] std::io::Error),
+}
+
 /// Runs the server until the process is stopped.
-pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
+pub async fn serve(cfg: ServerConfig) -> Result<(), ServeError> {
     cfg.bundle_http.client().map_err(std::io::Error::other)?;
     let (svc, states) = start(&cfg).await;
     let auditor = match &cfg.audit {
@@ -468,7 +485,12 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
         })?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
+    let listener = tokio::net::TcpListener::bind(cfg.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.addr,
+            source,
+        })?;
     tracing::info!(addr = %listener.local_addr()?, ready = svc.ready(), "warden serving");
     let active: Vec<String> = svc
         .statuses()
@@ -505,5 +527,5 @@ pub async fn serve(cfg: ServerConfig) -> std::io::Result<()> {
     // One multi-threaded runtime, not `workers`: a few busy keep-alive connections (a load
     // generator's, an agent runtime's pool) could all land on one worker and leave the other
     // cores idle; work stealing spreads them.
-    axum::serve(listener, app).await
+    Ok(axum::serve(listener, app).await?)
 }

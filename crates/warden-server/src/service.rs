@@ -335,13 +335,21 @@ impl DecisionService {
         }
     }
 
-    /// Records a failed load of bundle `name`; the active policy set keeps serving.
+    /// Records a failed load of bundle `name`; the active policy set, if any, keeps serving. The
+    /// log says which: a last good revision of this bundle, the other bundles without it, or
+    /// nothing at all (at startup, with no good bundle yet, decisions answer 503).
     pub fn load_failed(&self, name: &str, why: &str) {
-        tracing::warn!(
-            bundle = name,
-            error = why,
+        let loaded = self
+            .status(name)
+            .is_some_and(|s| s.active_revision.is_some());
+        let serving = if loaded {
             "bundle rejected; the last good bundle keeps serving"
-        );
+        } else if self.ready() {
+            "bundle rejected; no revision of this bundle is loaded: the other bundles keep serving without it"
+        } else {
+            "bundle rejected; no bundle is loaded: decisions answer 503 until a good one arrives"
+        };
+        tracing::warn!(bundle = name, error = why, "{serving}");
         if let Ok(mut slots) = self.slots.lock() {
             if let Some(slot) = slots.get_mut(name) {
                 slot.status.last_error = Some(format!("{}: {why}", warden_engine::now_rfc3339()));

@@ -190,9 +190,12 @@ pub fn run(a: &Args) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(e.to_string()))?;
-    rt.block_on(warden_server::serve(cfg)).map_err(|e| {
-        CliError::usage(format!("cannot serve on {}: {e}", a.addr))
-            .hint("is another process using the port? pick one with --addr")
+    rt.block_on(warden_server::serve(cfg)).map_err(|e| match e {
+        // Only a bind error is about the address: naming the address and advising about the port
+        // for anything else (an audit log that cannot be opened) sent people the wrong way.
+        warden_server::ServeError::Bind { .. } => CliError::usage(format!("cannot serve: {e}"))
+            .hint("is another process using the port? pick one with --addr"),
+        warden_server::ServeError::Other(e) => CliError::usage(format!("cannot serve: {e}")),
     })
 }
 
