@@ -523,7 +523,15 @@ pub fn router(a: Arc<Aggregate>, body_limit: usize) -> Router {
         .with_state(a)
 }
 
-async fn on_post(State(a): State<Arc<Aggregate>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn on_post(
+    State(a): State<Arc<Aggregate>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match crate::http::body_of(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
     let who = match a.caller(&headers) {
         Ok(w) => w,
         Err(r) => return r.into_response(),
@@ -550,6 +558,14 @@ async fn on_post(State(a): State<Arc<Aggregate>>, headers: HeaderMap, body: Byte
         }
     };
     let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
+    if let Some(why) = msg
+        .get("id")
+        .filter(|_| msg.get("method").is_some())
+        .and_then(crate::gate::bad_request_id)
+    {
+        let e = error(&Value::Null, codes::INVALID_REQUEST, why, None);
+        return (StatusCode::BAD_REQUEST, Json(e)).into_response();
+    }
     if method == "initialize" {
         return a.initialize(who, &msg).await;
     }

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +26,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::gate::{codes, error, Gate, Record, Session, Verdict};
-use crate::relay::{relay, sse_messages, upstream_failed, Settle, Tracked};
+use crate::relay::{relay, sse_messages, upstream_failed, Settle, Tracked, Watch};
 use crate::upstream::Upstream;
 
 /// The HTTP proxy's state.
@@ -246,7 +247,32 @@ pub(crate) fn json_response(v: &Value, session: Option<&str>) -> Response {
     r
 }
 
-async fn on_post(State(p): State<Arc<HttpProxy>>, headers: HeaderMap, body: Bytes) -> Response {
+/// The body of a `POST`, or the JSON-RPC error for one that could not be read (over
+/// `max_message_bytes`: 413 with -32600).
+pub(crate) fn body_of(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, (StatusCode, axum::Json<Value>)> {
+    body.map_err(|r| {
+        let status = r.status();
+        let e = error(
+            &Value::Null,
+            codes::INVALID_REQUEST,
+            format!("the message could not be read: {}", r.body_text()),
+            None,
+        );
+        (status, axum::Json(e))
+    })
+}
+
+async fn on_post(
+    State(p): State<Arc<HttpProxy>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_of(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
     let who = match p.caller(&headers) {
         Ok(w) => w,
         Err(r) => return r.into_response(),
@@ -352,6 +378,14 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
         .unwrap_or("")
         .to_string();
     let id = msg.get("id").cloned();
+    if let Some(why) = id
+        .as_ref()
+        .filter(|_| msg.get("method").is_some())
+        .and_then(crate::gate::bad_request_id)
+    {
+        let r = error(&Value::Null, codes::INVALID_REQUEST, why, None);
+        return (StatusCode::BAD_REQUEST, axum::Json(r)).into_response();
+    }
     if id.is_none() && crate::gate::decided_method(&method) {
         let why = format!("`{method}` without an id: Warden forwards only calls it can answer");
         let r = error(&Value::Null, codes::INVALID_REQUEST, why, None);
@@ -410,7 +444,8 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
         }
         _ => {}
     }
-    let r = exchange(p, headers, Bytes::from(msg.to_string()), tracked, record).await;
+    let watch = Watch::new(msg.get("id").cloned(), tracked);
+    let r = exchange(p, headers, Bytes::from(msg.to_string()), watch, record).await;
     if let (Some(s), "initialize") = (r.headers().get("mcp-session-id"), method.as_str()) {
         if let Ok(s) = s.to_str() {
             // The upstream's new session belongs to this caller.
@@ -428,23 +463,23 @@ async fn exchange(
     p: &Arc<HttpProxy>,
     headers: &HeaderMap,
     body: Bytes,
-    tracked: Option<Tracked>,
+    watch: Watch,
     record: Record,
 ) -> Response {
     let sent = tokio::time::timeout(p.call_timeout, p.upstream.send(Method::POST, headers, body));
     warden_server::workers::kick(); // the answer is due: poll for it (when configured)
     let (answer, ()) = tokio::join!(sent, record.commit_beside_send());
     match answer {
-        Ok(Ok(resp)) => relay(p, resp, tracked).await,
+        Ok(Ok(resp)) => relay(p, resp, watch).await,
         Ok(Err(e)) => upstream_failed(
             &p.gate,
-            tracked,
+            watch,
             codes::UPSTREAM_FAILED,
             &format!("the MCP server is unreachable: {e}"),
         ),
         Err(_) => upstream_failed(
             &p.gate,
-            tracked,
+            watch,
             codes::UPSTREAM_TIMEOUT,
             "the MCP server did not answer in time",
         ),
@@ -494,7 +529,8 @@ fn waiting_stream(
             Settle::new(&p, &headers, &id, reservation),
             input,
         ));
-        let r = exchange(&p, &headers, Bytes::from(msg.to_string()), tracked, record).await;
+        let watch = Watch::new(Some(id.clone()), tracked);
+        let r = exchange(&p, &headers, Bytes::from(msg.to_string()), watch, record).await;
         let streamed = r
             .headers()
             .get("content-type")
@@ -556,7 +592,7 @@ async fn pass_through(p: &Arc<HttpProxy>, headers: &HeaderMap, method: Method) -
         }
     }
     match p.upstream.send(method, headers, Bytes::new()).await {
-        Ok(resp) => relay(p, resp, None).await,
+        Ok(resp) => relay(p, resp, Watch::new(None, None)).await,
         Err(e) => (
             StatusCode::BAD_GATEWAY,
             format!("the MCP server is unreachable: {e}"),

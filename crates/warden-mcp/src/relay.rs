@@ -101,52 +101,128 @@ impl Drop for Settle {
     }
 }
 
-/// The answer for a request the MCP server failed (`code`: [`codes::UPSTREAM_TIMEOUT`] or
-/// [`codes::UPSTREAM_FAILED`]): a JSON-RPC error for a tracked request (counted against the
-/// server), a bare 502 otherwise.
-pub(crate) fn upstream_failed(
-    gate: &Gate,
+/// What one upstream answer may carry back to the client. Only the answer to the request the
+/// client posted is relayed, once, and inspected when it is a call's or a list's: any other
+/// answer (to an id the client did not post here, the same id in another JSON type, a second
+/// answer, or any answer on the `GET` stream, which MCP keeps for server requests and
+/// notifications) is dropped, since a client could take it for the answer to one of its calls.
+/// Server requests and notifications pass.
+pub(crate) struct Watch {
+    /// The id of the request posted (`None`: a notification's `POST`, or the `GET` stream).
+    expect: Option<Value>,
+    /// Its answer has been relayed.
+    answered: bool,
+    /// The call or list whose answer is inspected.
     tracked: Option<Tracked>,
-    code: i64,
-    why: &str,
-) -> Response {
-    match tracked {
-        Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id, _, _)) => {
-            json_response(&gate.upstream_error(&id, code, why), None)
+}
+
+impl Watch {
+    /// Watching for the answer to request `expect` (and inspecting it when `tracked`).
+    pub(crate) fn new(expect: Option<Value>, tracked: Option<Tracked>) -> Self {
+        Watch {
+            expect,
+            answered: false,
+            tracked,
         }
-        None => (StatusCode::BAD_GATEWAY, why.to_string()).into_response(),
+    }
+
+    /// The request whose answer has not come back yet, if any.
+    fn due(&self) -> Option<&Value> {
+        self.expect.as_ref().filter(|_| !self.answered)
     }
 }
 
-/// Looks at one JSON-RPC message from upstream; returns it rewritten when it had to change.
-pub(crate) fn inspect(gate: &Gate, tracked: &mut Option<Tracked>, msg: &mut Value) -> bool {
-    let is_response = msg.get("method").is_none();
-    let matches = |id: &Value| is_response && msg.get("id") == Some(id);
-    match tracked {
-        Some(Tracked::Call(id, settle, input)) if matches(id) => {
-            settle.cancel = None; // answered: nothing to cancel
-            let changed = gate.answered(settle.reservation.take().as_deref(), input, msg);
-            *tracked = None;
-            changed
+/// What became of one message from upstream.
+#[derive(PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Relayed as it came.
+    Unchanged,
+    /// Relayed, rewritten.
+    Changed,
+    /// Not relayed.
+    Dropped,
+}
+
+/// The answer for a request the MCP server failed (`code`: [`codes::UPSTREAM_TIMEOUT`] or
+/// [`codes::UPSTREAM_FAILED`]): a JSON-RPC error for the request (counted against the server
+/// when it was a call or a list), a bare 502 when no request awaits an answer.
+pub(crate) fn upstream_failed(gate: &Gate, w: Watch, code: i64, why: &str) -> Response {
+    let due = w.due().cloned();
+    match (w.tracked, due) {
+        (Some(Tracked::Call(id, _, _)) | Some(Tracked::List(id, _, _)), _) => {
+            json_response(&gate.upstream_error(&id, code, why), None)
         }
-        Some(Tracked::List(id, method, session)) if matches(id) => {
-            if let Some(r) = msg.get_mut("result") {
-                gate.filter_list(method, session, r);
+        (None, Some(id)) => json_response(&crate::gate::error(&id, code, why, None), None),
+        (None, None) => (StatusCode::BAD_GATEWAY, why.to_string()).into_response(),
+    }
+}
+
+/// Looks at one JSON-RPC message (or batch) from upstream, rewriting it when it had to change.
+pub(crate) fn inspect(gate: &Gate, w: &mut Watch, msg: &mut Value) -> Seen {
+    if let Value::Array(batch) = msg {
+        let mut out = Vec::with_capacity(batch.len());
+        let mut changed = false;
+        for mut m in std::mem::take(batch) {
+            match inspect(gate, w, &mut m) {
+                Seen::Dropped => changed = true,
+                seen => {
+                    changed |= seen == Seen::Changed;
+                    out.push(m);
+                }
             }
-            *tracked = None;
-            true
         }
-        _ => false,
+        if out.is_empty() {
+            return Seen::Dropped;
+        }
+        *msg = Value::Array(out);
+        return if changed {
+            Seen::Changed
+        } else {
+            Seen::Unchanged
+        };
+    }
+    if !msg.is_object() {
+        return Seen::Dropped;
+    }
+    if msg.get("method").is_some() {
+        return Seen::Unchanged; // the server's request or notification
+    }
+    let id = msg.get("id");
+    if w.due().is_none() || id != w.due() {
+        // JSON-RPC's answer to a message whose id could not be read: matches no request.
+        if matches!(id, None | Some(Value::Null)) && msg.get("result").is_none() {
+            return Seen::Unchanged;
+        }
+        let id = id.map(Value::to_string).unwrap_or_default();
+        tracing::warn!(
+            id,
+            "dropped an answer from the MCP server to no request it was asked here"
+        );
+        return Seen::Dropped;
+    }
+    w.answered = true;
+    match w.tracked.take() {
+        Some(Tracked::Call(_, mut settle, input)) => {
+            settle.cancel = None; // answered: nothing to cancel
+            match gate.answered(settle.reservation.take().as_deref(), &input, msg) {
+                true => Seen::Changed,
+                false => Seen::Unchanged,
+            }
+        }
+        Some(Tracked::List(_, method, session)) => {
+            if let Some(r) = msg.get_mut("result") {
+                gate.filter_list(method, &session, r);
+            }
+            Seen::Changed
+        }
+        None => Seen::Unchanged,
     }
 }
 
 /// Passes the upstream's answer back: its status, the headers in `BACK`, and its body, with
-/// the tracked response inspected (and rewritten when policy changes it) on the way.
-pub(crate) async fn relay(
-    p: &Arc<HttpProxy>,
-    resp: Response,
-    mut tracked: Option<Tracked>,
-) -> Response {
+/// the messages in it inspected on the way (see [`Watch`]). An event stream that still owes a
+/// call's or list's answer `timeout` after it began gets a -32005 error for it and ends.
+pub(crate) async fn relay(p: &Arc<HttpProxy>, resp: Response, mut w: Watch) -> Response {
     let (head, body) = resp.into_parts();
     let mut back = HeaderMap::new();
     for h in BACK {
@@ -156,47 +232,19 @@ pub(crate) async fn relay(
     }
     let kind = header_str(&head.headers, "content-type");
     if kind.starts_with("text/event-stream") {
-        let gate = p.gate.clone();
-        let chunks = body.into_data_stream();
-        let stream = futures_util::stream::unfold(
-            (chunks, Vec::<u8>::new(), tracked, gate),
-            |(mut resp, mut buf, mut tracked, gate)| async move {
-                loop {
-                    if let Some(end) = event_end(&buf) {
-                        let event: Vec<u8> = buf.drain(..end).collect();
-                        let out = rewrite_event(&gate, &mut tracked, &event);
-                        return Some((
-                            Ok::<_, std::io::Error>(Bytes::from(out)),
-                            (resp, buf, tracked, gate),
-                        ));
-                    }
-                    match resp.next().await {
-                        Some(Ok(c)) => buf.extend_from_slice(&c),
-                        // An event cut off by the end of the stream is not dispatched (the SSE
-                        // rules); passed on only when no answer awaits inspection.
-                        _ if !buf.is_empty() && tracked.is_none() => {
-                            let rest = std::mem::take(&mut buf);
-                            return Some((Ok(Bytes::from(rest)), (resp, buf, tracked, gate)));
-                        }
-                        // The stream ended before the answer: the client gets an error for it
-                        // (and the call's charge is released as `tracked` drops).
-                        _ => {
-                            buf.clear();
-                            let id = match tracked.take()? {
-                                Tracked::Call(id, _, _) | Tracked::List(id, _, _) => id,
-                            };
-                            let e = gate.upstream_error(
-                                &id,
-                                codes::UPSTREAM_FAILED,
-                                "the MCP server's event stream ended without the answer",
-                            );
-                            let out = Bytes::from(format!("event: message\ndata: {e}\n\n"));
-                            return Some((Ok(out), (resp, buf, tracked, gate)));
-                        }
-                    }
-                }
-            },
-        );
+        let deadline = tokio::time::Instant::now() + p.call_timeout;
+        let s = Stream {
+            chunks: Box::pin(body.into_data_stream()),
+            buf: Vec::new(),
+            w,
+            gate: p.gate.clone(),
+            deadline,
+            started: false,
+            ended: false,
+        };
+        let stream = futures_util::stream::unfold(s, |mut s| async move {
+            s.next().await.map(|b| (Ok::<_, std::io::Error>(b), s))
+        });
         let mut r = Response::new(Body::from_stream(stream));
         *r.status_mut() = head.status;
         *r.headers_mut() = back;
@@ -207,29 +255,31 @@ pub(crate) async fn relay(
         Err(e) => {
             return upstream_failed(
                 &p.gate,
-                tracked,
+                w,
                 codes::UPSTREAM_FAILED,
                 &format!("the MCP server's answer broke off: {e}"),
             )
         }
     };
-    // The answer to a call or a list is always inspected (whatever content type it claims, so a
-    // result cannot slip past redaction as `text/plain`), and one that is not JSON becomes the
-    // client's error instead of bytes it cannot read.
+    // Whatever content type it claims (so an answer cannot slip past as `text/plain`), a JSON
+    // body is inspected; a request's answer that is not JSON becomes the client's error.
     let body = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(mut v) if kind.starts_with("application/json") || tracked.is_some() => {
-            if inspect(&p.gate, &mut tracked, &mut v) {
-                Bytes::from(v.to_string())
-            } else {
-                bytes
+        Ok(mut v) => match inspect(&p.gate, &mut w, &mut v) {
+            Seen::Unchanged if w.tracked.is_none() => bytes,
+            Seen::Changed if w.tracked.is_none() => Bytes::from(v.to_string()),
+            _ if w.due().is_some() && head.status.is_success() => {
+                let why = "the MCP server's answer did not answer the request";
+                return upstream_failed(&p.gate, w, codes::UPSTREAM_FAILED, why);
             }
-        }
-        Err(e) if tracked.is_some() => {
+            Seen::Dropped => Bytes::new(),
+            _ => Bytes::from(v.to_string()),
+        },
+        Err(e) if w.tracked.is_some() => {
             let why = format!(
                 "the MCP server's answer was not JSON-RPC (HTTP {}, `{kind}`): {e}",
                 head.status.as_u16()
             );
-            return upstream_failed(&p.gate, tracked, codes::UPSTREAM_FAILED, &why);
+            return upstream_failed(&p.gate, w, codes::UPSTREAM_FAILED, &why);
         }
         _ => bytes,
     };
@@ -237,6 +287,85 @@ pub(crate) async fn relay(
     *r.status_mut() = head.status;
     *r.headers_mut() = back;
     r
+}
+
+/// An upstream event stream on its way to the client, event by event.
+struct Stream {
+    chunks: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, axum::Error>> + Send>>,
+    buf: Vec<u8>,
+    w: Watch,
+    gate: Arc<Gate>,
+    /// When a call's or list's answer still due is given up on.
+    deadline: tokio::time::Instant,
+    /// The stream's first bytes were seen (a byte-order mark there is dropped, as SSE says).
+    started: bool,
+    ended: bool,
+}
+
+impl Stream {
+    /// The next bytes for the client; `None` once the stream is over.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(end) = event_end(&self.buf) {
+                let event: Vec<u8> = self.buf.drain(..end).collect();
+                let out = rewrite_event(&self.gate, &mut self.w, &event);
+                if out.is_empty() {
+                    continue;
+                }
+                return Some(Bytes::from(out));
+            }
+            let next = if self.w.tracked.is_some() {
+                match tokio::time::timeout_at(self.deadline, self.chunks.next()).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        return self.give_up(
+                            codes::UPSTREAM_TIMEOUT,
+                            "the MCP server did not answer in time",
+                        )
+                    }
+                }
+            } else {
+                self.chunks.next().await
+            };
+            match next {
+                Some(Ok(c)) => {
+                    self.buf.extend_from_slice(&c);
+                    if !self.started && self.buf.len() >= 3 {
+                        self.started = true;
+                        if self.buf.starts_with(b"\xEF\xBB\xBF") {
+                            self.buf.drain(..3);
+                        }
+                    }
+                }
+                // The stream ended (an event cut off by its end is not dispatched, as SSE
+                // says). A call's or list's answer still due gets the client an error (and
+                // the call's charge is released as its `Settle` drops).
+                _ => {
+                    self.buf.clear();
+                    if self.w.tracked.is_some() {
+                        return self.give_up(
+                            codes::UPSTREAM_FAILED,
+                            "the MCP server's event stream ended without the answer",
+                        );
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Ends the stream with an error event for the answer still due.
+    fn give_up(&mut self, code: i64, why: &str) -> Option<Bytes> {
+        self.ended = true;
+        let id = match self.w.tracked.take()? {
+            Tracked::Call(id, _, _) | Tracked::List(id, _, _) => id,
+        };
+        let e = self.gate.upstream_error(&id, code, why);
+        Some(Bytes::from(format!("event: message\ndata: {e}\n\n")))
+    }
 }
 
 pub(crate) fn header_str(h: &HeaderMap, name: &str) -> String {
@@ -276,32 +405,31 @@ pub(crate) fn event_message(event: &str) -> Option<Value> {
 }
 
 /// An event whose data Warden cannot read (not UTF-8, not JSON, or JSON serde_json refuses, such
-/// as `NaN`, that a lenient client might still accept): while an answer awaits inspection it is
-/// dropped, since it could be that answer; otherwise passed on.
-fn unreadable(tracked: &Option<Tracked>, event: &[u8]) -> Vec<u8> {
-    if tracked.is_none() {
-        return event.to_vec();
-    }
+/// as `NaN`, that a lenient client might still accept) is dropped: it could be an answer.
+fn unreadable(event: &[u8]) -> Vec<u8> {
     tracing::warn!(
         bytes = event.len(),
-        "dropped an event from the MCP server whose data is not JSON, while an answer was due"
+        "dropped an event from the MCP server whose data is not JSON"
     );
     Vec::new()
 }
 
-/// One event, with its `data` (a JSON-RPC message) rewritten when the proxy had to change it.
-pub(crate) fn rewrite_event(gate: &Gate, tracked: &mut Option<Tracked>, event: &[u8]) -> Vec<u8> {
+/// One event, with its `data` (a JSON-RPC message) rewritten when the proxy had to change it;
+/// empty when it is dropped.
+pub(crate) fn rewrite_event(gate: &Gate, w: &mut Watch, event: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(event) else {
-        return unreadable(tracked, event);
+        return unreadable(event);
     };
     let Some(mut msg) = event_message(text) else {
         if text.lines().any(|l| l.starts_with("data:")) {
-            return unreadable(tracked, event);
+            return unreadable(event);
         }
         return event.to_vec(); // a comment, a keep-alive, an `id:` or `retry:` line
     };
-    if !inspect(gate, tracked, &mut msg) {
-        return event.to_vec();
+    match inspect(gate, w, &mut msg) {
+        Seen::Unchanged => return event.to_vec(),
+        Seen::Dropped => return Vec::new(),
+        Seen::Changed => {}
     }
     let mut out = String::new();
     for l in text

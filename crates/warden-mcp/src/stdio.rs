@@ -204,10 +204,8 @@ impl Pump {
     /// Starts tracking a request: its id must be a string or an integer (MCP) and not used by
     /// another request in flight. Returns the request's number.
     fn track(&self, id: &Value) -> Result<u64, String> {
-        if !(id.is_string() || id.is_i64() || id.is_u64()) {
-            return Err(format!(
-                "request id {id} is not a string or an integer, as MCP requires"
-            ));
+        if let Some(why) = crate::gate::bad_request_id(id) {
+            return Err(why);
         }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut p = self

@@ -265,3 +265,170 @@ async fn an_unreadable_answer_in_an_event_stream_is_not_passed_on() {
         );
     }
 }
+
+/// An upstream answering `lookup` calls (whose results the policy masks) through the framing
+/// named by the call's `email` argument, or pushing an answer on the `GET` stream.
+async fn framing_upstream() -> String {
+    const SSN: &str = "SSN 123-45-6789";
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |body: Bytes| async move {
+            let msg = serde_json::from_slice::<Value>(&body).unwrap();
+            let id = msg["id"].clone();
+            let mode = msg["params"]["arguments"]["email"].as_str().unwrap_or("").to_string();
+            let answer = |id: &Value, text: &str| {
+                json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}]}})
+            };
+            let sse = |events: Vec<Value>| {
+                let body: String = events.iter().map(|e| format!("event: message\ndata: {e}\n\n")).collect();
+                ([("content-type", "text/event-stream")], body).into_response()
+            };
+            match mode.as_str() {
+                "strid" => axum::Json(answer(&json!(id.to_string()), SSN)).into_response(),
+                "batch" => axum::Json(json!([answer(&id, SSN)])).into_response(),
+                "error" => axum::Json(json!({"jsonrpc": "2.0", "id": id,
+                    "error": {"code": -1, "message": format!("no customer with {SSN}"), "data": {"why": SSN}}}))
+                .into_response(),
+                "dup" => sse(vec![answer(&id, "clean"), answer(&id, SSN)]),
+                "other" => sse(vec![answer(&json!(999), SSN), answer(&id, "clean")]),
+                "bom" => {
+                    let body = format!("\u{feff}event: message\ndata: {}\n\n", answer(&id, SSN));
+                    ([("content-type", "text/event-stream")], body).into_response()
+                }
+                // Opens the stream, sends a keep-alive, and never answers.
+                _ => {
+                    let s = futures_util::StreamExt::chain(
+                        futures_util::stream::once(async {
+                            Ok::<_, std::io::Error>(Bytes::from(": ping\n\n"))
+                        }),
+                        futures_util::stream::pending(),
+                    );
+                    ([("content-type", "text/event-stream")], axum::body::Body::from_stream(s)).into_response()
+                }
+            }
+        })
+        .get(|| async {
+            let note = json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hello"}});
+            let stray = json!({"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": SSN}]}});
+            let body = format!("event: message\ndata: {note}\n\nevent: message\ndata: {stray}\n\n");
+            ([("content-type", "text/event-stream")], body).into_response()
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}
+
+/// The JSON-RPC messages in a JSON or event-stream body.
+fn messages(text: &str) -> Vec<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return match v {
+            Value::Array(a) => a,
+            v => vec![v],
+        };
+    }
+    text.split("\n\n")
+        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+/// Only the answer to the request posted is relayed, once, and inspected: an answer with the id
+/// in another JSON type, a second answer, an answer to another id, one inside a batch or behind
+/// a byte-order mark, an error carrying the SSN, an answer on the `GET` stream — none gets an
+/// unmasked result to the client. A stream that never answers ends with -32005 in time.
+#[tokio::test]
+async fn only_the_posted_requests_answer_is_relayed_and_always_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let upstream = framing_upstream().await;
+    let base = serve_proxy_with(gate, &upstream, Duration::from_secs(1)).await;
+    let client = reqwest::Client::new();
+    for (id, mode, want) in [
+        (1, "strid", "error -32006"),
+        (2, "batch", "masked"),
+        (3, "error", "masked error"),
+        (4, "dup", "clean"),
+        (5, "other", "clean"),
+        (6, "bom", "masked"),
+        (7, "hang", "error -32005"),
+    ] {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "lookup", "arguments": {"email": mode}}});
+        let started = std::time::Instant::now();
+        let text = post(&client, &base, &call).await;
+        assert!(!text.contains("123-45-6789"), "{mode}: {text}");
+        let answers = messages(&text);
+        assert_eq!(answers.len(), 1, "{mode}: {text}");
+        let a = &answers[0];
+        assert_eq!(a["id"], json!(id), "{mode}: {text}");
+        match want {
+            "error -32006" => assert_eq!(a["error"]["code"], -32006, "{mode}: {text}"),
+            "error -32005" => {
+                assert_eq!(a["error"]["code"], -32005, "{mode}: {text}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(4),
+                    "{mode}: not in time"
+                );
+            }
+            "masked error" => assert!(
+                a["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no customer with"),
+                "{text}"
+            ),
+            "clean" => assert_eq!(a["result"]["content"][0]["text"], "clean", "{mode}: {text}"),
+            _ => assert!(
+                a["result"]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("SSN "),
+                "{mode}: {text}"
+            ),
+        }
+    }
+    let text = client
+        .get(&base)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pushed = messages(&text);
+    assert_eq!(pushed.len(), 1, "{text}");
+    assert_eq!(pushed[0]["method"], "notifications/message", "{text}");
+}
+
+/// A body over the limit is a JSON-RPC error (413, -32600), and so is a request whose id MCP
+/// does not allow (400); neither reaches the upstream.
+#[tokio::test]
+async fn oversized_bodies_and_bad_ids_get_json_rpc_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, _) = common::gate(dir.path(), Denials::Error, Unlisted::Hide).await;
+    let (upstream, seen) = recording_upstream().await;
+    let base = serve_proxy(gate, &upstream).await;
+    let client = reqwest::Client::new();
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "echo", "arguments": {"text": "x".repeat(2 << 20)}}});
+    let r = client
+        .post(&base)
+        .header("content-type", "application/json")
+        .body(big.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let e: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(e["error"]["code"], -32600, "{e}");
+    for id in [Value::Null, json!(1.5), json!(true), json!({"a": 1})] {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"text": "hi"}}});
+        let e: Value = serde_json::from_str(&post(&client, &base, &call).await).unwrap();
+        assert_eq!(e["error"]["code"], -32600, "{id}: {e}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}

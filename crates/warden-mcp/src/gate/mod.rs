@@ -24,7 +24,7 @@ mod result;
 pub(crate) use list::list_shape;
 pub use list::listed;
 pub use record::Record;
-pub use reply::{codes, error};
+pub use reply::{bad_request_id, codes, error};
 
 /// How a denied call is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]

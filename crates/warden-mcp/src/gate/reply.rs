@@ -28,6 +28,17 @@ pub mod codes {
     pub const INVALID_PARAMS: i64 = -32602;
 }
 
+/// Why a request's id is not one MCP allows (a string or an integer; not null, a fraction, a
+/// boolean or a structure), if it is not.
+pub fn bad_request_id(id: &Value) -> Option<String> {
+    if id.is_string() || id.is_i64() || id.is_u64() {
+        return None;
+    }
+    Some(format!(
+        "request id {id} is not a string or an integer, as MCP requires"
+    ))
+}
+
 /// A JSON-RPC error response.
 pub fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> Value {
     let mut e = json!({"code": code, "message": message.into()});
