@@ -452,6 +452,18 @@ def leaky_server(d):
     check(first is not None and first.get("error", {}).get("code") == -32600,
           "a second request with an id in flight is refused")
     check(answer(9) is not None, "the first request with that id is still answered")
+    # `slow` allows 2 calls an hour. A server may finish a cancelled call anyway; when it answers
+    # with a success, the call is charged (over HTTP alike), so cancelling cannot lift a limit.
+    for rid in (20, 21):
+        send({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+              "params": {"name": "slow", "arguments": {"text": "mode:late"}}})
+        time.sleep(0.3)  # decided and forwarded (a call cancelled before that is never sent)
+        send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": rid}})
+    time.sleep(2.5)
+    send({"jsonrpc": "2.0", "id": 22, "method": "tools/call", "params": {"name": "slow", "arguments": {}}})
+    m = answer(22)
+    check(m is not None and m.get("error", {}).get("code") == -32003,
+          f"cancelled calls the server finished still count against the limit: {m}")
     check(not any("123-45-6789" in l for l in seen), f"no SSN reached the client in {len(seen)} lines")
     p.stdin.close()
     p.wait(timeout=10)

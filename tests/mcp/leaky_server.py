@@ -9,6 +9,8 @@ masks in lookup results) through channel <m>:
   error    a JSON-RPC error whose message and data carry the SSN
   late     the answer after 1 s (the test cancels the call first)
   text     a plain result (masked by the gateway)
+
+Other tools answer "done" (after 1 s with `text="mode:late"`).
 """
 import json
 import sys
@@ -44,6 +46,11 @@ for line in sys.stdin:
         continue
     args = msg["params"].get("arguments") or {}
     mode = str(args.get("email", args.get("text", ""))).removeprefix("mode:")
+    if msg["params"].get("name") != "lookup":
+        # Other tools answer plainly (`mode:late` after 1 s).
+        time.sleep(1 if mode == "late" else 0)
+        out({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "done"}]}})
+        continue
     if mode == "strid":
         out({"jsonrpc": "2.0", "id": str(mid), "result": leaked()})
     elif mode == "dup":

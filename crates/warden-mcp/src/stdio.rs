@@ -49,6 +49,11 @@ enum Pending {
         reservation: Option<String>,
         input: Value,
     },
+    /// A forwarded call the client cancelled. Its answer is not relayed (MCP: the side that
+    /// cancelled ignores it), but a server may finish the call anyway, so its charges are kept
+    /// if the answer says it succeeded (as over HTTP, where the answer still comes back on the
+    /// call's stream) and released otherwise, or when no answer comes in time.
+    Cancelled { reservation: Option<String> },
     /// A `tools/list`, `prompts/list` or `resources/list` whose answer is filtered.
     List(&'static str),
     /// Any other request: its answer passes unchanged.
@@ -181,24 +186,30 @@ impl Pump {
             return;
         }
         if method == "notifications/cancelled" {
-            // The cancelled request is forgotten (its charges released): an answer the server
-            // sends anyway is dropped, as MCP asks of the side that cancelled.
             if let Some(rid) = msg.pointer("/params/requestId") {
-                let gone = self
-                    .pending
-                    .lock()
-                    .ok()
-                    .and_then(|mut p| p.remove(&key(rid)));
-                if let Some(InFlight {
-                    state: Pending::Call { reservation, .. },
-                    ..
-                }) = gone
-                {
-                    self.gate.settle(reservation.as_deref(), false);
-                }
+                self.cancelled(rid);
             }
         }
         let _ = self.to_server.send(Some(msg.to_string()));
+    }
+
+    /// The client cancelled request `rid`. A forwarded call waits for its answer (or its
+    /// timeout) to settle its charges, see [`Pending::Cancelled`]; anything else is forgotten
+    /// (a call still being decided is then never sent). No answer to it reaches the client.
+    fn cancelled(&self, rid: &Value) {
+        let Ok(mut p) = self.pending.lock() else {
+            return;
+        };
+        let k = key(rid);
+        let Some(entry) = p.get_mut(&k) else { return };
+        match std::mem::replace(&mut entry.state, Pending::Deciding) {
+            Pending::Call { reservation, .. } | Pending::Cancelled { reservation } => {
+                entry.state = Pending::Cancelled { reservation };
+            }
+            _ => {
+                p.remove(&k);
+            }
+        }
     }
 
     /// Starts tracking a request: its id must be a string or an integer (MCP) and not used by
@@ -304,8 +315,13 @@ impl Pump {
         let Some(state) = self.take(id, seq) else {
             return;
         };
-        if let Pending::Call { reservation, .. } = state {
-            self.gate.settle(reservation.as_deref(), false);
+        match state {
+            Pending::Call { reservation, .. } => self.gate.settle(reservation.as_deref(), false),
+            Pending::Cancelled { reservation } => {
+                // Cancelled: nothing to tell the client.
+                return self.gate.settle(reservation.as_deref(), false);
+            }
+            _ => {}
         }
         self.reply(self.gate.upstream_error(
             id,
@@ -343,6 +359,13 @@ impl Pump {
                     }
                 }
                 Some(Pending::Other) => {}
+                Some(Pending::Cancelled { reservation }) => {
+                    let ok = msg.get("result").is_some_and(|r| {
+                        r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
+                    });
+                    self.gate.settle(reservation.as_deref(), ok);
+                    return;
+                }
                 Some(Pending::Deciding) | None => {
                     tracing::warn!(
                         id = %k,
@@ -356,7 +379,7 @@ impl Pump {
     }
 
     /// Forgets every request in flight and releases the charges of the calls among them;
-    /// returns their ids (as keys).
+    /// returns the ids (as keys) of those the client still waits on.
     fn release_all(&self) -> Vec<String> {
         let pending: Vec<(String, InFlight)> = self
             .pending
@@ -365,11 +388,16 @@ impl Pump {
             .unwrap_or_default();
         pending
             .into_iter()
-            .map(|(k, p)| {
-                if let Pending::Call { reservation, .. } = p.state {
+            .filter_map(|(k, p)| match p.state {
+                Pending::Call { reservation, .. } => {
                     self.gate.settle(reservation.as_deref(), false);
+                    Some(k)
                 }
-                k
+                Pending::Cancelled { reservation } => {
+                    self.gate.settle(reservation.as_deref(), false);
+                    None // the client expects no answer
+                }
+                _ => Some(k),
             })
             .collect()
     }
