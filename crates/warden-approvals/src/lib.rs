@@ -115,6 +115,16 @@ pub struct Approval {
     pub note: Option<String>,
 }
 
+impl Approval {
+    /// When the approved call must have been retried by (Unix seconds): `token_ttl_seconds`
+    /// after the decision. Its override token expires then, however often it is minted.
+    pub fn use_by(&self, token_ttl_seconds: u64) -> u64 {
+        self.decided_at
+            .unwrap_or(self.created)
+            .saturating_add(token_ttl_seconds)
+    }
+}
+
 /// Why an approval step was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ApprovalError {

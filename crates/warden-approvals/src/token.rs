@@ -69,12 +69,14 @@ impl Tokens {
         m.finalize().into_bytes().to_vec()
     }
 
-    /// A token for an approved approval, valid for `ttl_seconds` from `now`.
-    pub fn mint(&self, a: &Approval, now: u64, ttl_seconds: u64) -> String {
+    /// The token for approved call `a`, valid until [`Approval::use_by`]`(ttl_seconds)`: minted
+    /// again later (an agent asking again), it expires at the same time, so asking cannot
+    /// stretch an approval's use past the window that follows the decision.
+    pub fn mint(&self, a: &Approval, ttl_seconds: u64) -> String {
         let claims = Claims {
             aid: a.id.clone(),
             dig: a.digest.clone(),
-            exp: now + ttl_seconds,
+            exp: a.use_by(ttl_seconds),
         };
         let body = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());
         let sig = B64.encode(self.mac(body.as_bytes()));
@@ -144,16 +146,18 @@ mod tests {
     fn tokens_are_bound_to_the_call_expire_and_cannot_be_forged() {
         let t = Tokens::new(vec![7; 32]).unwrap();
         let a = approval();
-        let tok = t.mint(&a, 10, 60);
+        let tok = t.mint(&a, 60);
         assert_eq!(t.check(&tok, &a.digest, 20).unwrap().aid, "apr_1");
+        // Minted again later, it still ends 60 s after the decision (at 5).
+        assert_eq!(t.mint(&a, 60), tok, "minting again does not extend it");
         let mut other = a.call.clone();
         other.arguments = json!({"amount": 9001});
         assert!(
             t.check(&tok, &crate::digest(&other), 20).is_err(),
             "different arguments"
         );
-        assert!(t.check(&tok, &a.digest, 70).is_err(), "expired");
-        let forged = Tokens::new(vec![8; 32]).unwrap().mint(&a, 10, 60);
+        assert!(t.check(&tok, &a.digest, 65).is_err(), "expired");
+        let forged = Tokens::new(vec![8; 32]).unwrap().mint(&a, 60);
         assert!(t.check(&forged, &a.digest, 20).is_err(), "another key");
         let (body, _) = tok.split_once('.').unwrap();
         assert!(t.check(&format!("{body}.AAAA"), &a.digest, 20).is_err());

@@ -335,3 +335,47 @@ async fn a_denied_approval_ends_the_wait_and_the_page_is_locked_down() {
         "agent-supplied text is never parsed as HTML"
     );
 }
+
+/// An approved call must be retried within `token_ttl_seconds` of the decision: asking for the
+/// token again later (`/wait`, `approvals show`) does not mint a fresh one that would stretch the
+/// approval's use without end.
+#[tokio::test]
+async fn an_approval_cannot_be_used_after_its_retry_window_however_often_it_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(warden_approvals::Store::open(&dir.path().join("approvals.db")).unwrap());
+    let tokens = warden_approvals::Tokens::new(vec![7; 32]).unwrap();
+    let flow = Approvals {
+        store: store.clone(),
+        tokens: tokens.clone(),
+        ttl_seconds: 2000,
+        max_pending: 5,
+        notifier: None,
+        wait: None,
+        token_ttl_seconds: 300,
+    };
+    let approvers = warden_approvals::Approvers {
+        tenants: [("acme".to_string(), vec!["alice".to_string()])].into(),
+        rules: BTreeMap::new(),
+    };
+    let now = warden_engine::now_unix();
+    let call = warden_server::approvals::call_of(&payment(500));
+    let asked = store
+        .request(call, "1", "r", &[], json!({}), 2000, 5, now - 1000)
+        .unwrap()
+        .approval;
+    // Approved 400 s ago: its 300 s to retry the call are over.
+    let a = store
+        .decide(&asked.id, "alice", true, None, &approvers, now - 400)
+        .unwrap();
+    match flow.check(&a.id) {
+        warden_server::approvals::Waited::Ended(why) => {
+            assert!(why.contains("ask for a new approval"), "{why}")
+        }
+        _ => panic!("an approval past its retry window still handed out a token"),
+    }
+    let token = tokens.mint(&a, 300);
+    assert!(
+        tokens.check(&token, &a.digest, now).is_err(),
+        "a token minted now for it has already expired"
+    );
+}

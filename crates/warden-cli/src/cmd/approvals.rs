@@ -91,10 +91,9 @@ pub fn run(cmd: &ApprovalsCmd) -> Result<(), CliError> {
         ApprovalsCmd::Show { id, config } => {
             let s = setup(config)?;
             let a = s.store.get(id, warden_engine::now_unix()).map_err(fail)?;
-            let token = (a.state == warden_approvals::State::Approved).then(|| {
-                s.tokens
-                    .mint(&a, warden_engine::now_unix(), s.token_ttl_seconds)
-            });
+            let usable = a.state == warden_approvals::State::Approved
+                && warden_engine::now_unix() < a.use_by(s.token_ttl_seconds);
+            let token = usable.then(|| s.tokens.mint(&a, s.token_ttl_seconds));
             print(&a, token);
             Ok(())
         }
@@ -112,10 +111,7 @@ pub fn run(cmd: &ApprovalsCmd) -> Result<(), CliError> {
                     warden_engine::now_unix(),
                 )
                 .map_err(fail)?;
-            let token = approve.then(|| {
-                s.tokens
-                    .mint(&a, warden_engine::now_unix(), s.token_ttl_seconds)
-            });
+            let token = approve.then(|| s.tokens.mint(&a, s.token_ttl_seconds));
             print(&a, token);
             Ok(())
         }

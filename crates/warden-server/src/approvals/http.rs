@@ -226,7 +226,7 @@ async fn decide(
         Ok(a) => {
             let mut v = serde_json::to_value(&a).unwrap_or_default();
             if let (true, Some((t, ttl))) = (approve, &c.tokens) {
-                v["token"] = json!(t.mint(&a, warden_engine::now_unix(), *ttl));
+                v["token"] = json!(t.mint(&a, *ttl));
             }
             Json(v).into_response()
         }

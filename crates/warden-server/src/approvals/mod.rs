@@ -134,14 +134,20 @@ impl Approvals {
         }
     }
 
-    /// Where approval `id` stands now; an approved one comes with a fresh override token.
+    /// Where approval `id` stands now; an approved one comes with its override token until
+    /// the time to retry the call has passed ([`warden_approvals::Approval::use_by`]).
     pub fn check(&self, id: &str) -> Waited {
         let now = warden_engine::now_unix();
         match self.store.get(id, now) {
             Ok(a) => match a.state {
-                State::Approved => {
-                    Waited::Approved(self.tokens.mint(&a, now, self.token_ttl_seconds))
+                State::Approved if now >= a.use_by(self.token_ttl_seconds) => {
+                    Waited::Ended(format!(
+                        "the approval's time to retry the call ended {} s after it was \
+                         approved; ask for a new approval",
+                        self.token_ttl_seconds
+                    ))
                 }
+                State::Approved => Waited::Approved(self.tokens.mint(&a, self.token_ttl_seconds)),
                 State::Denied => Waited::Denied(Box::new(a)),
                 State::Pending => Waited::Pending,
                 other => Waited::Ended(format!("the approval is {}", other.as_str())),
