@@ -7,6 +7,12 @@ use std::io::{Read, Write};
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Most files accepted in a bundle.
 pub const MAX_FILES: usize = 100_000;
+/// Most bytes a bundle's files may hold together, unpacked: with only the per-file limit, a
+/// 2 MB archive of a few 200 MiB files would be unpacked whole (gigabytes) before its signature
+/// is checked. The 10,000-agent benchmark bundle holds 36 MB.
+pub const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest bundle archive accepted (compressed), from a file or a bundle service.
+pub const MAX_ARCHIVE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Why an archive cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +72,22 @@ pub fn read_archive_with(
     bytes: &[u8],
     pause_point: fn(),
 ) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
+    read_limited(bytes, pause_point, MAX_TOTAL_BYTES)
+}
+
+/// [`read_archive_with`] with `max_total` unpacked bytes in all.
+fn read_limited(
+    bytes: &[u8],
+    pause_point: fn(),
+    max_total: u64,
+) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
     let gz = Paced {
         inner: flate2::read::GzDecoder::new(bytes),
         pause_point,
     };
     let mut tar = tar::Archive::new(gz);
     let mut out = Vec::new();
+    let mut total = 0u64;
     let entries = tar
         .entries()
         .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
@@ -102,12 +118,18 @@ pub fn read_archive_with(
         if size > MAX_FILE_BYTES {
             return Err(ArchiveError::TooLarge(format!("{name} is {size} bytes")));
         }
+        if total + size > max_total {
+            return Err(ArchiveError::TooLarge(format!(
+                "its files hold more than {max_total} bytes unpacked"
+            )));
+        }
         let mut data = Vec::with_capacity(size as usize);
         entry
             .by_ref()
-            .take(MAX_FILE_BYTES + 1)
+            .take(size.min(MAX_FILE_BYTES) + 1)
             .read_to_end(&mut data)
             .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        total += data.len() as u64;
         out.push((name, data));
         if out.len() > MAX_FILES {
             return Err(ArchiveError::TooLarge(format!(
@@ -142,6 +164,21 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
     static POINTS: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn files_that_together_pass_the_unpacked_limit_are_refused_before_the_rest_is_read() {
+        let files: Vec<(String, Vec<u8>)> = (0..3)
+            .map(|i| (format!("f{i}.json"), vec![b' '; 600]))
+            .collect();
+        let archive = write_archive(&files).unwrap();
+        assert_eq!(read_limited(&archive, || {}, 2000).unwrap().len(), 3);
+        match read_limited(&archive, || {}, 1000) {
+            Err(ArchiveError::TooLarge(why)) => {
+                assert!(why.contains("1000 bytes unpacked"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn a_paced_read_reaches_a_pause_point_per_chunk_of_output_and_reads_the_same_files() {

@@ -44,9 +44,21 @@ impl BundleSource {
     /// The bundle as stored: a file's archive bytes (not unpacked yet) or a directory's files.
     pub fn read_raw(&self) -> Result<Raw, String> {
         match self {
-            BundleSource::File(p) => std::fs::read(p)
-                .map(Raw::Archive)
-                .map_err(|e| format!("cannot read {}: {e}", p.display())),
+            BundleSource::File(p) => {
+                let max = warden_bundle::archive::MAX_ARCHIVE_BYTES;
+                let len = std::fs::metadata(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                    .len();
+                if len > max {
+                    return Err(format!(
+                        "{} is {len} bytes; a bundle archive may have at most {max}",
+                        p.display()
+                    ));
+                }
+                std::fs::read(p)
+                    .map(Raw::Archive)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))
+            }
             BundleSource::Dir(d) => {
                 let mut out = Vec::new();
                 walk(d, d, &mut out)?;
@@ -269,12 +281,27 @@ async fn fetched(url: &str, resp: reqwest::Response) -> Result<Fetched, String> 
                 .get("etag")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let bytes = resp
-                .bytes()
+            // Read in chunks against a cap, so a service (or whoever sits between) cannot
+            // make the gateway buffer an endless body before the archive is even checked.
+            let max = warden_bundle::archive::MAX_ARCHIVE_BYTES;
+            let too_big = || format!("bundle service {url}: the bundle is over {max} bytes");
+            if resp.content_length().is_some_and(|n| n > max) {
+                return Err(too_big());
+            }
+            let mut resp = resp;
+            let mut bytes = Vec::new();
+            while let Some(c) = resp
+                .chunk()
                 .await
-                .map_err(|e| format!("bundle service {url}: {e}"))?;
+                .map_err(|e| format!("bundle service {url}: {}", chain(&e)))?
+            {
+                if bytes.len() as u64 + c.len() as u64 > max {
+                    return Err(too_big());
+                }
+                bytes.extend_from_slice(&c);
+            }
             Ok(Fetched::Bundle {
-                raw: Raw::Archive(bytes.to_vec()),
+                raw: Raw::Archive(bytes),
                 etag,
             })
         }

@@ -19,6 +19,8 @@ struct Service {
     /// The If-None-Match header of every request, in order.
     seen: Vec<Option<String>>,
     not_modified: usize,
+    /// Answer with an endless body.
+    endless: bool,
 }
 
 fn bundle(cap: u32) -> Vec<u8> {
@@ -65,6 +67,14 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
                 st.seen.push(inm.clone());
                 if !st.up {
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+                if st.endless {
+                    let chunk = axum::body::Bytes::from(vec![0u8; 1 << 20]);
+                    let s = futures_util::stream::repeat_with(move || {
+                        Ok::<_, std::io::Error>(chunk.clone())
+                    });
+                    return ([("etag", "\"v9\"")], axum::body::Body::from_stream(s))
+                        .into_response();
                 }
                 if inm.as_deref() == Some(st.etag.as_str()) {
                     st.not_modified += 1;
@@ -157,6 +167,21 @@ async fn polls_with_etags_activates_changes_and_keeps_the_last_good_bundle() {
         state.lock().unwrap().seen
     );
     assert_eq!(outcome(&svc), "allow", "the last good bundle keeps serving");
+
+    // A body without end is cut off at the archive limit, not buffered whole.
+    state.lock().unwrap().endless = true;
+    assert!(
+        eventually(|| svc
+            .status("main")
+            .unwrap()
+            .last_error
+            .is_some_and(|e| e.contains("the bundle is over")))
+        .await,
+        "{:?}",
+        svc.status("main").unwrap().last_error
+    );
+    assert_eq!(outcome(&svc), "allow", "the last good bundle keeps serving");
+    state.lock().unwrap().endless = false;
 
     // Service down: the status says so and decisions go on.
     state.lock().unwrap().up = false;
