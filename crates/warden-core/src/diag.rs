@@ -86,9 +86,10 @@ impl Diagnostic {
                 .map(|s| s.lines().next().unwrap_or("").chars().count())
                 .unwrap_or(1)
                 .max(1);
-            out.push_str(&format!("{pad} |\n{line_no} | {text}\n{pad} | "));
+            let (shown, col) = window(text, col);
+            out.push_str(&format!("{pad} |\n{line_no} | {shown}\n{pad} | "));
             out.push_str(&" ".repeat(col - 1));
-            out.push_str(&"^".repeat(width));
+            out.push_str(&"^".repeat(width.min(SHOWN_CHARS)));
             out.push('\n');
         }
         if let Some(hint) = &self.hint {
@@ -96,6 +97,31 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// Most characters of a source line shown under a diagnostic.
+const SHOWN_CHARS: usize = 120;
+
+/// The part of `line` shown around 1-based column `col` (all of it when short; else
+/// [`SHOWN_CHARS`] around the column, cut ends marked `…`), and the column within it.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SHOWN_CHARS {
+        return (line.to_string(), col);
+    }
+    let start = (col - 1)
+        .saturating_sub(SHOWN_CHARS / 2)
+        .min(chars.len() - SHOWN_CHARS);
+    let end = start + SHOWN_CHARS;
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, col - start + usize::from(start > 0))
 }
 
 impl fmt::Display for Diagnostic {
@@ -123,4 +149,37 @@ pub fn did_you_mean<'a>(
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_shown_around_the_column_with_the_caret_under_it() {
+        let line = format!("{}X{}", "a".repeat(5000), "b".repeat(5000));
+        let src = format!("first\n{line}\n");
+        let span = Span {
+            offset: 6 + 5000,
+            len: 1,
+            line: 2,
+            column: 5001,
+        };
+        let d = Diagnostic::error("bad", "p.yaml", span, "here");
+        let out = d.render(Some(&src));
+        assert!(out.len() < 600, "{} bytes", out.len());
+        let lines: Vec<&str> = out.lines().collect();
+        let shown = lines.iter().find(|l| l.starts_with("2 | ")).unwrap();
+        let caret = lines.iter().find(|l| l.trim_end().ends_with('^')).unwrap();
+        let at = caret.find('^').unwrap();
+        assert_eq!(shown.chars().nth(at), Some('X'), "{out}");
+        let one = Span {
+            offset: 3,
+            len: 1,
+            line: 1,
+            column: 4,
+        };
+        let short = Diagnostic::error("bad", "p.yaml", one, "here").render(Some("k: v\n"));
+        assert!(short.contains("1 | k: v\n  |    ^\n"), "{short}");
+    }
 }

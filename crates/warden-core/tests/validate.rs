@@ -217,3 +217,20 @@ agents:
         "the redact path is fine: {diags:#?}"
     );
 }
+
+#[test]
+fn agent_ids_with_look_alike_or_special_characters_are_warned_about() {
+    let diags = diagnostics(&[(
+        "p.yaml",
+        "warden: 1\ntenant: t\nagents:\n  f\u{456}nance-agent: {}\n  ops|admin: {}\n  svc@acme.example: {}\n",
+    )]);
+    let unusual: Vec<&Diagnostic> = diags.iter().filter(|d| d.code == "unusual-id").collect();
+    assert_eq!(unusual.len(), 2, "{diags:?}");
+    assert!(unusual.iter().all(|d| !d.is_error()));
+    assert!(
+        unusual[0].message.contains("U+0456") && unusual[0].span.line == 4,
+        "{:?}",
+        unusual[0]
+    );
+    assert!(unusual[1].message.contains("'|'"), "{:?}", unusual[1]);
+}

@@ -15,6 +15,38 @@ pub(crate) fn lint(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnost
     conflicts_and_duplicates(state, files, diags);
     waivers(state, files, diags);
     undeclared_tools(files, state, diags);
+    unusual_agent_ids(files, diags);
+}
+
+/// Agent ids are matched exactly against what callers (and their credentials) present, so an
+/// id with characters that look like others (a Cyrillic `і` in `fіnance-agent`) or that other
+/// tools treat specially (`/`, `|`, spaces) is easy to mistake: a warning names the first one.
+fn unusual_agent_ids(files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '@');
+    for f in files {
+        for aid in f.policy.agents.keys() {
+            let Some((at, c)) = aid.chars().enumerate().find(|(_, c)| !plain(*c)) else {
+                continue;
+            };
+            let ptr = format!("/agents/{}", crate::source::pointer_token(aid));
+            diags.push(
+                Diagnostic::warning(
+                    "unusual-id",
+                    &f.doc.file,
+                    f.doc.key_span_at(&ptr),
+                    format!(
+                        "agent id `{aid}` has {c:?} (U+{:04X}) at character {}: only ASCII \
+                         letters, digits, `_`, `-`, `.`, `:` and `@` are expected",
+                        c as u32,
+                        at + 1
+                    ),
+                )
+                .with_hint(
+                    "an id that looks like another can be mistaken for it; rename the agent",
+                ),
+            );
+        }
+    }
 }
 
 fn at(files: &[LoadedFile], info: &RuleInfo, code: &'static str, msg: String) -> Diagnostic {
