@@ -133,6 +133,12 @@ fn candidate_in_shadow_is_recorded_and_diffed() {
         metrics.contains("warden_candidate_reasons_total{reason=\"amount_requires_approval\"} 2"),
         "{metrics}"
     );
+    // The candidate's loads are counted like any bundle's, under its status name.
+    assert!(
+        metrics
+            .contains("warden_bundle_loads_total{bundle=\"candidate:pay\",result=\"activated\"} 1"),
+        "{metrics}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 

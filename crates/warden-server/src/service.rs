@@ -262,14 +262,25 @@ impl DecisionService {
                 revision,
             })
             .set(1);
+        self.count_load(name, "activated");
+        Ok(())
+    }
+
+    /// Counts a load of bundle `bundle` in `warden_bundle_loads_total` (`result`: `activated`
+    /// or `failed`); the candidate counts as `candidate:<the bundle it stands in for>`.
+    fn count_load(&self, bundle: &str, result: &str) {
         self.metrics
             .loads
             .get_or_create(&LoadLabels {
-                bundle: name.into(),
-                result: "activated".into(),
+                bundle: bundle.into(),
+                result: result.into(),
             })
             .inc();
-        Ok(())
+    }
+
+    fn candidate_label(&self) -> String {
+        let replaces = self.candidate.as_ref().map_or("", |c| c.replaces.as_str());
+        format!("candidate:{replaces}")
     }
 
     /// Activates a new version of the candidate bundle (shadow only).
@@ -280,7 +291,10 @@ impl DecisionService {
         let Ok(slots) = self.slots.lock() else {
             return Err("internal error: bundle table poisoned".into());
         };
-        self.rebuild_candidate(c, &slots, Some(part))
+        let r = self.rebuild_candidate(c, &slots, Some(part));
+        let result = if r.is_ok() { "activated" } else { "failed" };
+        self.count_load(&self.candidate_label(), result);
+        r
     }
 
     /// Rebuilds the candidate set from the active bundles, with `part` (or the candidate's current
@@ -333,6 +347,7 @@ impl DecisionService {
             slot.status.last_error = Some(format!("{}: {why}", warden_engine::now_rfc3339()));
             slot.status.failures += 1;
         }
+        self.count_load(&self.candidate_label(), "failed");
     }
 
     /// Records a failed load of bundle `name`; the active policy set, if any, keeps serving. The
@@ -356,13 +371,7 @@ impl DecisionService {
                 slot.status.failures += 1;
             }
         }
-        self.metrics
-            .loads
-            .get_or_create(&LoadLabels {
-                bundle: name.into(),
-                result: "failed".into(),
-            })
-            .inc();
+        self.count_load(name, "failed");
     }
 
     /// Whether a policy set is active (at least one bundle activated).
