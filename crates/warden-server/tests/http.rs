@@ -75,6 +75,16 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `/v1/status`'s active revision of bundle `main`.
+    async fn active_revision(&self) -> String {
+        let (_, status) = self.get("/v1/status").await;
+        let status: Value = serde_json::from_str(&status).unwrap();
+        status["bundles"]["main"]["active_revision"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     async fn get(&self, path: &str) -> (u16, String) {
         let r = self
             .client
@@ -218,11 +228,9 @@ async fn decisions_data_api_health_status_and_metrics() {
     assert_eq!((st, v["reasons"].clone()), (200, json!(["unknown_tenant"])));
 
     assert_eq!(s.get("/health?bundles").await.0, 200);
-    let (_, status) = s.get("/v1/status").await;
-    let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(
-        status["bundles"]["main"]["active_revision"],
-        revision.as_str(),
+        s.active_revision().await,
+        revision,
         "status and decisions name the same revision"
     );
     let (_, metrics) = s.get("/metrics").await;
@@ -265,11 +273,9 @@ async fn a_directory_without_a_manifest_reports_one_revision() {
         .unwrap()
         .to_string();
     assert_eq!(revision, c.revision);
-    let (_, status) = s.get("/v1/status").await;
-    let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(
-        status["bundles"]["main"]["active_revision"],
-        revision.as_str(),
+        s.active_revision().await,
+        revision,
         "status and decisions name the same revision"
     );
     let (_, metrics) = s.get("/metrics").await;
