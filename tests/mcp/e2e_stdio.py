@@ -437,6 +437,12 @@ def leaky_server(d):
     m = answer(7)
     check(m is not None and "error" in m and "123-45-6789" not in json.dumps(m),
           f"an error answer is masked like a result: {m and m['error']['message']}")
+    send({"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {
+        "name": "lookup", "arguments": {"email": "mode:progress"}, "_meta": {"progressToken": "p10"}}})
+    m = answer(10)
+    notes = [json.loads(l) for l in seen if '"notifications/progress"' in l]
+    check(m is not None and len(notes) == 1 and "[REDACTED" in notes[0]["params"]["message"],
+          f"progress about a call is masked like its result: {notes}")
     lookup(8, "late")
     send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 8}})
     check(answer(8, wait=2.5) is None, "a cancelled call's late answer is dropped")

@@ -7,6 +7,7 @@ masks in lookup results) through channel <m>:
   batch    the answer inside a JSON array
   stray    an extra answer to an id the client never sent
   error    a JSON-RPC error whose message and data carry the SSN
+  progress a progress notification about the call carrying the SSN, then a clean answer
   late     the answer after 1 s (the test cancels the call first)
   text     a plain result (masked by the gateway)
 
@@ -64,6 +65,11 @@ for line in sys.stdin:
     elif mode == "error":
         out({"jsonrpc": "2.0", "id": mid, "error": {"code": -1, "message": f"no customer with SSN {SSN}",
                                                     "data": {"ssn": SSN}}})
+    elif mode == "progress":
+        token = (msg["params"].get("_meta") or {}).get("progressToken")
+        out({"jsonrpc": "2.0", "method": "notifications/progress",
+             "params": {"progressToken": token, "progress": 1, "message": f"found SSN {SSN}"}})
+        out({"jsonrpc": "2.0", "id": mid, "result": leaked("clean")})
     elif mode == "late":
         time.sleep(1)
         out({"jsonrpc": "2.0", "id": mid, "result": leaked()})

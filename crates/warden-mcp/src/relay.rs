@@ -184,8 +184,14 @@ pub(crate) fn inspect(gate: &Gate, w: &mut Watch, msg: &mut Value) -> Seen {
     if !msg.is_object() {
         return Seen::Dropped;
     }
-    if msg.get("method").is_some() {
-        return Seen::Unchanged; // the server's request or notification
+    if let Some(method) = msg.get("method").and_then(Value::as_str) {
+        // The server's request or notification; progress on a call is masked like its result.
+        if let (Some(Tracked::Call(_, _, input)), "notifications/progress") = (&w.tracked, method) {
+            if gate.on_progress(input, msg) {
+                return Seen::Changed;
+            }
+        }
+        return Seen::Unchanged;
     }
     let id = msg.get("id");
     if w.due().is_none() || id != w.due() {

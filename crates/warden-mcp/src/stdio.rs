@@ -48,6 +48,8 @@ enum Pending {
     Call {
         reservation: Option<String>,
         input: Value,
+        /// The call's `_meta.progressToken`: progress about it is masked like its result.
+        progress: Option<Value>,
     },
     /// A forwarded call the client cancelled. Its answer is not relayed (MCP: the side that
     /// cancelled ignores it), but a server may finish the call anyway, so its charges are kept
@@ -291,7 +293,13 @@ impl Pump {
                 record.commit().await;
                 msg["params"] = Gate::forwarded(method, &original, &params);
                 let reserved = reservation.clone();
-                if !self.set_state(&id, seq, Pending::Call { reservation, input }) {
+                let progress = msg.pointer("/params/_meta/progressToken").cloned();
+                let call = Pending::Call {
+                    reservation,
+                    input,
+                    progress,
+                };
+                if !self.set_state(&id, seq, call) {
                     // Cancelled while it was decided: never sent.
                     self.gate.settle(reserved.as_deref(), false);
                     return;
@@ -342,6 +350,9 @@ impl Pump {
             tracing::warn!("dropped a message from the MCP server that is not a JSON object");
             return;
         }
+        if msg.get("method").and_then(Value::as_str) == Some("notifications/progress") {
+            self.mask_progress(&mut msg);
+        }
         if msg.get("method").is_none() {
             // An answer: relayed only as the answer to a request in flight.
             let k = msg.get("id").map(key).unwrap_or_default();
@@ -350,7 +361,9 @@ impl Pump {
                 _ => None,
             });
             match state {
-                Some(Pending::Call { reservation, input }) => {
+                Some(Pending::Call {
+                    reservation, input, ..
+                }) => {
                     self.gate.answered(reservation.as_deref(), &input, &mut msg);
                 }
                 Some(Pending::List(method)) => {
@@ -376,6 +389,27 @@ impl Pump {
             }
         }
         self.reply(msg);
+    }
+
+    /// Masks a progress notification about a call in flight (by its progress token) as the
+    /// call's result would be.
+    fn mask_progress(&self, note: &mut Value) {
+        let Some(token) = note.pointer("/params/progressToken").cloned() else {
+            return;
+        };
+        let input = self.pending.lock().ok().and_then(|p| {
+            p.values().find_map(|e| match &e.state {
+                Pending::Call {
+                    input,
+                    progress: Some(t),
+                    ..
+                } if *t == token => Some(input.clone()),
+                _ => None,
+            })
+        });
+        if let Some(input) = input {
+            self.gate.on_progress(&input, note);
+        }
     }
 
     /// Forgets every request in flight and releases the charges of the calls among them;

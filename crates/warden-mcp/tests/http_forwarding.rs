@@ -290,6 +290,11 @@ async fn framing_upstream() -> String {
                     "error": {"code": -1, "message": format!("no customer with {SSN}"), "data": {"why": SSN}}}))
                 .into_response(),
                 "dup" => sse(vec![answer(&id, "clean"), answer(&id, SSN)]),
+                "progress" => sse(vec![
+                    json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                           "params": {"progressToken": "p", "progress": 1, "message": format!("found {SSN}")}}),
+                    answer(&id, "clean"),
+                ]),
                 "other" => sse(vec![answer(&json!(999), SSN), answer(&id, "clean")]),
                 "bom" => {
                     let body = format!("\u{feff}event: message\ndata: {}\n\n", answer(&id, SSN));
@@ -389,6 +394,20 @@ async fn only_the_posted_requests_answer_is_relayed_and_always_inspected() {
             ),
         }
     }
+    // Progress about a call is masked like its result.
+    let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                      "params": {"name": "lookup", "arguments": {"email": "progress"}}});
+    let text = post(&client, &base, &call).await;
+    assert!(!text.contains("123-45-6789"), "{text}");
+    let m = messages(&text);
+    assert_eq!(m.len(), 2, "{text}");
+    assert!(
+        m[0]["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED"),
+        "{text}"
+    );
     let text = client
         .get(&base)
         .header("accept", "text/event-stream")

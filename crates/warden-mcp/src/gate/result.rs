@@ -38,6 +38,24 @@ impl Gate {
         }
     }
 
+    /// A `notifications/progress` about a forwarded call (`input` is its decision input): its
+    /// `message` is text the model may read before the result, so it is masked as the call's
+    /// result would be. Returns whether `note` changed.
+    pub fn on_progress(&self, input: &Value, note: &mut Value) -> bool {
+        let Some(text) = note.pointer("/params/message").and_then(Value::as_str) else {
+            return false;
+        };
+        let mut as_result = json!({"content": [{"type": "text", "text": text}]});
+        if !self.on_result(input, &mut as_result) {
+            return false;
+        }
+        note["params"]["message"] = as_result
+            .pointer("/content/0/text")
+            .cloned()
+            .unwrap_or_else(|| json!("(withheld)"));
+        true
+    }
+
     /// An error the MCP server answered a call with: its `message` and `data` are text the model
     /// reads too, so where the policy redacts this call's results they are masked the same way,
     /// as the text content of a result (`data` as its JSON text). Returns whether it changed.
