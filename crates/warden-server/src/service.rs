@@ -546,10 +546,26 @@ impl DecisionService {
             None => regorus::Value::Undefined,
         };
         let set = self.engine.current();
+        let start = Instant::now();
+        let tenant = match &input {
+            regorus::Value::Object(o) => o
+                .get(&regorus::Value::from("tenant"))
+                .and_then(|t| t.as_string().ok())
+                .map(|t| t.to_string()),
+            _ => None,
+        };
         let v = self
             .engine
             .eval_on(&set, query, input)
             .map_err(|e| DecideError::Eval(e.to_string()))?;
+        // Warden's decision asked through OPA's Data API is counted like one from /v1/decide.
+        if query == warden_core::DECISION_QUERY {
+            if let Ok(d) = warden_engine::decision_from_value(&v) {
+                let seconds = start.elapsed().as_secs_f64();
+                self.metrics
+                    .decided(&d, tenant.as_deref(), set.revision(), seconds);
+            }
+        }
         Ok((v, set))
     }
 

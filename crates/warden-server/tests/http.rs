@@ -234,10 +234,18 @@ async fn decisions_data_api_health_status_and_metrics() {
         "status and decisions name the same revision"
     );
     let (_, metrics) = s.get("/metrics").await;
+    // The decision API's one, and the Data API's POST and GET: every decision is counted.
     assert!(
         metrics.contains(&format!(
-            "warden_decisions_total{{outcome=\"approval_needed\",tenant=\"acme\",revision=\"{revision}\"}} 1"
+            "warden_decisions_total{{outcome=\"approval_needed\",tenant=\"acme\",revision=\"{revision}\"}} 3"
         )),
+        "{metrics}"
+    );
+    // The four asked without an input object, whatever tenant they may name.
+    assert!(
+        metrics.contains(
+            "warden_decision_reasons_total{reason=\"invalid_input\",tenant=\"unknown\"} 4"
+        ),
         "{metrics}"
     );
     assert!(
