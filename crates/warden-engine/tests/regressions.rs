@@ -49,6 +49,19 @@ fn custom_rego_without_reason_or_with_unknown_outcome_denies() {
 }
 
 #[test]
+fn a_custom_violation_that_is_not_an_object_denies() {
+    let policy = "warden: 1\ntenant: t\nagents:\n  a:\n    tools:\n      x:\n        do: {}\n";
+    let rego =
+        "package warden.custom.c\n\nviolations contains \"blocked\" if input.action.args.bad\n";
+    let e = engine(policy, &[("c.rego", rego)]);
+    assert_eq!(decide(&e, call(json!({})))["outcome"], "allow");
+    let d = decide(&e, call(json!({"bad": true})));
+    assert_eq!(d["outcome"], "deny", "{d}");
+    assert_eq!(d["reasons"], json!(["custom_violation"]));
+    assert_eq!(d["violations"][0]["rule"], "custom/c");
+}
+
+#[test]
 fn an_optional_and_a_required_condition_on_one_path_agree_on_every_path() {
     let policy = r#"warden: 1
 tenant: t
