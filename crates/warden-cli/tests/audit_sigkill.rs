@@ -30,10 +30,10 @@ fn decide(port: u16, body: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-#[test]
-fn sigkill_under_load_loses_no_acknowledged_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = |f: &str| dir.path().join(f);
+/// Starts `warden serve` on the FinTech example with a signed audit log in `dir` (key pair
+/// `audit.key.pem` / `audit.pub.pem`); returns it once it answers, its port and a request body.
+fn start(dir: &Path) -> (std::process::Child, u16, String) {
+    let d = |f: &str| dir.join(f);
     let warden = env!("CARGO_BIN_EXE_warden");
     let keygen = Command::new(warden)
         .args([
@@ -51,7 +51,7 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(warden)
+    let child = Command::new(warden)
         .args([
             "serve",
             "--policies",
@@ -85,6 +85,56 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    (child, port, body)
+}
+
+/// `warden audit verify --public-key` on the log in `dir`: (success, stdout).
+fn verify_signed(dir: &Path) -> (bool, String) {
+    let v = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "audit",
+            "verify",
+            dir.join("audit.db").to_str().unwrap(),
+            "--public-key",
+            dir.join("audit.pub.pem").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    (v.status.success(), text)
+}
+
+/// A clean stop (SIGTERM, as service managers send) lets the requests in flight finish and signs
+/// the log's head: nothing is left unsigned, where a killed server leaves its last records so.
+#[test]
+fn sigterm_finishes_and_signs_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, body) = start(dir.path());
+    for _ in 0..20 {
+        assert!(decide(port, &body).is_some());
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a clean stop exits 0: {status:?}");
+    let (ok, text) = verify_signed(dir.path());
+    assert!(ok, "{text}");
+    assert!(!text.contains("NOT covered"), "{text}");
+}
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f);
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let (mut child, port, body) = start(dir.path());
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..8)
@@ -140,17 +190,8 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
         entries[0].1.masked,
         vec!["/action/args/recipient".to_string()]
     );
-    let v = Command::new(warden)
-        .args([
-            "audit",
-            "verify",
-            d("audit.db").to_str().unwrap(),
-            "--public-key",
-            d("audit.pub.pem").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let (ok, text) = verify_signed(dir.path());
+    assert!(ok, "{text}");
     let opa = Command::new(warden)
         .args([
             "audit",

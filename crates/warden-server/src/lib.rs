@@ -509,6 +509,7 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServeError> {
         active.join(", ")
     );
     spawn_reloaders(&svc, &cfg, states);
+    let closing = auditor.clone();
     let mut app = http::router_for(
         http::App {
             svc,
@@ -527,5 +528,31 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServeError> {
     // One multi-threaded runtime, not `workers`: a few busy keep-alive connections (a load
     // generator's, an agent runtime's pool) could all land on one worker and leave the other
     // cores idle; work stealing spreads them.
-    Ok(axum::serve(listener, app).await?)
+    // SIGTERM or Ctrl-C: stop accepting, let the requests in flight finish (their records
+    // are committed before they answer), then sign the log's head, so a clean stop leaves no
+    // unsigned tail.
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await?;
+    if let Some(a) = closing {
+        a.sign_head();
+    }
+    tracing::info!("warden stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (how service managers stop a process) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
