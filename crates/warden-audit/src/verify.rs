@@ -206,15 +206,20 @@ pub fn opa_event(e: &Entry) -> Value {
         .map(|(k, v)| (k.clone(), json!({"revision": v})))
         .collect();
     let mut event = json!({
+        // OPA always labels its events with the instance's id and version; Warden's log does not
+        // record which instance decided, so the id names the product.
+        "labels": {"id": "warden", "version": env!("CARGO_PKG_VERSION")},
         "decision_id": e.decision_id,
         "bundles": bundles,
         "path": e.path.as_deref().unwrap_or("warden/main/decision"),
         "timestamp": e.time,
         "masked": e.masked,
-        "trace_id": e.trace_id,
         "metrics": {"timer_server_handler_ns": e.latency_us * 1000},
     });
     if let Value::Object(m) = &mut event {
+        if let Some(t) = &e.trace_id {
+            m.insert("trace_id".into(), json!(t));
+        }
         if !e.input.is_null() {
             m.insert("input".into(), e.input.clone());
         }

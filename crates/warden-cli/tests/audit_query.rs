@@ -216,4 +216,14 @@ fn opa_export_omits_an_undefined_result_and_a_missing_input() {
         "{out}"
     );
     assert_eq!(e["path"], "warden/nothing/here");
+    // OPA labels every event; a missing trace id is left out, not null.
+    assert!(
+        events.iter().all(|e| e["labels"]["id"] == "warden"),
+        "{out}"
+    );
+    assert!(!e.contains_key("trace_id"), "{out}");
+    // An outcome filter that can match nothing is a usage error, not an empty listing.
+    let (code, _, err) = warden(&["audit", "query", db.to_str().unwrap(), "--outcome", "DENY"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("possible values"), "{err}");
 }

@@ -29,8 +29,9 @@ pub enum AuditCmd {
         /// Only this tool.
         #[arg(long)]
         tool: Option<String>,
-        /// Only this outcome.
-        #[arg(long)]
+        /// Only this outcome (`undefined` and `query`: Data API queries whose result was
+        /// undefined, or not a decision).
+        #[arg(long, value_parser = ["allow", "deny", "sanitize", "approval_needed", "rate_limited", "undefined", "query"])]
         outcome: Option<String>,
         /// Only decisions with this reason code.
         #[arg(long)]
