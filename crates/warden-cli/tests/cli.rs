@@ -135,6 +135,20 @@ fn test_command_passes_fails_and_writes_junit() {
         "{}",
         text(&f)
     );
+    // A test file that is not YAML is named as such, with its line, not as a policy error.
+    std::fs::write(
+        proj.join("tests/broken.yaml"),
+        "tests:\n  - name: \"x\" y\n",
+    )
+    .unwrap();
+    let b = warden(&["test", proj.to_str().unwrap()]);
+    assert_eq!(b.status.code(), Some(1));
+    assert!(
+        text(&b).contains("test file") && text(&b).contains("2 |   - name: \"x\" y"),
+        "{}",
+        text(&b)
+    );
+    assert!(!text(&b).contains("in the policies"), "{}", text(&b));
 }
 
 #[test]

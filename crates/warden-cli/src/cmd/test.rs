@@ -31,8 +31,12 @@ pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Res
     let mut results = Vec::new();
     let mut emitted = String::new();
     for (file, text) in &project.tests {
-        let doc = warden_core::source::Document::parse(file, text)
-            .map_err(|d| CliError::diagnostics(vec![*d]))?;
+        let doc = warden_core::source::Document::parse(file, text).map_err(|d| {
+            // A test file's error, shown with its line: not one "in the policies".
+            eprint!("{}", d.render(Some(text)));
+            CliError::failure(format!("test file {file} is not valid YAML"))
+                .hint("fix the test file at the position above, then run `warden test` again")
+        })?;
         let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| {
             CliError::usage(format!("{file}: not a test file: {e}"))
                 .hint("see `warden schema --kind tests`")
