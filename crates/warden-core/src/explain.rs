@@ -198,6 +198,26 @@ fn selector_text(tools: &Option<Vec<String>>, actions: &Option<Vec<String>>) -> 
     }
 }
 
+/// Every rule a policy file declares: tenant defaults and agents, at every level.
+fn tenant_rules(p: &crate::model::PolicyFile) -> Vec<&crate::model::Rule> {
+    fn tools(t: &BTreeMap<String, BTreeMap<String, ActionPolicy>>) -> Vec<&crate::model::Rule> {
+        t.values()
+            .flat_map(|a| a.values())
+            .flat_map(|ap| &ap.rules)
+            .collect()
+    }
+    let mut out = Vec::new();
+    if let Some(d) = &p.defaults {
+        out.extend(&d.rules);
+        out.extend(tools(&d.tools));
+    }
+    for a in p.agents.values() {
+        out.extend(&a.rules);
+        out.extend(tools(&a.tools));
+    }
+    out
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -360,23 +380,54 @@ pub fn markdown(files: &[LoadedFile], custom: &[String], project: &str, version:
         let overrides: Vec<_> = fs.iter().flat_map(|f| &f.policy.overrides).collect();
         if !overrides.is_empty() {
             let _ = writeln!(out, "### Exceptions\n");
+            let rules: Vec<&crate::model::Rule> =
+                fs.iter().flat_map(|f| tenant_rules(&f.policy)).collect();
             for o in overrides {
                 let scope = selector_text(&o.tools, &o.actions)
                     .replacen("For", "for", 1)
                     .replace("all its calls", "all calls");
+                let when = if o.when.is_empty() {
+                    String::new()
+                } else {
+                    let c: Vec<String> = o.when.iter().map(|(p, c)| condition_text(p, c)).collect();
+                    format!(" when {}", c.join(" and "))
+                };
                 let until = o
                     .expires
                     .as_ref()
                     .map(|e| format!(" (until {e})"))
                     .unwrap_or_default();
+                let priority = o.priority.unwrap_or(10);
+                // Waived entries (rule ids or reason codes) whose rules it cannot reach.
+                let out_of_reach: Vec<String> = o
+                    .waive
+                    .iter()
+                    .filter_map(|w| {
+                        let top = rules
+                            .iter()
+                            .filter(|r| {
+                                r.id == *w || r.reason == *w || w.ends_with(&format!("/{}", r.id))
+                            })
+                            .map(|r| r.priority.unwrap_or(0))
+                            .max()?;
+                        (top >= priority).then(|| format!("`{w}` (priority {top})"))
+                    })
+                    .collect();
                 let _ = writeln!(
                     out,
-                    "- **`{}`** for {}, {scope}: waives {}{until}. Why: {}",
+                    "- **`{}`** for {}, {scope}{when}: waives {} of priority below {priority}{until}. Why: {}",
                     o.id,
                     strs(&o.agents),
                     strs(&o.waive),
                     one_line(&o.justification)
                 );
+                if !out_of_reach.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "  - **Waives nothing of** {}: those rules' priority is not below the override's {priority}.",
+                        out_of_reach.join(", ")
+                    );
+                }
             }
             out.push('\n');
         }
