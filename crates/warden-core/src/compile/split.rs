@@ -3,6 +3,7 @@
 //! with its own revision, reloaded on its own.
 
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::{Compiled, LIBRARY};
 
@@ -47,12 +48,101 @@ impl Compiled {
         if let Value::Object(t) = &mut tenant {
             t.insert("meta".into(), meta);
         }
+        // Its own revision, from its own content: the project's revision (in its meta and in
+        // every precomputed allow decision) changes with any tenant, which would make every
+        // tenant's bundle change, and reload, whenever one tenant's policy does.
+        rewrite_strings(&mut tenant, &self.revision, "");
+        let mut hasher = Sha256::new();
+        hasher.update(id.as_bytes());
+        hasher.update([0]);
+        hasher.update(serde_json::to_vec(&tenant).unwrap_or_default());
+        let revision = hex::encode(&hasher.finalize()[..8]);
+        rewrite_revisions(&mut tenant, &revision);
         let data = json!({"warden": {"tenants": {id: tenant}}});
         let text = serde_json::to_string(&data).unwrap_or_default();
         Ok(BundlePart {
             roots: vec![format!("warden/tenants/{id}")],
             files: vec![("data.json".into(), text.into_bytes())],
-            revision: self.revision.clone(),
+            revision,
         })
+    }
+}
+
+/// Replaces every string equal to `from` in `v` with `to`.
+fn rewrite_strings(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::String(s) if s == from => *s = to.to_string(),
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_strings(x, from, to)),
+        Value::Object(o) => o.values_mut().for_each(|x| rewrite_strings(x, from, to)),
+        _ => {}
+    }
+}
+
+/// Sets the revision where the compiler put the project's: `meta.revision` and each
+/// precomputed decision's `metadata.bundle_revision` (emptied by [`rewrite_strings`]).
+fn rewrite_revisions(v: &mut Value, revision: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                match (k.as_str(), &*x) {
+                    ("revision" | "bundle_revision", Value::String(s)) if s.is_empty() => {
+                        *x = Value::String(revision.to_string());
+                    }
+                    _ => rewrite_revisions(x, revision),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_revisions(x, revision)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{compile, load};
+
+    fn project(acme_cap: u32, globex_cap: u32) -> crate::Compiled {
+        let file = |tenant: &str, cap: u32| {
+            let yaml = format!("warden: 1\ntenant: {tenant}\nagents:\n  a:\n    tools:\n      pay:\n        go:\n          rules:\n            - {{ id: cap, require: {{ args.amount: {{ max: {cap} }} }}, reason: too_much }}\n");
+            load(&format!("{tenant}.yaml"), &yaml).unwrap()
+        };
+        compile(
+            &[file("acme", acme_cap), file("globex", globex_cap)],
+            &[],
+            "1",
+        )
+        .unwrap()
+    }
+
+    /// A tenant's bundle changes only when its own policy does: its revision and its data do not
+    /// carry the whole project's revision, and every place that names a revision names its own.
+    #[test]
+    fn a_tenant_bundle_has_its_own_revision_and_changes_only_with_its_policy() {
+        let before = project(100, 200);
+        let after = project(100, 300); // only globex changed
+        assert_ne!(before.revision, after.revision);
+        let (a0, a1) = (
+            before.tenant_part("acme").unwrap(),
+            after.tenant_part("acme").unwrap(),
+        );
+        assert_eq!(a0.revision, a1.revision);
+        assert_eq!(
+            a0.files, a1.files,
+            "acme's bundle is byte for byte the same"
+        );
+        let g0 = before.tenant_part("globex").unwrap();
+        let g1 = after.tenant_part("globex").unwrap();
+        assert_ne!(g0.revision, g1.revision);
+        assert_ne!(a0.revision, g0.revision);
+        let text = String::from_utf8(a0.files[0].1.clone()).unwrap();
+        assert!(!text.contains(&before.revision), "{text}");
+        assert!(
+            text.contains(&format!("\"revision\":\"{}\"", a0.revision)),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("\"bundle_revision\":\"{}\"", a0.revision)),
+            "{text}"
+        );
     }
 }
