@@ -271,15 +271,26 @@ impl Aggregate {
                     }
                     upstream_sessions.insert(u.gate.server.clone(), opened);
                 }
-                Ok(_) | Err(_) => {
-                    let why = format!(
-                        "the MCP server `{}` could not be initialized",
-                        u.gate.server
+                // One server down or hanging does not keep clients from the others: the
+                // session goes on without it (its tools are not listed, calls to it fail).
+                failed => {
+                    let timed_out = matches!(failed, Err(Failed(codes::UPSTREAM_TIMEOUT, _)));
+                    let why = match failed {
+                        Err(Failed(_, why)) => why,
+                        _ => "did not accept initialize".into(),
+                    };
+                    tracing::warn!(
+                        server = u.gate.server,
+                        error = why,
+                        "an MCP server could not be initialized: the session goes on without it"
                     );
-                    return Json(u.gate.upstream_error(&id, codes::UPSTREAM_FAILED, why))
-                        .into_response();
+                    u.gate.svc.count_upstream_error(&u.gate.server, timed_out);
                 }
             }
+        }
+        if upstream_sessions.is_empty() {
+            let why = "no MCP server behind this endpoint could be initialized";
+            return Json(error(&id, codes::UPSTREAM_FAILED, why, None)).into_response();
         }
         let session = Arc::new(Session::new(&who.0, &who.1));
         let sid = session.id.clone();
@@ -323,6 +334,9 @@ impl Aggregate {
         let mut templates = Vec::new();
         for u in self.upstreams.iter() {
             let server = &u.gate.server;
+            if !c.upstream_sessions.contains_key(server) {
+                continue; // not initialized when this session began
+            }
             for mut t in self.pages(c, u, method, key).await {
                 let name = t
                     .get(field)
@@ -464,7 +478,15 @@ impl Aggregate {
             Ok(r) => r,
             Err(e) => return e,
         };
-        let mut settle = None;
+        let server = &u.gate.server;
+        let Some(sid) = c.upstream_sessions.get(server).cloned() else {
+            let why = format!(
+                "the MCP server `{server}` was unavailable when this session began; initialize \
+                 a new session to reach it"
+            );
+            return u.gate.upstream_error(id, codes::UPSTREAM_FAILED, why);
+        };
+        let mut held = None;
         let mut record = Record::done();
         let forward = match u.gate.as_call(&c.session, method, &local) {
             None => local,
@@ -476,31 +498,40 @@ impl Aggregate {
                     input,
                     record: r,
                 } => {
-                    settle = Some((reservation, input));
+                    held = Some(Held {
+                        gate: u.gate.clone(),
+                        reservation,
+                        input,
+                        cancel: Some(Cancel {
+                            client: self.client.clone(),
+                            url: u.url.clone(),
+                            session: sid.clone(),
+                            id: id.clone(),
+                            timeout: self.call_timeout,
+                        }),
+                    });
                     record = r;
                     Gate::forwarded(method, &local, &params)
                 }
             },
         };
-        let server = &u.gate.server;
-        let sid = c.upstream_sessions.get(server).cloned().flatten();
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": forward});
-        // The record (of a fail-open call) is committed while the call is upstream.
+        // The record (of a fail-open call) is committed while the call is upstream. Dropped
+        // before the answer (the client went away), `held` releases the call's charges and
+        // asks the server to cancel it.
         let (answer, ()) = tokio::join!(
             self.send(&u.url, sid.as_deref(), &req),
             record.commit_beside_send()
         );
         match answer {
             Ok((Some(mut msg), _)) => {
-                if let Some((reservation, input)) = &settle {
-                    u.gate.answered(reservation.as_deref(), input, &mut msg);
+                if let Some(h) = held {
+                    h.answered(&mut msg);
                 }
                 msg
             }
             Ok((None, _)) | Err(_) => {
-                if let Some((reservation, _)) = &settle {
-                    u.gate.settle(reservation.as_deref(), false);
-                }
+                drop(held); // released, and the server asked to cancel (a timeout)
                 let Failed(code, why) = answer
                     .err()
                     .unwrap_or_else(|| Failed::new("did not answer the request".into()));
@@ -508,6 +539,59 @@ impl Aggregate {
                     .upstream_error(id, code, format!("the MCP server `{server}` {why}"))
             }
         }
+    }
+}
+
+/// A forwarded call's charges until its answer is seen. Dropped unanswered (the client went
+/// away, the server failed or did not answer in time), it releases them and tells the server
+/// the call is cancelled, as the single-server endpoint does ([`crate::relay`]'s `Settle`).
+struct Held {
+    gate: Arc<Gate>,
+    reservation: Option<String>,
+    input: Value,
+    cancel: Option<Cancel>,
+}
+
+/// Where to send `notifications/cancelled` for an abandoned call.
+struct Cancel {
+    client: reqwest::Client,
+    url: String,
+    session: Option<String>,
+    id: Value,
+    timeout: Duration,
+}
+
+impl Held {
+    /// The answer came back: charges kept or released as it says, the result masked.
+    fn answered(mut self, msg: &mut Value) {
+        self.cancel = None;
+        let reservation = self.reservation.take();
+        self.gate.answered(reservation.as_deref(), &self.input, msg);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.gate.settle(self.reservation.take().as_deref(), false);
+        let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                          "params": {"requestId": c.id, "reason": "the call was abandoned"}});
+        rt.spawn(async move {
+            let mut req = c
+                .client
+                .post(&c.url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(note.to_string());
+            if let Some(s) = &c.session {
+                req = req.header("mcp-session-id", s);
+            }
+            if let Ok(Err(e)) = tokio::time::timeout(c.timeout, req.send()).await {
+                tracing::warn!(error = %e, "could not cancel an abandoned call upstream");
+            }
+        });
     }
 }
 
@@ -625,12 +709,9 @@ async fn on_delete(State(a): State<Arc<Aggregate>>, headers: HeaderMap) -> Respo
     }
     for u in a.upstreams.iter() {
         if let Some(Some(sid)) = c.upstream_sessions.get(&u.gate.server) {
-            let _ = a
-                .client
-                .delete(&u.url)
-                .header("mcp-session-id", sid)
-                .send()
-                .await;
+            let sent = a.client.delete(&u.url).header("mcp-session-id", sid).send();
+            // A server that hangs does not hold the client's DELETE past the call timeout.
+            let _ = tokio::time::timeout(a.call_timeout, sent).await;
         }
     }
     StatusCode::OK.into_response()

@@ -481,24 +481,43 @@ impl DecisionService {
     /// Decides one call, returning the policy set that decided and the candidate's shadow
     /// decision (evaluated on the same input after the enforced one; it never changes it).
     pub fn decide_with_set(&self, input: &serde_json::Value) -> Result<Decided, DecideError> {
+        let start = Instant::now();
+        let mut decided = self.decide_uncounted(input)?;
+        self.count(input, &mut decided, start);
+        Ok(decided)
+    }
+
+    /// [`DecisionService::decide_with_set`] without counting the decision in the metrics or
+    /// running the candidate: for a caller that decides one call more than once (the MCP gate
+    /// decides again with fresh limit counters, and once more on a tool's result) and counts
+    /// only the decision it acts on, with [`DecisionService::count`].
+    pub fn decide_uncounted(&self, input: &serde_json::Value) -> Result<Decided, DecideError> {
         if !self.ready() {
             return Err(DecideError::NoBundle);
         }
-        let engine = &self.engine;
-        let start = Instant::now();
-        let (d, set) = engine.decide_with_set(input).map_err(|e| match e {
+        let (d, set) = self.engine.decide_with_set(input).map_err(|e| match e {
             EngineError::Input(m) => DecideError::Input(m),
             other => DecideError::Eval(other.to_string()),
         })?;
-        let tenant = input.get("tenant").and_then(|t| t.as_str());
-        self.metrics
-            .decided(&d, tenant, set.revision(), start.elapsed().as_secs_f64());
-        let candidate = self.shadow(input, &d);
         Ok(Decided {
             decision: d,
             set,
-            candidate,
+            candidate: None,
         })
+    }
+
+    /// Counts a decision made on `input` (metrics: outcome, reasons, the latency since
+    /// `started`) and runs the candidate beside it.
+    pub fn count(&self, input: &serde_json::Value, decided: &mut Decided, started: Instant) {
+        let tenant = input.get("tenant").and_then(|t| t.as_str());
+        let d = &decided.decision;
+        self.metrics.decided(
+            d,
+            tenant,
+            decided.set.revision(),
+            started.elapsed().as_secs_f64(),
+        );
+        decided.candidate = self.shadow(input, d);
     }
 
     fn shadow(&self, input: &serde_json::Value, active: &Decision) -> Option<CandidateResult> {

@@ -248,7 +248,11 @@ impl Gate {
         let mut input = self.input(session, id, tool, args);
         let started = Instant::now();
         let (decided, reservation) = match self.decide_and_reserve(&mut input) {
-            Ok(d) => d,
+            Ok((mut d, r)) => {
+                // One call, one decision in the metrics, however many passes it took.
+                self.svc.count(&input, &mut d, started);
+                (d, r)
+            }
             Err(why) => {
                 return Verdict::Reply(error(
                     id,
@@ -402,8 +406,9 @@ impl Gate {
         &self,
         input: &mut Value,
     ) -> Result<(warden_server::service::Decided, Option<String>), String> {
+        // Each pass is decided uncounted; the caller counts the decision it acts on.
         let decide = |input: &Value| {
-            self.svc.decide_with_set(input).map_err(|e| match e {
+            self.svc.decide_uncounted(input).map_err(|e| match e {
                 DecideError::NoBundle => "no policy bundle is loaded".to_string(),
                 other => other.to_string(),
             })

@@ -114,8 +114,10 @@ impl Gate {
             o.remove("state");
             o.insert("result".into(), result.clone());
         }
-        let redactions: Vec<_> = match self.svc.decide(&probe) {
+        // Not counted: the call's decision already was.
+        let redactions: Vec<_> = match self.svc.decide_uncounted(&probe) {
             Ok(d) => d
+                .decision
                 .redactions
                 .into_iter()
                 .filter(|r| r.path == "/result" || r.path.starts_with("/result/"))
