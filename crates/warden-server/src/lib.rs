@@ -358,6 +358,7 @@ pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>)
                 match BundleSource::File(p.clone()).read_raw() {
                     Ok(raw) => {
                         if try_activate(&svc, b, cfg.data_dir.as_ref(), raw).await {
+                            svc.restored(&b.name);
                             tracing::warn!(bundle = b.name, path = %p.display(), "source unavailable: serving the persisted last good bundle");
                         }
                     }

@@ -374,6 +374,16 @@ impl DecisionService {
         self.count_load(name, "failed");
     }
 
+    /// Bundle `name` was activated from its persisted copy at start-up, not downloaded: its
+    /// status shows no download time (nothing has been fetched from its source yet).
+    pub fn restored(&self, name: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            if let Some(slot) = slots.get_mut(name) {
+                slot.status.last_successful_download = None;
+            }
+        }
+    }
+
     /// Whether a policy set is active (at least one bundle activated).
     pub fn ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)

@@ -534,4 +534,9 @@ async fn hot_reload_activates_good_bundles_rejects_tampered_ones_and_survives_re
         again.decide(7500).await["metadata"]["policy_version"],
         "cap-10000"
     );
+    // Active, but nothing was downloaded: the status does not claim a download.
+    let (_, status) = again.get("/v1/status").await;
+    let main = &serde_json::from_str::<Value>(&status).unwrap()["bundles"]["main"];
+    assert!(main["active_revision"].is_string(), "{main}");
+    assert!(main["last_successful_download"].is_null(), "{main}");
 }
