@@ -51,8 +51,13 @@ async fn serve(url: String, timeout: Duration) -> (String, Arc<warden_server::De
         gate: Arc::new(gate),
         url,
     };
+    (serve_all(vec![upstream], timeout).await, svc)
+}
+
+/// The aggregated endpoint over `upstreams`, for `test-agent` of `acme`; its URL.
+async fn serve_all(upstreams: Vec<warden_mcp::aggregate::Upstream>, timeout: Duration) -> String {
     let agg = warden_mcp::aggregate::Aggregate::new(
-        vec![upstream],
+        upstreams,
         Arc::new(Default::default()),
         timeout,
         Default::default(),
@@ -63,7 +68,7 @@ async fn serve(url: String, timeout: Duration) -> (String, Arc<warden_server::De
     let base = format!("http://{}/mcp", l.local_addr().unwrap());
     let app = warden_mcp::aggregate::router(agg.worker(), 1 << 20);
     tokio::spawn(async move { axum::serve(l, app).await });
-    (base, svc)
+    base
 }
 
 /// POSTs `msg` (in `session`) and returns the JSON-RPC answer.
@@ -229,27 +234,17 @@ async fn a_server_that_is_down_is_left_out_of_the_session() {
     let closed_url = format!("http://{}/mcp", closed.local_addr().unwrap());
     drop(closed); // nothing listens there now
     let (url, _) = slow_upstream().await;
-    let agg = warden_mcp::aggregate::Aggregate::new(
-        vec![
-            warden_mcp::aggregate::Upstream {
-                gate: Arc::new(down),
-                url: closed_url,
-            },
-            warden_mcp::aggregate::Upstream {
-                gate: Arc::new(up),
-                url,
-            },
-        ],
-        Arc::new(Default::default()),
-        Duration::from_secs(5),
-        Default::default(),
-        ("acme".into(), "test-agent".into()),
-    )
-    .unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/mcp", l.local_addr().unwrap());
-    let app = warden_mcp::aggregate::router(agg.worker(), 1 << 20);
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let upstreams = vec![
+        warden_mcp::aggregate::Upstream {
+            gate: Arc::new(down),
+            url: closed_url,
+        },
+        warden_mcp::aggregate::Upstream {
+            gate: Arc::new(up),
+            url,
+        },
+    ];
+    let base = serve_all(upstreams, Duration::from_secs(5)).await;
     let client = reqwest::Client::new();
     let session = open(&client, &base).await;
     let call = |name: &str| {
