@@ -230,3 +230,63 @@ async fn a_fail_open_reads_record_is_committed_by_the_transport() {
         assert_eq!(records(&db), 3);
     }
 }
+
+/// An approval waives the approval rule only: the approved call goes out with the policy's
+/// argument redactions applied (`sanitize`), as an unapproved call would.
+#[tokio::test]
+async fn an_approved_call_is_forwarded_with_its_redactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::testsrv_policy().replacen(
+        "        lookup:\n          rules:\n",
+        "        lookup:\n          rules:\n            - id: vip\n              require: { args.email: { not_matches: \"^vip\" } }\n              on_violation: approval_needed\n              reason: vip_lookup\n",
+        1,
+    );
+    assert!(text.contains("id: vip"), "the test policy changed shape");
+    let (mut g, _) = gate_over(dir.path(), &text, Denials::Error, Unlisted::Hide).await;
+    let store = std::sync::Arc::new(
+        warden_approvals::Store::open(&dir.path().join("approvals.db")).unwrap(),
+    );
+    let tokens = warden_approvals::Tokens::new(vec![7; 32]).unwrap();
+    g.approvals = Some(std::sync::Arc::new(warden_server::approvals::Approvals {
+        store: store.clone(),
+        tokens: tokens.clone(),
+        ttl_seconds: 600,
+        max_pending: 5,
+        notifier: None,
+        wait: None,
+        token_ttl_seconds: 300,
+    }));
+    let s = Session::new("acme", "test-agent");
+    let args = json!({"email": "vip-frank@example.com"});
+    let Verdict::Reply(r) = g.call(&s, &json!(1), &call("lookup", args.clone())).await else {
+        panic!("a VIP lookup needs approval first");
+    };
+    let aid = r["error"]["data"]["warden"]["approval_id"]
+        .as_str()
+        .unwrap();
+    let approvers = warden_approvals::Approvers {
+        tenants: [("acme".to_string(), vec!["alice".to_string()])].into(),
+        rules: Default::default(),
+    };
+    let a = store
+        .decide(
+            aid,
+            "alice",
+            true,
+            None,
+            &approvers,
+            warden_engine::now_unix(),
+        )
+        .unwrap();
+    let mut retry = call("lookup", args);
+    retry["_meta"] = json!({"warden/approval_token": tokens.mint(&a, 300)});
+    match g.call(&s, &json!(2), &retry).await {
+        Verdict::Forward { params, .. } => {
+            assert_eq!(params["arguments"]["email"], "[REDACTED:email]", "{params}");
+            assert!(params
+                .get("_meta")
+                .is_none_or(|m| m.get("warden/approval_token").is_none()));
+        }
+        Verdict::Reply(r) => panic!("the approved call was refused: {r}"),
+    }
+}

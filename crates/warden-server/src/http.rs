@@ -270,8 +270,18 @@ fn approval_step(
     let mut v = serde_json::to_value(decision).unwrap_or(Value::Null);
     match ap.step(call, decision, token, requester) {
         Step::Granted(note) => {
+            let outcome = crate::approvals::granted_outcome(decision);
             v["allow"] = json!(true);
-            v["outcome"] = json!("allow");
+            v["outcome"] = json!(outcome);
+            // Waiting for an approver is done; what is left is the redactions' remediation.
+            v["remediation"] = json!(decision
+                .violations
+                .iter()
+                .filter(|x| x.outcome.as_str() == outcome)
+                .find_map(|x| x.remediation.clone()));
+            if outcome == "allow" {
+                v["metadata"]["appeal_path"] = Value::Null;
+            }
             v["approval"] = note;
         }
         Step::Pending(mut note) => {

@@ -22,7 +22,7 @@ tenant: acme
 tools:
   bank:
     actions:
-      pay: { class: write, args: { amount: number } }
+      pay: { class: write, args: { amount: number, memo: string } }
 agents:
   payer:
     tools:
@@ -34,6 +34,9 @@ agents:
               on_violation: approval_needed
               reason: amount_requires_approval
               message: Payments above 100 need a person's approval.
+            - id: mask-memo
+              redact: { paths: [args.memo], patterns: [email] }
+              reason: pii_redacted
 ";
 
 struct Gateway {
@@ -378,4 +381,52 @@ async fn an_approval_cannot_be_used_after_its_retry_window_however_often_it_is_a
         tokens.check(&token, &a.digest, now).is_err(),
         "a token minted now for it has already expired"
     );
+}
+
+/// An approval waives the approval rule, not the policy's redactions: the approved retry of a
+/// call whose arguments still need masking is `sanitize` with its redactions, never a bare
+/// `allow` an enforcement point would forward as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_call_keeps_its_redactions() {
+    let g = gateway().await;
+    let mut call = payment(500);
+    call["action"]["args"]["memo"] = json!("refund for bob@example.com");
+    let send = |token: Option<String>| {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/v1/decide", g.base))
+            .bearer_auth("payer-key")
+            .json(&call);
+        if let Some(t) = token {
+            req = req.header("warden-approval-token", t);
+        }
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let asked = send(None).await;
+    assert_eq!(asked["outcome"], "approval_needed", "{asked}");
+    let id = asked["approval"]["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let approved: Value = reqwest::Client::new()
+        .post(format!("{}/v1/approvals/{id}/approve", g.base))
+        .bearer_auth("alice-key")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = approved["token"].as_str().unwrap().to_string();
+    let retried = send(Some(token)).await;
+    assert_eq!(
+        (retried["outcome"].as_str(), retried["allow"].as_bool()),
+        (Some("sanitize"), Some(true)),
+        "{retried}"
+    );
+    assert_eq!(
+        retried["redactions"][0]["path"], "/action/args/memo",
+        "{retried}"
+    );
+    assert_eq!(retried["approval"]["state"], "consumed", "{retried}");
 }

@@ -277,7 +277,8 @@ impl Gate {
                     {
                         Ok(Ok(())) => {
                             reservation = Some(rid);
-                            outcome = "allow".into();
+                            // Approved: its redactions still apply (then `sanitize`).
+                            outcome = warden_server::approvals::granted_outcome(d).into();
                         }
                         _ => outcome = "rate_limited".into(),
                     }
@@ -345,7 +346,7 @@ impl Gate {
             },
             "sanitize" => match warden_core::redact::apply(&mut input, &d.redactions) {
                 Ok(_) => {
-                    let mut p = params.clone();
+                    let mut p = without_token(params);
                     p["arguments"] = input["action"]["args"].clone();
                     Verdict::Forward {
                         params: p,

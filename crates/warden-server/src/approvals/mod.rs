@@ -38,6 +38,17 @@ pub struct Approvals {
 pub const TOKEN_REJECTED_REMEDIATION: &str =
     "Retry with the token minted for this exact call, or ask for a new approval.";
 
+/// The outcome of an `approval_needed` call once a person approved it: the approval waives the
+/// approval rules, not the policy's redactions, so a call that still has redactions in force is
+/// `sanitize` (its arguments rewritten before it goes out), otherwise `allow`.
+pub fn granted_outcome(d: &warden_core::contract::Decision) -> &'static str {
+    if d.redactions.is_empty() {
+        "allow"
+    } else {
+        "sanitize"
+    }
+}
+
 /// The call a decision input describes (tenant, agent, tool, action and arguments; missing
 /// arguments count as `{}`), as approvals and their action digests see it.
 pub fn call_of(input: &Value) -> Call {
