@@ -381,3 +381,29 @@ fn serve_says_no_bundle_is_loaded_when_the_saved_one_is_rejected() {
     );
     assert!(!log.contains("keeps serving"), "{log}");
 }
+
+/// An empty Slack signing secret is refused at start-up: with it anyone could sign approvals.
+#[test]
+fn an_empty_slack_signing_secret_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "  \n").unwrap();
+    let cfg = dir.path().join("approvals.yaml");
+    std::fs::write(
+        &cfg,
+        "approvers:\n  acme: [alice]\nslack_signing_secret_file: secret\n",
+    )
+    .unwrap();
+    let o = warden(&[
+        "serve",
+        "--policies",
+        "examples/fintech",
+        "--approvals",
+        cfg.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.path().join("state").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("`secret` is empty"), "{}", text(&o));
+}

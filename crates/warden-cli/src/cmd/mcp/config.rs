@@ -210,15 +210,7 @@ pub(crate) fn approval_setup_from(
                 spec.link_base.clone(),
             ))
         }),
-        slack_signing_secret: match &spec.slack_signing_secret_file {
-            Some(p) => Some(
-                std::fs::read_to_string(base.join(p))
-                    .map_err(|e| CliError::usage(format!("slack_signing_secret_file: {e}")))?
-                    .trim()
-                    .to_string(),
-            ),
-            None => std::env::var("WARDEN_SLACK_SIGNING_SECRET").ok(),
-        },
+        slack_signing_secret: slack_secret(spec, base)?,
         listen: spec.listen.clone(),
         wait: spec
             .wait_seconds
@@ -318,4 +310,31 @@ pub(crate) fn read_config(path: &Path) -> Result<McpFile, CliError> {
         CliError::usage(format!("{}: {e}", path.display()))
             .hint("expected tenant, agent, server {name, command, args}, and policies or bundles")
     })
+}
+
+/// The Slack signing secret, from `slack_signing_secret_file` or `WARDEN_SLACK_SIGNING_SECRET`.
+/// An empty one is refused: HMAC takes a key of any length, so with an empty secret anyone
+/// could sign an approval for the callback Slack must reach from the internet.
+fn slack_secret(spec: &ApprovalsSpec, base: &std::path::Path) -> Result<Option<String>, CliError> {
+    let (secret, from) = match &spec.slack_signing_secret_file {
+        Some(p) => (
+            std::fs::read_to_string(base.join(p))
+                .map_err(|e| CliError::usage(format!("slack_signing_secret_file: {e}")))?
+                .trim()
+                .to_string(),
+            format!("slack_signing_secret_file `{p}`"),
+        ),
+        None => match std::env::var("WARDEN_SLACK_SIGNING_SECRET") {
+            Ok(s) => (
+                s.trim().to_string(),
+                "WARDEN_SLACK_SIGNING_SECRET".to_string(),
+            ),
+            Err(_) => return Ok(None),
+        },
+    };
+    if secret.is_empty() {
+        return Err(CliError::usage(format!("{from} is empty"))
+            .hint("put the signing secret from your Slack app's Basic Information page there"));
+    }
+    Ok(Some(secret))
 }
