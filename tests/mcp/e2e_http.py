@@ -257,6 +257,44 @@ def approver_api(base, method, path, body=None):
         return json.loads(r.read())
 
 
+async def held_then_abandoned(d, warden_url, base):
+    """A held call whose client goes away is not made when it is approved later."""
+    import http.client
+    from urllib.parse import urlparse
+    u = urlparse(warden_url)
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}
+
+    def post(msg):
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c.request("POST", u.path, body=json.dumps(msg), headers=headers)
+        return c, c.getresponse()
+
+    c, r = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    headers["Mcp-Session-Id"] = r.getheader("mcp-session-id")
+    r.read()
+    c.close()
+    c, r = post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    r.read()
+    c.close()
+    c, r = post({"jsonrpc": "2.0", "id": 99, "method": "tools/call",
+                 "params": {"name": "pay", "arguments": {"amount": 2100, "currency": "USD"}}})
+    check(r.status == 200 and r.getheader("content-type", "").startswith("text/event-stream"),
+          "a call needing approval is held on an event stream")
+    c.close()  # the client gives up
+    pending = []
+    for _ in range(50):
+        pending = (await asyncio.to_thread(approver_api, base, "GET", "/v1/approvals"))["approvals"]
+        if pending:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(approver_api, base, "POST", f"/v1/approvals/{pending[0]['id']}/approve", {"note": "late"})
+    await asyncio.sleep(1.5)
+    check(not calls(d, "pay"), "approved after its client went away, the held call is not made")
+
+
 async def waiting(d, warden_url):
     """Waiting mode over Streamable HTTP: the held call streams progress notifications (SSE) while
     a person decides over the approver API served beside /mcp, then carries the server's result."""
@@ -275,6 +313,7 @@ async def waiting(d, warden_url):
                                                f"/v1/approvals/{pending[0]['id']}/approve", {"note": "ok"})
             await asyncio.sleep(0.1)
 
+    await held_then_abandoned(d, warden_url, base)
     async with streamable_http_client(warden_url) as (r, w, *_):
         async with ClientSession(r, w) as s:
             await s.initialize()

@@ -510,7 +510,16 @@ fn waiting_stream(
         let notify = |n: Value| {
             let _ = tx.send(event(&n));
         };
-        let verdict = p.gate.resume(&session, &id, &params, &aid, notify).await;
+        // A client that goes away while the call is held has given up on it: the call is not
+        // made when the approval comes (it would be made with nobody to answer, and the agent
+        // would likely ask again), and the approval is left unused.
+        let verdict = tokio::select! {
+            v = p.gate.resume(&session, &id, &params, &aid, notify) => v,
+            _ = tx.closed() => {
+                tracing::info!(approval = aid, "a held call's client went away: not made");
+                return;
+            }
+        };
         let (params, reservation, input, record) = match verdict {
             Verdict::Reply(r) => {
                 let _ = tx.send(event(&r));
