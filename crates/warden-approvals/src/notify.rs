@@ -27,8 +27,48 @@ fn summary(a: &Approval) -> String {
     )
 }
 
+/// Longest string argument shown whole: a longer one is cut, so that one padded value cannot
+/// push the others (a payment's recipient, say) out of the message the approver reads.
+const SHOWN_VALUE_CHARS: usize = 300;
+
+fn shorten(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.chars().count() > SHOWN_VALUE_CHARS => {
+            let head: String = s.chars().take(SHOWN_VALUE_CHARS).collect();
+            Value::String(format!("{head}… ({} characters)", s.chars().count()))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(shorten).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shorten(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack requires, so text the agent chose
+/// (its arguments) cannot become a mention (`<!channel>`) or a link (`<https://…|Open>`).
+fn slack_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Text for a Teams TextBlock (a Markdown subset): brackets, parentheses and emphasis marks
+/// escaped, so an argument cannot become a link (`[Approve](https://…)`) or formatting.
+fn teams_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '`' | '<' | '>' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn arguments(a: &Approval) -> String {
-    let text = serde_json::to_string_pretty(&a.call.arguments).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&shorten(&a.call.arguments)).unwrap_or_default();
     // Slack sections hold at most 3,000 characters.
     let cut: String = text.chars().take(2_800).collect();
     if cut.len() < text.len() {
@@ -42,8 +82,10 @@ fn arguments(a: &Approval) -> String {
 /// approval's page, if the gateway serves one.
 pub fn slack_message(a: &Approval, link: Option<&str>) -> Value {
     let mut blocks = vec![
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": summary(a)}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("```{}```", arguments(a))}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&summary(a))}}),
+        // Inside the code block the agent's text cannot close it either.
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "```{}```", slack_text(&arguments(a)).replace("```", "'''"))}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "Rule `{}` · policy {} · approval `{}` · expires <!date^{}^{{date_short_pretty}} {{time}}|at {}>",
             a.rule, a.policy_version, a.id, a.expires, a.expires)}]}),
@@ -83,7 +125,7 @@ pub fn teams_card(a: &Approval, link: Option<&str>) -> Value {
                     {"title": "Reasons", "value": a.reasons.join(", ")},
                     {"title": "Approval", "value": a.id},
                 ]},
-                {"type": "TextBlock", "wrap": true, "fontType": "Monospace", "text": arguments(a)},
+                {"type": "TextBlock", "wrap": true, "fontType": "Monospace", "text": teams_text(&arguments(a))},
             ],
             "actions": actions,
         }
@@ -162,4 +204,64 @@ pub fn slack_action(body: &[u8]) -> Result<SlackAction, String> {
         approve,
         approver: format!("slack:{user}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Call, State};
+
+    fn approval(arguments: Value) -> Approval {
+        let call = Call {
+            tenant: "acme".into(),
+            agent: "payer".into(),
+            tool: "bank".into(),
+            action: "pay".into(),
+            arguments,
+        };
+        Approval {
+            id: "apr_1".into(),
+            digest: crate::digest(&call),
+            call,
+            policy_version: "1".into(),
+            rule: "r".into(),
+            reasons: vec!["big".into()],
+            requester: json!({}),
+            created: 0,
+            expires: 100,
+            state: State::Pending,
+            decided_by: None,
+            decided_at: None,
+            note: None,
+        }
+    }
+
+    /// What the agent wrote cannot become a mention, a link, or hide another argument.
+    #[test]
+    fn agent_text_is_escaped_and_cannot_push_arguments_out() {
+        let a = approval(json!({
+            "description": format!("```\n<!channel> <https://evil.example/|Open in Warden> [Approve](https://evil.example) {}", " ".repeat(3000)),
+            "recipient": "acct_ATTACKER",
+        }));
+        let slack = slack_message(&a, None).to_string();
+        assert!(
+            !slack.contains("<!channel>") && !slack.contains("<https://evil"),
+            "{slack}"
+        );
+        assert!(slack.contains("&lt;!channel&gt;"), "{slack}");
+        assert!(
+            slack.contains("acct_ATTACKER"),
+            "a padded argument cannot hide the recipient"
+        );
+        let msg = slack_message(&a, None);
+        let code = msg["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert_eq!(
+            code.matches("```").count(),
+            2,
+            "the code block is not closed early: {code}"
+        );
+        let teams = teams_card(&a, None).to_string();
+        assert!(teams.contains(r"acct\\_ATTACKER"), "{teams}");
+        assert!(!teams.contains("[Approve](https"), "{teams}");
+    }
 }
