@@ -475,6 +475,42 @@ def leaky_server(d):
     p.wait(timeout=10)
 
 
+def held_call_cancelled(d):
+    """A call held for approval that the client cancels is not made when it is approved, and
+    does not use the approval up."""
+    cfg = config(d, approvals={"approvers": {"acme": ["alice"]}, "wait_seconds": 30})
+    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+
+    def send(m):
+        p.stdin.write(json.dumps(m) + "\n")
+        p.stdin.flush()
+
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    json.loads(p.stdout.readline())
+    send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    send({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+          "params": {"name": "pay", "arguments": {"amount": 3000, "currency": "USD"}}})
+    aid = None
+    for _ in range(100):
+        _, out, _ = approvals_cli(cfg, "list")
+        line = next((l for l in out.splitlines() if "pending" in l), None)
+        if line:
+            aid = line.split()[0]
+            break
+        time.sleep(0.1)
+    send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}})
+    time.sleep(0.5)
+    approvals_cli(cfg, "approve", aid, "--as", "alice")
+    time.sleep(1.5)
+    _, out, _ = approvals_cli(cfg, "show", aid)
+    check(not calls(d, "pay") and json.loads(out)["state"] == "approved",
+          "a held call the client cancelled is not made when approved, and the approval is not used up")
+    p.stdin.close()
+    p.wait(timeout=10)
+
+
 async def main():
     global WARDEN
     ap = argparse.ArgumentParser()
@@ -493,6 +529,9 @@ async def main():
     print("== malformed server")
     with tempfile.TemporaryDirectory() as d:
         malformed_server(d)
+    print("== held call cancelled")
+    with tempfile.TemporaryDirectory() as d:
+        held_call_cancelled(d)
     print("== leaky server")
     with tempfile.TemporaryDirectory() as d:
         leaky_server(d)

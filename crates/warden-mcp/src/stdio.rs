@@ -42,8 +42,9 @@ pub struct Upstream {
 /// answer to an id not in flight (a second answer, an id echoed in another JSON type, a late
 /// answer to a call that timed out or was cancelled) would reach the client uninspected.
 enum Pending {
-    /// A call being decided: not yet forwarded, so nothing may answer it.
-    Deciding,
+    /// A call being decided (or held for a person's approval): not yet forwarded, so nothing
+    /// may answer it. Notified when the client cancels it, so a held call stops waiting.
+    Deciding(Arc<tokio::sync::Notify>),
     /// A forwarded call: its charges are settled and its result inspected when it is answered.
     Call {
         reservation: Option<String>,
@@ -158,14 +159,14 @@ impl Pump {
         let Some(id) = id else {
             return self.on_client_notification(method, msg);
         };
-        let seq = match self.track(&id) {
-            Ok(seq) => seq,
+        let (seq, stop) = match self.track(&id) {
+            Ok(t) => t,
             Err(why) => return self.reply(error(&id, codes::INVALID_REQUEST, why, None)),
         };
         if let Some(call) = self.gate.as_call(&self.session, method, &params) {
             let pump = self.clone();
             let method = method.to_string();
-            tokio::spawn(async move { pump.call(id, seq, msg, &method, call).await });
+            tokio::spawn(async move { pump.call(id, seq, stop, msg, &method, call).await });
             return;
         }
         let state = match crate::gate::listed(method) {
@@ -204,9 +205,15 @@ impl Pump {
         };
         let k = key(rid);
         let Some(entry) = p.get_mut(&k) else { return };
-        match std::mem::replace(&mut entry.state, Pending::Deciding) {
+        match std::mem::replace(&mut entry.state, Pending::Other) {
             Pending::Call { reservation, .. } | Pending::Cancelled { reservation } => {
                 entry.state = Pending::Cancelled { reservation };
+            }
+            Pending::Deciding(stop) => {
+                // A call held for approval stops waiting: it will not be made, and the
+                // approval is not used up for it.
+                stop.notify_one();
+                p.remove(&k);
             }
             _ => {
                 p.remove(&k);
@@ -215,8 +222,9 @@ impl Pump {
     }
 
     /// Starts tracking a request: its id must be a string or an integer (MCP) and not used by
-    /// another request in flight. Returns the request's number.
-    fn track(&self, id: &Value) -> Result<u64, String> {
+    /// another request in flight. Returns the request's number and what tells a call being
+    /// decided that it was cancelled.
+    fn track(&self, id: &Value) -> Result<(u64, Arc<tokio::sync::Notify>), String> {
         if let Some(why) = crate::gate::bad_request_id(id) {
             return Err(why);
         }
@@ -231,11 +239,12 @@ impl Pump {
                  unique within a session"
             )),
             std::collections::hash_map::Entry::Vacant(v) => {
+                let stop = Arc::new(tokio::sync::Notify::new());
                 v.insert(InFlight {
                     seq,
-                    state: Pending::Deciding,
+                    state: Pending::Deciding(stop.clone()),
                 });
-                Ok(seq)
+                Ok((seq, stop))
             }
         }
     }
@@ -266,16 +275,25 @@ impl Pump {
     }
 
     /// Decides a request that is a call (`call`: its tool-call form, see [`Gate::as_call`]).
-    async fn call(self: Arc<Self>, id: Value, seq: u64, mut msg: Value, method: &str, call: Value) {
+    async fn call(
+        self: Arc<Self>,
+        id: Value,
+        seq: u64,
+        stop: Arc<tokio::sync::Notify>,
+        mut msg: Value,
+        method: &str,
+        call: Value,
+    ) {
         let original = msg.get("params").cloned().unwrap_or(Value::Null);
         let params = call;
-        // Waiting mode holds an approval_needed call here, telling the client it is waiting.
+        // Waiting mode holds an approval_needed call here, telling the client it is waiting;
+        // a cancellation from the client ends the wait.
         let pump = self.clone();
-        match self
-            .gate
-            .call_waiting(&self.session, &id, &params, |n| pump.reply(n))
-            .await
-        {
+        let verdict = tokio::select! {
+            v = self.gate.call_waiting(&self.session, &id, &params, |n| pump.reply(n)) => v,
+            _ = stop.notified() => return,
+        };
+        match verdict {
             Verdict::Reply(r) => {
                 // Not answered when it was cancelled (or the server went away) meanwhile.
                 if self.take(&id, seq).is_some() {
@@ -357,7 +375,9 @@ impl Pump {
             // An answer: relayed only as the answer to a request in flight.
             let k = msg.get("id").map(key).unwrap_or_default();
             let state = self.pending.lock().ok().and_then(|mut p| match p.get(&k) {
-                Some(e) if !matches!(e.state, Pending::Deciding) => p.remove(&k).map(|e| e.state),
+                Some(e) if !matches!(e.state, Pending::Deciding(_)) => {
+                    p.remove(&k).map(|e| e.state)
+                }
                 _ => None,
             });
             match state {
@@ -379,7 +399,7 @@ impl Pump {
                     self.gate.settle(reservation.as_deref(), ok);
                     return;
                 }
-                Some(Pending::Deciding) | None => {
+                Some(Pending::Deciding(_)) | None => {
                     tracing::warn!(
                         id = %k,
                         "dropped an answer from the MCP server to no request in flight"
@@ -430,6 +450,10 @@ impl Pump {
                 Pending::Cancelled { reservation } => {
                     self.gate.settle(reservation.as_deref(), false);
                     None // the client expects no answer
+                }
+                Pending::Deciding(stop) => {
+                    stop.notify_one(); // a held call stops waiting
+                    Some(k)
                 }
                 _ => Some(k),
             })
