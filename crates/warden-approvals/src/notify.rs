@@ -67,15 +67,24 @@ fn teams_text(s: &str) -> String {
     out
 }
 
-fn arguments(a: &Approval) -> String {
-    let text = serde_json::to_string_pretty(&shorten(&a.call.arguments)).unwrap_or_default();
-    // Slack sections hold at most 3,000 characters.
-    let cut: String = text.chars().take(2_800).collect();
-    if cut.len() < text.len() {
-        format!("{cut}\n…")
-    } else {
-        cut
+/// The call's arguments as the approver reads them, escaped by `escape` for the channel and
+/// then cut to fit a message (Slack sections hold at most 3,000 characters): cut after
+/// escaping, so the escapes cannot push it past the limit, and never inside an escape.
+fn arguments(a: &Approval, escape: fn(&str) -> String) -> String {
+    let text =
+        escape(&serde_json::to_string_pretty(&shorten(&a.call.arguments)).unwrap_or_default());
+    let mut cut: String = text.chars().take(2_800).collect();
+    if cut.len() == text.len() {
+        return cut;
     }
+    // An escape cut in two (`&am`, a lone `\`) is dropped whole.
+    if let Some(amp) = cut.rfind('&').filter(|i| !cut[*i..].contains(';')) {
+        cut.truncate(amp);
+    }
+    if cut.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1 {
+        cut.pop();
+    }
+    format!("{cut}\n… (cut: the full call is on the approval's page)")
 }
 
 /// The Slack message for a pending approval (post it to an incoming webhook). `link` is the
@@ -85,7 +94,7 @@ pub fn slack_message(a: &Approval, link: Option<&str>) -> Value {
         json!({"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&summary(a))}}),
         // Inside the code block the agent's text cannot close it either.
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "```{}```", slack_text(&arguments(a)).replace("```", "'''"))}}),
+            "```{}```", arguments(a, slack_text).replace("```", "'''"))}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "Rule `{}` · policy {} · approval `{}` · expires <!date^{}^{{date_short_pretty}} {{time}}|at {}>",
             a.rule, a.policy_version, a.id, a.expires, a.expires)}]}),
@@ -125,7 +134,7 @@ pub fn teams_card(a: &Approval, link: Option<&str>) -> Value {
                     {"title": "Reasons", "value": a.reasons.join(", ")},
                     {"title": "Approval", "value": a.id},
                 ]},
-                {"type": "TextBlock", "wrap": true, "fontType": "Monospace", "text": teams_text(&arguments(a))},
+                {"type": "TextBlock", "wrap": true, "fontType": "Monospace", "text": arguments(a, teams_text)},
             ],
             "actions": actions,
         }

@@ -513,12 +513,14 @@ fn waiting_stream(
         // A client that goes away while the call is held has given up on it: the call is not
         // made when the approval comes (it would be made with nobody to answer, and the agent
         // would likely ask again), and the approval is left unused.
-        let verdict = tokio::select! {
-            v = p.gate.resume(&session, &id, &params, &aid, notify) => v,
-            _ = tx.closed() => {
-                tracing::info!(approval = aid, "a held call's client went away: not made");
-                return;
-            }
+        let closed = tx.clone();
+        let Some(verdict) = p
+            .gate
+            .resume_until(&session, &id, &params, &aid, notify, closed.closed())
+            .await
+        else {
+            tracing::info!(approval = aid, "a held call's client went away: not made");
+            return;
         };
         let (params, reservation, input, record) = match verdict {
             Verdict::Reply(r) => {

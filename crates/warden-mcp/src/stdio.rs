@@ -56,7 +56,11 @@ enum Pending {
     /// cancelled ignores it), but a server may finish the call anyway, so its charges are kept
     /// if the answer says it succeeded (as over HTTP, where the answer still comes back on the
     /// call's stream) and released otherwise, or when no answer comes in time.
-    Cancelled { reservation: Option<String> },
+    Cancelled {
+        reservation: Option<String>,
+        input: Value,
+        progress: Option<Value>,
+    },
     /// A `tools/list`, `prompts/list` or `resources/list` whose answer is filtered.
     List(&'static str),
     /// Any other request: its answer passes unchanged.
@@ -173,9 +177,10 @@ impl Pump {
             Some(m) => Pending::List(m),
             None => Pending::Other,
         };
+        // No timeout: `initialize` may wait on a server that is still being downloaded or
+        // started, and other requests can legitimately run long; only calls have one.
         if self.set_state(&id, seq, state) {
             let _ = self.to_server.send(Some(msg.to_string()));
-            self.expire_after(id, seq);
         }
     }
 
@@ -206,8 +211,21 @@ impl Pump {
         let k = key(rid);
         let Some(entry) = p.get_mut(&k) else { return };
         match std::mem::replace(&mut entry.state, Pending::Other) {
-            Pending::Call { reservation, .. } | Pending::Cancelled { reservation } => {
-                entry.state = Pending::Cancelled { reservation };
+            Pending::Call {
+                reservation,
+                input,
+                progress,
+            }
+            | Pending::Cancelled {
+                reservation,
+                input,
+                progress,
+            } => {
+                entry.state = Pending::Cancelled {
+                    reservation,
+                    input,
+                    progress,
+                };
             }
             Pending::Deciding(stop) => {
                 // A call held for approval stops waiting: it will not be made, and the
@@ -289,9 +307,18 @@ impl Pump {
         // Waiting mode holds an approval_needed call here, telling the client it is waiting;
         // a cancellation from the client ends the wait.
         let pump = self.clone();
-        let verdict = tokio::select! {
-            v = self.gate.call_waiting(&self.session, &id, &params, |n| pump.reply(n)) => v,
-            _ = stop.notified() => return,
+        let Some(verdict) = self
+            .gate
+            .call_waiting_until(
+                &self.session,
+                &id,
+                &params,
+                |n| pump.reply(n),
+                stop.notified(),
+            )
+            .await
+        else {
+            return;
         };
         match verdict {
             Verdict::Reply(r) => {
@@ -343,7 +370,7 @@ impl Pump {
         };
         match state {
             Pending::Call { reservation, .. } => self.gate.settle(reservation.as_deref(), false),
-            Pending::Cancelled { reservation } => {
+            Pending::Cancelled { reservation, .. } => {
                 // Cancelled: nothing to tell the client.
                 return self.gate.settle(reservation.as_deref(), false);
             }
@@ -392,7 +419,7 @@ impl Pump {
                     }
                 }
                 Some(Pending::Other) => {}
-                Some(Pending::Cancelled { reservation }) => {
+                Some(Pending::Cancelled { reservation, .. }) => {
                     let ok = msg.get("result").is_some_and(|r| {
                         r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
                     });
@@ -417,13 +444,22 @@ impl Pump {
         let Some(token) = note.pointer("/params/progressToken").cloned() else {
             return;
         };
+        // Matched as text, so a token echoed in another JSON type (`"7"` for 7) still matches;
+        // a cancelled call the server keeps working on is still masked.
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        let token = text(&token);
         let input = self.pending.lock().ok().and_then(|p| {
             p.values().find_map(|e| match &e.state {
                 Pending::Call {
                     input,
                     progress: Some(t),
                     ..
-                } if *t == token => Some(input.clone()),
+                }
+                | Pending::Cancelled {
+                    input,
+                    progress: Some(t),
+                    ..
+                } if text(t) == token => Some(input.clone()),
                 _ => None,
             })
         });
@@ -447,7 +483,7 @@ impl Pump {
                     self.gate.settle(reservation.as_deref(), false);
                     Some(k)
                 }
-                Pending::Cancelled { reservation } => {
+                Pending::Cancelled { reservation, .. } => {
                     self.gate.settle(reservation.as_deref(), false);
                     None // the client expects no answer
                 }

@@ -532,15 +532,39 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServeError> {
     // SIGTERM or Ctrl-C: stop accepting, let the requests in flight finish (their records
     // are committed before they answer), then sign the log's head, so a clean stop leaves no
     // unsigned tail.
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop_signal())
-        .await?;
+    use std::future::IntoFuture;
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            let _ = stopping.send(());
+        })
+        .into_future();
+    // Requests still open (an approval long-poll, a slow client) get at most DRAIN to finish;
+    // a second signal stops at once. The head is signed either way.
+    let deadline = async move {
+        if stopped.await.is_ok() {
+            tokio::select! {
+                _ = tokio::time::sleep(DRAIN) => tracing::warn!("requests still open after the drain: stopping"),
+                _ = stop_signal() => tracing::warn!("second stop signal: stopping now"),
+            }
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server => r?,
+        _ = deadline => {}
+    }
     if let Some(a) = closing {
         a.sign_head();
     }
     tracing::info!("warden stopped");
     Ok(())
 }
+
+/// How long a stopping server waits for the requests in flight.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Resolves on SIGTERM (how service managers stop a process) or SIGINT (Ctrl-C).
 async fn stop_signal() {

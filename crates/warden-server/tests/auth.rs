@@ -171,6 +171,7 @@ async fn identities_come_from_credentials_not_from_the_body() {
         "/v1/data/warden/tenants",
         "/v1/data/warden",
         "/v1/data",
+        "/v1/data/warden/custom_all/violations",
     ] {
         assert_eq!(get(path, "k-123").await, 403, "{path}");
     }

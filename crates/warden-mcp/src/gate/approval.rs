@@ -60,12 +60,31 @@ impl Gate {
         params: &Value,
         notify: impl FnMut(Value),
     ) -> Verdict {
+        self.call_waiting_until(session, id, params, notify, std::future::pending())
+            .await
+            .unwrap_or_else(|| Verdict::Reply(Value::Null))
+    }
+
+    /// [`Gate::call_waiting`] that stops waiting for a person when `stop` resolves (the client
+    /// cancelled the call or went away): `None`, and the call is not made nor the approval used.
+    /// Only the wait is given up: deciding, reserving and recording run to their end.
+    pub async fn call_waiting_until(
+        &self,
+        session: &Session,
+        id: &Value,
+        params: &Value,
+        notify: impl FnMut(Value),
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Option<Verdict> {
         let v = self.call(session, id, params).await;
-        let Verdict::Reply(r) = &v else { return v };
-        let Some(aid) = self.waits_on(r) else {
-            return v;
+        let Verdict::Reply(r) = &v else {
+            return Some(v);
         };
-        self.resume(session, id, params, &aid, notify).await
+        let Some(aid) = self.waits_on(r) else {
+            return Some(v);
+        };
+        self.resume_until(session, id, params, &aid, notify, stop)
+            .await
     }
 
     /// Waiting mode, after [`Gate::call`] answered that the call waits on approval `aid`
@@ -78,21 +97,40 @@ impl Gate {
         id: &Value,
         params: &Value,
         aid: &str,
-        mut notify: impl FnMut(Value),
+        notify: impl FnMut(Value),
     ) -> Verdict {
+        self.resume_until(session, id, params, aid, notify, std::future::pending())
+            .await
+            .unwrap_or_else(|| Verdict::Reply(Value::Null))
+    }
+
+    /// [`Gate::resume`] that gives up the wait when `stop` resolves first (`None`): the call is
+    /// not made and the approval is left unused. Once the person has decided, the retry runs
+    /// to its end whatever `stop` does, so no charge or approval is left half-spent.
+    pub async fn resume_until(
+        &self,
+        session: &Session,
+        id: &Value,
+        params: &Value,
+        aid: &str,
+        mut notify: impl FnMut(Value),
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Option<Verdict> {
         let token = params.pointer("/_meta/progressToken").cloned();
         let mut ticks = 0u64;
-        let waited = self
-            .wait_for_approval(aid, |secs| {
-                if let Some(t) = &token {
-                    ticks += 1;
-                    notify(json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                        "params": {"progressToken": t, "progress": ticks,
-                                   "message": format!("waiting for a person to approve {aid} ({secs} s so far)")}}));
-                }
-            })
-            .await;
-        match waited {
+        let wait = self.wait_for_approval(aid, |secs| {
+            if let Some(t) = &token {
+                ticks += 1;
+                notify(json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                    "params": {"progressToken": t, "progress": ticks,
+                               "message": format!("waiting for a person to approve {aid} ({secs} s so far)")}}));
+            }
+        });
+        let waited = tokio::select! {
+            w = wait => w,
+            () = stop => return None,
+        };
+        Some(match waited {
             Waited::Approved(token) => {
                 let mut retry = params.clone();
                 if !retry.get("_meta").is_some_and(Value::is_object) {
@@ -129,7 +167,7 @@ impl Gate {
                     ),
                 ))
             }
-        }
+        })
     }
 
     /// Waiting mode: waits for a person to decide approval `id` (up to the configured wait);
