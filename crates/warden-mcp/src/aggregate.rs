@@ -576,8 +576,7 @@ impl Drop for Held {
         let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
             return;
         };
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-                          "params": {"requestId": c.id, "reason": "the call was abandoned"}});
+        let note = crate::gate::cancelled_note(&c.id, "the call was abandoned");
         rt.spawn(async move {
             let mut req = c
                 .client

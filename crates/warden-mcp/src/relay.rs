@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::gate::{codes, Gate, Session};
 use crate::http::{json_response, HttpProxy};
@@ -73,8 +73,7 @@ impl Drop for Settle {
         let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
             return;
         };
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-                          "params": {"requestId": c.id, "reason": "the client went away"}});
+        let note = crate::gate::cancelled_note(&c.id, "the client went away");
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         headers.insert(

@@ -51,15 +51,11 @@ enum Pending {
         input: Value,
         /// The call's `_meta.progressToken`: progress about it is masked like its result.
         progress: Option<Value>,
-    },
-    /// A forwarded call the client cancelled. Its answer is not relayed (MCP: the side that
-    /// cancelled ignores it), but a server may finish the call anyway, so its charges are kept
-    /// if the answer says it succeeded (as over HTTP, where the answer still comes back on the
-    /// call's stream) and released otherwise, or when no answer comes in time.
-    Cancelled {
-        reservation: Option<String>,
-        input: Value,
-        progress: Option<Value>,
+        /// The client cancelled it. Its answer is then not relayed (MCP: the side that
+        /// cancelled ignores it), but a server may finish the call anyway, so its charges are
+        /// kept if the answer says it succeeded (as over HTTP, where the answer still comes
+        /// back on the call's stream) and released otherwise, or when no answer comes in time.
+        cancelled: bool,
     },
     /// A `tools/list`, `prompts/list` or `resources/list` whose answer is filtered.
     List(&'static str),
@@ -202,7 +198,7 @@ impl Pump {
     }
 
     /// The client cancelled request `rid`. A forwarded call waits for its answer (or its
-    /// timeout) to settle its charges, see [`Pending::Cancelled`]; anything else is forgotten
+    /// timeout) to settle its charges, see [`Pending::Call`]; anything else is forgotten
     /// (a call still being decided is then never sent). No answer to it reaches the client.
     fn cancelled(&self, rid: &Value) {
         let Ok(mut p) = self.pending.lock() else {
@@ -210,23 +206,8 @@ impl Pump {
         };
         let k = key(rid);
         let Some(entry) = p.get_mut(&k) else { return };
-        match std::mem::replace(&mut entry.state, Pending::Other) {
-            Pending::Call {
-                reservation,
-                input,
-                progress,
-            }
-            | Pending::Cancelled {
-                reservation,
-                input,
-                progress,
-            } => {
-                entry.state = Pending::Cancelled {
-                    reservation,
-                    input,
-                    progress,
-                };
-            }
+        match &mut entry.state {
+            Pending::Call { cancelled, .. } => *cancelled = true,
             Pending::Deciding(stop) => {
                 // A call held for approval stops waiting: it will not be made, and the
                 // approval is not used up for it.
@@ -343,6 +324,7 @@ impl Pump {
                     reservation,
                     input,
                     progress,
+                    cancelled: false,
                 };
                 if !self.set_state(&id, seq, call) {
                     // Cancelled while it was decided: never sent.
@@ -368,13 +350,16 @@ impl Pump {
         let Some(state) = self.take(id, seq) else {
             return;
         };
-        match state {
-            Pending::Call { reservation, .. } => self.gate.settle(reservation.as_deref(), false),
-            Pending::Cancelled { reservation, .. } => {
-                // Cancelled: nothing to tell the client.
-                return self.gate.settle(reservation.as_deref(), false);
+        if let Pending::Call {
+            reservation,
+            cancelled,
+            ..
+        } = state
+        {
+            self.gate.settle(reservation.as_deref(), false);
+            if cancelled {
+                return; // nothing to tell the client
             }
-            _ => {}
         }
         self.reply(self.gate.upstream_error(
             id,
@@ -409,6 +394,16 @@ impl Pump {
             });
             match state {
                 Some(Pending::Call {
+                    reservation,
+                    cancelled: true,
+                    ..
+                }) => {
+                    // Settled as the answer says, but not relayed.
+                    self.gate
+                        .settle(reservation.as_deref(), crate::gate::succeeded(&msg));
+                    return;
+                }
+                Some(Pending::Call {
                     reservation, input, ..
                 }) => {
                     self.gate.answered(reservation.as_deref(), &input, &mut msg);
@@ -419,13 +414,6 @@ impl Pump {
                     }
                 }
                 Some(Pending::Other) => {}
-                Some(Pending::Cancelled { reservation, .. }) => {
-                    let ok = msg.get("result").is_some_and(|r| {
-                        r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
-                    });
-                    self.gate.settle(reservation.as_deref(), ok);
-                    return;
-                }
                 Some(Pending::Deciding(_)) | None => {
                     tracing::warn!(
                         id = %k,
@@ -454,11 +442,6 @@ impl Pump {
                     input,
                     progress: Some(t),
                     ..
-                }
-                | Pending::Cancelled {
-                    input,
-                    progress: Some(t),
-                    ..
                 } if text(t) == token => Some(input.clone()),
                 _ => None,
             })
@@ -479,13 +462,14 @@ impl Pump {
         pending
             .into_iter()
             .filter_map(|(k, p)| match p.state {
-                Pending::Call { reservation, .. } => {
+                Pending::Call {
+                    reservation,
+                    cancelled,
+                    ..
+                } => {
                     self.gate.settle(reservation.as_deref(), false);
-                    Some(k)
-                }
-                Pending::Cancelled { reservation, .. } => {
-                    self.gate.settle(reservation.as_deref(), false);
-                    None // the client expects no answer
+                    // A cancelled call's client expects no answer.
+                    (!cancelled).then_some(k)
                 }
                 Pending::Deciding(stop) => {
                     stop.notify_one(); // a held call stops waiting

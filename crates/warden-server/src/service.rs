@@ -570,19 +570,13 @@ impl DecisionService {
         if !self.ready() {
             return Err(DecideError::NoBundle);
         }
+        let tenant = input.and_then(|i| i.get("tenant")).and_then(|t| t.as_str());
         let input = match input {
             Some(v) => warden_engine::to_value(v).map_err(|e| DecideError::Input(e.to_string()))?,
             None => regorus::Value::Undefined,
         };
         let set = self.engine.current();
         let start = Instant::now();
-        let tenant = match &input {
-            regorus::Value::Object(o) => o
-                .get(&regorus::Value::from("tenant"))
-                .and_then(|t| t.as_string().ok())
-                .map(|t| t.to_string()),
-            _ => None,
-        };
         let v = self
             .engine
             .eval_on(&set, query, input)
@@ -591,8 +585,7 @@ impl DecisionService {
         if query == warden_core::DECISION_QUERY {
             if let Ok(d) = warden_engine::decision_from_value(&v) {
                 let seconds = start.elapsed().as_secs_f64();
-                self.metrics
-                    .decided(&d, tenant.as_deref(), set.revision(), seconds);
+                self.metrics.decided(&d, tenant, set.revision(), seconds);
             }
         }
         Ok((v, set))

@@ -24,7 +24,8 @@ mod result;
 pub(crate) use list::list_shape;
 pub use list::listed;
 pub use record::Record;
-pub use reply::{bad_request_id, codes, error};
+pub use reply::{bad_request_id, cancelled_note, codes, error};
+pub use result::succeeded;
 
 /// How a denied call is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]

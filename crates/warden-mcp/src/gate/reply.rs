@@ -39,6 +39,12 @@ pub fn bad_request_id(id: &Value) -> Option<String> {
     ))
 }
 
+/// The `notifications/cancelled` Warden sends an MCP server for call `id` it abandoned.
+pub fn cancelled_note(id: &Value, reason: &str) -> Value {
+    json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+           "params": {"requestId": id, "reason": reason}})
+}
+
 /// A JSON-RPC error response.
 pub fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> Value {
     let mut e = json!({"code": code, "message": message.into()});

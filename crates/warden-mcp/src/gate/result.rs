@@ -6,16 +6,20 @@ use serde_json::{json, Value};
 use super::reply::{codes, error, withheld};
 use super::Gate;
 
+/// Whether an answer to a call (a JSON-RPC response) says the call succeeded: a result object
+/// without `isError`. Its charges are kept then, released otherwise.
+pub fn succeeded(msg: &Value) -> bool {
+    msg.get("result")
+        .is_some_and(|r| r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true))
+}
+
 impl Gate {
     /// The answer to a forwarded call (`msg`, a JSON-RPC response) came back: keeps the call's
     /// charges if it succeeded (a result without `isError`) and releases them otherwise, turns a
     /// result that is not an object into a -32006 error, and masks the result as policy says.
     /// Returns whether `msg` changed.
     pub fn answered(&self, reservation: Option<&str>, input: &Value, msg: &mut Value) -> bool {
-        let ok = msg.get("result").is_some_and(|r| {
-            r.is_object() && r.get("isError").and_then(Value::as_bool) != Some(true)
-        });
-        self.settle(reservation, ok);
+        self.settle(reservation, succeeded(msg));
         let is_error =
             msg.get("result").is_none() && msg.get("error").is_some_and(Value::is_object);
         if is_error {
