@@ -156,3 +156,32 @@ impl From<rusqlite::Error> for ApprovalError {
         ApprovalError::Store(e.to_string())
     }
 }
+
+/// An approval of a `t/pay` call with `arguments`, in `state` (decided by alice at 5 when not
+/// pending), for the unit tests.
+#[cfg(test)]
+pub(crate) fn test_approval(arguments: Value, state: State) -> Approval {
+    let call = Call {
+        tenant: "acme".into(),
+        agent: "a".into(),
+        tool: "t".into(),
+        action: "pay".into(),
+        arguments,
+    };
+    let decided = state != State::Pending;
+    Approval {
+        id: "apr_1".into(),
+        digest: digest(&call),
+        call,
+        policy_version: "1".into(),
+        rule: "r".into(),
+        reasons: vec![],
+        requester: json!({}),
+        created: 0,
+        expires: 100,
+        state,
+        decided_by: decided.then(|| "alice".into()),
+        decided_at: decided.then_some(5),
+        note: None,
+    }
+}

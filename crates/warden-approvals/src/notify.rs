@@ -218,31 +218,10 @@ pub fn slack_action(body: &[u8]) -> Result<SlackAction, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Call, State};
+    use crate::State;
 
     fn approval(arguments: Value) -> Approval {
-        let call = Call {
-            tenant: "acme".into(),
-            agent: "payer".into(),
-            tool: "bank".into(),
-            action: "pay".into(),
-            arguments,
-        };
-        Approval {
-            id: "apr_1".into(),
-            digest: crate::digest(&call),
-            call,
-            policy_version: "1".into(),
-            rule: "r".into(),
-            reasons: vec!["big".into()],
-            requester: json!({}),
-            created: 0,
-            expires: 100,
-            state: State::Pending,
-            decided_by: None,
-            decided_at: None,
-            note: None,
-        }
+        crate::test_approval(arguments, State::Pending)
     }
 
     /// What the agent wrote cannot become a mention, a link, or hide another argument.

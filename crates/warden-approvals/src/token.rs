@@ -114,32 +114,11 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Call, State};
+    use crate::State;
     use serde_json::json;
 
     fn approval() -> Approval {
-        let call = Call {
-            tenant: "acme".into(),
-            agent: "a".into(),
-            tool: "t".into(),
-            action: "pay".into(),
-            arguments: json!({"amount": 9000}),
-        };
-        Approval {
-            id: "apr_1".into(),
-            digest: crate::digest(&call),
-            call,
-            policy_version: "1".into(),
-            rule: "r".into(),
-            reasons: vec![],
-            requester: json!({}),
-            created: 0,
-            expires: 100,
-            state: State::Approved,
-            decided_by: Some("alice".into()),
-            decided_at: Some(5),
-            note: None,
-        }
+        crate::test_approval(json!({"amount": 9000}), State::Approved)
     }
 
     #[test]
