@@ -358,17 +358,27 @@ def raw_protocol(d):
     p.wait(timeout=10)
 
 
+def raw_gateway(cfg):
+    """`warden mcp` on `cfg`, driven line by line: the process and a function that sends it one
+    JSON-RPC message."""
+    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+
+    def send(m):
+        p.stdin.write(json.dumps(m) + "\n")
+        p.stdin.flush()
+    return p, send
+
+
 def malformed_server(d):
     """A server that writes garbage and answers tools/call with a non-object result."""
     cfg = config(d, server={"name": "testsrv", "command": sys.executable,
                             "args": [os.path.join(HERE, "bad_server.py")]})
-    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
-    p.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}) + "\n")
-    p.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                              "params": {"name": "echo", "arguments": {"text": "hi"}}}) + "\n")
-    p.stdin.flush()
+    p, send = raw_gateway(cfg)
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+    send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+          "params": {"name": "echo", "arguments": {"text": "hi"}}})
     first = json.loads(p.stdout.readline())
     second = json.loads(p.stdout.readline())
     check(first["id"] == 1 and "result" in first, "the garbage line is dropped, not passed to the client")
@@ -385,15 +395,10 @@ def leaky_server(d):
     import threading
     cfg = config(d, server={"name": "testsrv", "command": sys.executable,
                             "args": [os.path.join(HERE, "leaky_server.py")]})
-    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+    p, send = raw_gateway(cfg)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l) for l in p.stdout], daemon=True).start()
     seen = []
-
-    def send(m):
-        p.stdin.write(json.dumps(m) + "\n")
-        p.stdin.flush()
 
     def answer(rid, wait=5.0):
         """The next line answering `rid` (other lines are kept in `seen`), or None."""
@@ -479,12 +484,7 @@ def held_call_cancelled(d):
     """A call held for approval that the client cancels is not made when it is approved, and
     does not use the approval up."""
     cfg = config(d, approvals={"approvers": {"acme": ["alice"]}, "wait_seconds": 30})
-    p = subprocess.Popen([WARDEN, "mcp", "--config", cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
-
-    def send(m):
-        p.stdin.write(json.dumps(m) + "\n")
-        p.stdin.flush()
+    p, send = raw_gateway(cfg)
 
     send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
@@ -523,18 +523,11 @@ async def main():
         print(f"== {name}")
         with tempfile.TemporaryDirectory() as d:
             await test(d)
-    print("== raw protocol")
-    with tempfile.TemporaryDirectory() as d:
-        raw_protocol(d)
-    print("== malformed server")
-    with tempfile.TemporaryDirectory() as d:
-        malformed_server(d)
-    print("== held call cancelled")
-    with tempfile.TemporaryDirectory() as d:
-        held_call_cancelled(d)
-    print("== leaky server")
-    with tempfile.TemporaryDirectory() as d:
-        leaky_server(d)
+    for name, test in [("raw protocol", raw_protocol), ("malformed server", malformed_server),
+                       ("held call cancelled", held_call_cancelled), ("leaky server", leaky_server)]:
+        print(f"== {name}")
+        with tempfile.TemporaryDirectory() as d:
+            test(d)
     summary()
 
 
