@@ -29,7 +29,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::gate::{codes, error, Gate, Record, Session, Verdict};
-use crate::http::{Refused, SessionLimits};
+use crate::http::{ProxyLimits, Refused};
 use crate::uri_template::UriTemplate;
 
 /// Pages read from one upstream for one list, at most (a server whose cursors never end would
@@ -80,7 +80,7 @@ pub struct Aggregate {
     /// Shared by every worker.
     sessions: Arc<Mutex<HashMap<String, Arc<Client>>>>,
     call_timeout: Duration,
-    limits: SessionLimits,
+    limits: ProxyLimits,
     /// Tenant and agent of callers without a credential (when no auth is configured).
     default_identity: (String, String),
 }
@@ -91,7 +91,7 @@ impl Aggregate {
         upstreams: Vec<Upstream>,
         auth: Arc<warden_server::auth::AuthConfig>,
         call_timeout: Duration,
-        limits: SessionLimits,
+        limits: ProxyLimits,
         default_identity: (String, String),
     ) -> Result<Arc<Self>, String> {
         if let Some(u) = upstreams.iter().find(|u| u.gate.server.contains(SEP)) {
@@ -220,10 +220,10 @@ impl Aggregate {
         if !resp.status().is_success() {
             return Err(Failed::new(format!("answered HTTP {}", resp.status())));
         }
-        let body = tokio::time::timeout(self.call_timeout, resp.bytes())
+        let max = self.limits.max_answer_bytes;
+        let body = tokio::time::timeout(self.call_timeout, capped(resp, max))
             .await
-            .map_err(|_| late())?
-            .map_err(|e| Failed::new(format!("broke off its answer: {e}")))?;
+            .map_err(|_| late())??;
         let Some(id) = msg.get("id") else {
             return Ok((None, opened));
         };
@@ -596,6 +596,24 @@ impl Drop for Held {
 
 fn is_response_to(m: &Value, id: &Value) -> bool {
     m.get("method").is_none() && m.get("id") == Some(id)
+}
+
+/// An upstream's answer body, read to its end; over `max` bytes it is an error (as over stdio a
+/// message over `max_message_bytes` is not relayed), before more of it is read.
+async fn capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, Failed> {
+    let mut body = Vec::new();
+    while let Some(c) = resp
+        .chunk()
+        .await
+        .map_err(|e| Failed::new(format!("broke off its answer: {e}")))?
+    {
+        if body.len() + c.len() > max {
+            let why = format!("answered with more than {max} bytes (`max_message_bytes`)");
+            return Err(Failed::new(why));
+        }
+        body.extend_from_slice(&c);
+    }
+    Ok(body)
 }
 
 /// The router: the aggregated MCP endpoint at `/mcp`; `body_limit` bytes per request.

@@ -40,24 +40,30 @@ pub struct HttpProxy {
     /// Shared by every worker: a session opened through one is known to all.
     sessions: Arc<Mutex<HashMap<String, Arc<Session>>>>,
     pub(crate) call_timeout: Duration,
-    limits: SessionLimits,
+    pub(crate) limits: ProxyLimits,
 }
 
-/// How many MCP sessions the proxy keeps, and for how long without a request.
+/// How many MCP sessions the proxy keeps and for how long without a request, and how large an
+/// answer from the MCP server may be.
 #[derive(Debug, Clone, Copy)]
-pub struct SessionLimits {
+pub struct ProxyLimits {
     /// A session without a request for this long is forgotten (its id then gets 404, and the
     /// client initializes a new one, as the MCP specification says).
     pub idle: Duration,
     /// At most this many sessions; an `initialize` beyond it gets 503.
     pub max: usize,
+    /// An answer from the MCP server (a JSON body, or one event of an event stream) larger than
+    /// this is not relayed: the request it answers gets an error (as stdio drops a message
+    /// over `max_message_bytes`).
+    pub max_answer_bytes: usize,
 }
 
-impl Default for SessionLimits {
+impl Default for ProxyLimits {
     fn default() -> Self {
-        SessionLimits {
+        ProxyLimits {
             idle: Duration::from_secs(3600),
             max: 10_000,
+            max_answer_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -70,7 +76,7 @@ impl HttpProxy {
         upstream: &str,
         call_timeout: Duration,
     ) -> Result<Arc<Self>, String> {
-        Self::with_limits(gate, auth, upstream, call_timeout, SessionLimits::default())
+        Self::with_limits(gate, auth, upstream, call_timeout, ProxyLimits::default())
     }
 
     /// A proxy with explicit session limits; starts the sweeper that evicts idle sessions.
@@ -79,7 +85,7 @@ impl HttpProxy {
         auth: Arc<warden_server::auth::AuthConfig>,
         upstream: &str,
         call_timeout: Duration,
-        limits: SessionLimits,
+        limits: ProxyLimits,
     ) -> Result<Arc<Self>, String> {
         let upstream = Upstream::new(upstream)?;
         let p = Arc::new(HttpProxy {
@@ -193,7 +199,7 @@ pub(crate) fn caller(
 /// as `owner` lives; `evict` returns how many sessions it forgot.
 pub(crate) fn sweep<T: Send + Sync + 'static>(
     owner: &Arc<T>,
-    limits: SessionLimits,
+    limits: ProxyLimits,
     evict: fn(&T) -> usize,
 ) {
     let weak = Arc::downgrade(owner);

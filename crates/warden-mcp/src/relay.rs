@@ -194,8 +194,16 @@ pub(crate) fn inspect(gate: &Gate, w: &mut Watch, msg: &mut Value) -> Seen {
     }
     let id = msg.get("id");
     if w.due().is_none() || id != w.due() {
-        // JSON-RPC's answer to a message whose id could not be read: matches no request.
+        // JSON-RPC's answer to a message whose id could not be read: matches no request. While
+        // a call is upstream it could still carry the call's data, so it is masked as the
+        // call's own error would be.
         if matches!(id, None | Some(Value::Null)) && msg.get("result").is_none() {
+            if let (Some(Tracked::Call(_, _, input)), Some(e)) = (&w.tracked, msg.get_mut("error"))
+            {
+                if gate.on_error(input, e) {
+                    return Seen::Changed;
+                }
+            }
             return Seen::Unchanged;
         }
         let id = id.map(Value::to_string).unwrap_or_default();
@@ -226,7 +234,9 @@ pub(crate) fn inspect(gate: &Gate, w: &mut Watch, msg: &mut Value) -> Seen {
 
 /// Passes the upstream's answer back: its status, the headers in `BACK`, and its body, with
 /// the messages in it inspected on the way (see [`Watch`]). An event stream that still owes a
-/// call's or list's answer `timeout` after it began gets a -32005 error for it and ends.
+/// call's or list's answer `timeout` after it began gets a -32005 error for it and ends; so does
+/// a JSON body not read in full by then. An answer (a JSON body, or one event) over
+/// `max_answer_bytes` is not relayed: the request it answers gets a -32006 error.
 pub(crate) async fn relay(p: &Arc<HttpProxy>, resp: Response, mut w: Watch) -> Response {
     let (head, body) = resp.into_parts();
     let mut back = HeaderMap::new();
@@ -244,6 +254,8 @@ pub(crate) async fn relay(p: &Arc<HttpProxy>, resp: Response, mut w: Watch) -> R
             w,
             gate: p.gate.clone(),
             deadline,
+            max: p.limits.max_answer_bytes,
+            scanned: 0,
             started: false,
             ended: false,
         };
@@ -255,26 +267,46 @@ pub(crate) async fn relay(p: &Arc<HttpProxy>, resp: Response, mut w: Watch) -> R
         *r.headers_mut() = back;
         return r;
     }
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            return upstream_failed(
-                &p.gate,
-                w,
-                codes::UPSTREAM_FAILED,
-                &format!("the MCP server's answer broke off: {e}"),
-            )
+    let max = p.limits.max_answer_bytes;
+    let read = axum::body::to_bytes(body, max);
+    let bytes = match tokio::time::timeout(p.call_timeout, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let why = match over {
+                true => format!(
+                    "the MCP server's answer is larger than {max} bytes (`max_message_bytes`)"
+                ),
+                false => format!("the MCP server's answer broke off: {e}"),
+            };
+            return upstream_failed(&p.gate, w, codes::UPSTREAM_FAILED, &why);
+        }
+        Err(_) => {
+            let why = "the MCP server did not finish its answer in time";
+            return upstream_failed(&p.gate, w, codes::UPSTREAM_TIMEOUT, why);
         }
     };
     // Whatever content type it claims (so an answer cannot slip past as `text/plain`), a JSON
-    // body is inspected; a request's answer that is not JSON becomes the client's error.
+    // body is inspected; a request's answer that is not JSON becomes the client's error. So
+    // does a body that does not answer the request: with the upstream's status when that is
+    // an HTTP error (a client may act on it, as on 404 for a session gone), and then only when
+    // nothing in it could be relayed (an error for no id, such as a 400's, passes).
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut v) => match inspect(&p.gate, &mut w, &mut v) {
             Seen::Unchanged if w.tracked.is_none() => bytes,
             Seen::Changed if w.tracked.is_none() => Bytes::from(v.to_string()),
-            _ if w.due().is_some() && head.status.is_success() => {
-                let why = "the MCP server's answer did not answer the request";
-                return upstream_failed(&p.gate, w, codes::UPSTREAM_FAILED, why);
+            seen if w.due().is_some() && (head.status.is_success() || seen == Seen::Dropped) => {
+                let status = head.status;
+                let why = match status.is_success() {
+                    true => "the MCP server's answer did not answer the request".to_string(),
+                    false => format!("the MCP server answered HTTP {}", status.as_u16()),
+                };
+                let mut r = upstream_failed(&p.gate, w, codes::UPSTREAM_FAILED, &why);
+                if !status.is_success() {
+                    *r.status_mut() = status;
+                }
+                return r;
             }
             Seen::Dropped => Bytes::new(),
             _ => Bytes::from(v.to_string()),
@@ -302,6 +334,10 @@ struct Stream {
     gate: Arc<Gate>,
     /// When a call's or list's answer still due is given up on.
     deadline: tokio::time::Instant,
+    /// The largest event relayed, in bytes.
+    max: usize,
+    /// How much of `buf` is known to hold no event's end.
+    scanned: usize,
     /// The stream's first bytes were seen (a byte-order mark there is dropped, as SSE says).
     started: bool,
     ended: bool,
@@ -314,7 +350,15 @@ impl Stream {
             if self.ended {
                 return None;
             }
-            if let Some(end) = event_end(&self.buf) {
+            // Only bytes not searched before are (an event's end is up to 4 bytes long), so a
+            // large event costs one pass, not one per chunk.
+            let from = self.scanned.saturating_sub(3);
+            let end = event_end(&self.buf[from..]).map(|e| e + from);
+            if end.unwrap_or(self.buf.len()) > self.max {
+                return self.oversized();
+            }
+            if let Some(end) = end {
+                self.scanned = 0;
                 let event: Vec<u8> = self.buf.drain(..end).collect();
                 let out = rewrite_event(&self.gate, &mut self.w, &event);
                 if out.is_empty() {
@@ -322,6 +366,7 @@ impl Stream {
                 }
                 return Some(Bytes::from(out));
             }
+            self.scanned = self.buf.len();
             let next = if self.w.tracked.is_some() {
                 match tokio::time::timeout_at(self.deadline, self.chunks.next()).await {
                     Ok(n) => n,
@@ -342,6 +387,7 @@ impl Stream {
                         self.started = true;
                         if self.buf.starts_with(b"\xEF\xBB\xBF") {
                             self.buf.drain(..3);
+                            self.scanned = 0;
                         }
                     }
                 }
@@ -360,6 +406,22 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// An event too large to relay: the answer it may hold is not given (a call's or list's
+    /// gets an error) and the stream ends, as what follows it cannot be told apart from it.
+    fn oversized(&mut self) -> Option<Bytes> {
+        tracing::warn!(
+            bytes = self.buf.len(),
+            "dropped an event from the MCP server over `max_message_bytes`"
+        );
+        self.buf.clear();
+        if self.w.tracked.is_none() {
+            self.ended = true;
+            return None;
+        }
+        let why = "an event from the MCP server is larger than `max_message_bytes`";
+        self.give_up(codes::UPSTREAM_FAILED, why)
     }
 
     /// Ends the stream with an error event for the answer still due.

@@ -13,7 +13,9 @@ use warden_mcp::{Denials, Unlisted};
 #[allow(dead_code)] // each test file uses part of the shared helpers
 mod common;
 
-/// An upstream that initializes, accepts notifications and never answers a call in time.
+/// An upstream that initializes, accepts notifications and never answers a call in time, but
+/// for a read of `/srv/data/big.txt`, answered at once with more than the 4 MiB a message may
+/// hold.
 async fn hanging_upstream() -> String {
     let app = axum::Router::new().route(
         "/mcp",
@@ -27,6 +29,12 @@ async fn hanging_upstream() -> String {
                         "serverInfo": {"name": "hang", "version": "0"}}})),
                 )
                     .into_response(),
+                Some("tools/call") if msg["params"]["arguments"]["path"] == "/srv/data/big.txt" => {
+                    let text = "x".repeat(5 << 20);
+                    axum::Json(json!({"jsonrpc": "2.0", "id": msg["id"], "result": {
+                        "content": [{"type": "text", "text": text}]}}))
+                    .into_response()
+                }
                 Some("tools/call") => {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     axum::http::StatusCode::ACCEPTED.into_response()
@@ -118,9 +126,21 @@ async fn a_call_the_server_does_not_answer_in_time_is_a_counted_timeout() {
         message.contains("`testsrv` did not answer in time"),
         "{answer}"
     );
+    // An answer over the size limit is not relayed: the call gets the server's failure.
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "testsrv__read_file", "arguments": {"path": "/srv/data/big.txt"}}});
+    let answer = post(&client, &base, call, Some(&session)).await;
+    assert_eq!(
+        answer["error"]["code"],
+        -32006,
+        "{}",
+        &answer.to_string()[..200.min(answer.to_string().len())]
+    );
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("max_message_bytes"), "{answer}");
     let metrics = svc.metrics_text();
     for line in [
-        "warden_mcp_forwarded_calls_total{server=\"testsrv\"} 1",
+        "warden_mcp_forwarded_calls_total{server=\"testsrv\"} 2",
         "warden_mcp_upstream_errors_total{server=\"testsrv\",error=\"timeout\"} 1",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");

@@ -43,13 +43,21 @@ async fn serve_proxy(gate: warden_mcp::Gate, upstream: &str) -> String {
     serve_proxy_with(gate, upstream, Duration::from_secs(5)).await
 }
 
-/// [`serve_proxy`] with a call timeout of `timeout`.
+/// The largest answer the test proxies relay.
+const MAX_ANSWER: usize = 64 << 10;
+
+/// [`serve_proxy`] with a call timeout of `timeout` (and answers up to [`MAX_ANSWER`] bytes).
 async fn serve_proxy_with(gate: warden_mcp::Gate, upstream: &str, timeout: Duration) -> String {
-    let proxy = warden_mcp::http::HttpProxy::new(
+    let limits = warden_mcp::http::ProxyLimits {
+        max_answer_bytes: MAX_ANSWER,
+        ..Default::default()
+    };
+    let proxy = warden_mcp::http::HttpProxy::with_limits(
         Arc::new(gate),
         Arc::new(Default::default()),
         upstream,
         timeout,
+        limits,
     )
     .unwrap();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -300,6 +308,34 @@ async fn framing_upstream() -> String {
                     let body = format!("\u{feff}event: message\ndata: {}\n\n", answer(&id, SSN));
                     ([("content-type", "text/event-stream")], body).into_response()
                 }
+                // An error for no id (as for a message the server could not read), while the
+                // call is upstream: with an HTTP error status, and with 200.
+                "nullerr" | "nullerr200" => {
+                    let status = match mode.as_str() {
+                        "nullerr" => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        _ => axum::http::StatusCode::OK,
+                    };
+                    let e = json!({"jsonrpc": "2.0", "id": null,
+                        "error": {"code": -32603, "message": format!("failed on {SSN}")}});
+                    (status, axum::Json(e)).into_response()
+                }
+                "wrongid500" => (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(answer(&json!(999), SSN)),
+                )
+                    .into_response(),
+                "big" => axum::Json(answer(&id, &"x".repeat(MAX_ANSWER))).into_response(),
+                "bigsse" => sse(vec![answer(&id, &"x".repeat(MAX_ANSWER))]),
+                // A JSON answer whose body starts and never ends.
+                "slowbody" => {
+                    let s = futures_util::StreamExt::chain(
+                        futures_util::stream::once(async {
+                            Ok::<_, std::io::Error>(Bytes::from("{\"jsonrpc\":"))
+                        }),
+                        futures_util::stream::pending(),
+                    );
+                    ([("content-type", "application/json")], axum::body::Body::from_stream(s)).into_response()
+                }
                 // Opens the stream, sends a keep-alive, and never answers.
                 _ => {
                     let s = futures_util::StreamExt::chain(
@@ -358,13 +394,19 @@ async fn only_the_posted_requests_answer_is_relayed_and_always_inspected() {
         (5, "other", "clean"),
         (6, "bom", "masked"),
         (7, "hang", "error -32005"),
+        (9, "nullerr200", "error -32006"),
+        (10, "big", "error -32006"),
+        (11, "bigsse", "error -32006"),
+        (12, "slowbody", "error -32005"),
+        (13, "wrongid500", "error -32006"),
     ] {
         let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                           "params": {"name": "lookup", "arguments": {"email": mode}}});
         let started = std::time::Instant::now();
-        let text = post(&client, &base, &call).await;
-        assert!(!text.contains("123-45-6789"), "{mode}: {text}");
-        let answers = messages(&text);
+        let full = post(&client, &base, &call).await;
+        assert!(!full.contains("123-45-6789"), "{mode}: {full}");
+        let text = &full[..full.len().min(400)]; // for the messages below
+        let answers = messages(&full);
         assert_eq!(answers.len(), 1, "{mode}: {text}");
         let a = &answers[0];
         assert_eq!(a["id"], json!(id), "{mode}: {text}");
@@ -394,6 +436,26 @@ async fn only_the_posted_requests_answer_is_relayed_and_always_inspected() {
             ),
         }
     }
+    // An error for no id while the call is upstream is masked like the call's own error; with
+    // an HTTP error status it is relayed with it (and any answer that cannot be relayed becomes
+    // the call's error, with that status).
+    let call = json!({"jsonrpc": "2.0", "id": 14, "method": "tools/call",
+                      "params": {"name": "lookup", "arguments": {"email": "nullerr"}}});
+    let r = client
+        .post(&base)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let e: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("failed on SSN ") && !message.contains("123-45-6789"),
+        "{e}"
+    );
     // Progress about a call is masked like its result.
     let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
                       "params": {"name": "lookup", "arguments": {"email": "progress"}}});

@@ -63,7 +63,7 @@ impl Gate {
     /// An error the MCP server answered a call with: its `message` and `data` are text the model
     /// reads too, so where the policy redacts this call's results they are masked the same way,
     /// as the text content of a result (`data` as its JSON text). Returns whether it changed.
-    fn on_error(&self, input: &Value, err: &mut Value) -> bool {
+    pub(crate) fn on_error(&self, input: &Value, err: &mut Value) -> bool {
         let Some(e) = err.as_object_mut() else {
             return false;
         };

@@ -318,15 +318,16 @@ fn upstream_of(
     Ok((upstream, url))
 }
 
-/// Idle timeout and cap of the HTTP endpoints' sessions.
-fn session_limits(f: &McpFile) -> warden_mcp::http::SessionLimits {
-    let defaults = warden_mcp::http::SessionLimits::default();
-    warden_mcp::http::SessionLimits {
+/// Idle timeout and cap of the HTTP endpoints' sessions; the size cap of an upstream's answer.
+fn session_limits(f: &McpFile) -> warden_mcp::http::ProxyLimits {
+    let defaults = warden_mcp::http::ProxyLimits::default();
+    warden_mcp::http::ProxyLimits {
         idle: f
             .session_idle_seconds
             .map(|s| Duration::from_secs(s.max(1)))
             .unwrap_or(defaults.idle),
         max: f.max_sessions.unwrap_or(defaults.max),
+        max_answer_bytes: f.max_message_bytes.unwrap_or(defaults.max_answer_bytes),
     }
 }
 
@@ -336,7 +337,7 @@ async fn serve_aggregated(
     upstreams: Vec<warden_mcp::aggregate::Upstream>,
     auth: Arc<warden_server::auth::AuthConfig>,
     upstream: &warden_mcp::stdio::Upstream,
-    session_limits: warden_mcp::http::SessionLimits,
+    session_limits: warden_mcp::http::ProxyLimits,
     operations: Operations,
     listen: std::net::SocketAddr,
 ) -> Result<i32, CliError> {
