@@ -357,9 +357,12 @@ pub async fn start(cfg: &ServerConfig) -> (Arc<DecisionService>, Vec<PollState>)
             if let Some(p) = persisted(cfg.data_dir.as_ref(), &b.name).filter(|p| p.is_file()) {
                 match BundleSource::File(p.clone()).read_raw() {
                     Ok(raw) => {
+                        let source_error = svc.status(&b.name).and_then(|s| s.last_error);
                         if try_activate(&svc, b, cfg.data_dir.as_ref(), raw).await {
                             svc.restored(&b.name);
                             tracing::warn!(bundle = b.name, path = %p.display(), "source unavailable: serving the persisted last good bundle");
+                        } else if let Some(e) = source_error {
+                            svc.persisted_rejected_after(&b.name, &e);
                         }
                     }
                     Err(e) => svc.load_failed(&b.name, &format!("persisted bundle: {e}")),

@@ -374,6 +374,20 @@ impl DecisionService {
         self.count_load(name, "failed");
     }
 
+    /// Bundle `name`'s persisted copy was rejected at start-up after its source had failed with
+    /// `earlier` (its `last_error` then): the status keeps both reasons, so neither hides the
+    /// other.
+    pub fn persisted_rejected_after(&self, name: &str, earlier: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            if let Some(slot) = slots.get_mut(name) {
+                let last = slot.status.last_error.take().unwrap_or_default();
+                slot.status.last_error = Some(format!(
+                    "{earlier}; the persisted last good bundle was rejected too: {last}"
+                ));
+            }
+        }
+    }
+
     /// Bundle `name` was activated from its persisted copy at start-up, not downloaded: its
     /// status shows no download time (nothing has been fetched from its source yet).
     pub fn restored(&self, name: &str) {

@@ -529,7 +529,7 @@ async fn hot_reload_activates_good_bundles_rejects_tampered_ones_and_survives_re
 
     // Restart with the source gone: the persisted last good bundle serves.
     std::fs::remove_file(&b).unwrap();
-    let again = Server::start(config(&b, &state, Some(cfg))).await;
+    let again = Server::start(config(&b, &state, Some(cfg.clone()))).await;
     assert_eq!(
         again.decide(7500).await["metadata"]["policy_version"],
         "cap-10000"
@@ -539,4 +539,26 @@ async fn hot_reload_activates_good_bundles_rejects_tampered_ones_and_survives_re
     let main = &serde_json::from_str::<Value>(&status).unwrap()["bundles"]["main"];
     assert!(main["active_revision"].is_string(), "{main}");
     assert!(main["last_successful_download"].is_null(), "{main}");
+    drop(again);
+
+    // A persisted copy that was tampered with is rejected too; the status says why for both.
+    let saved = state.join("bundles/main/bundle.tar.gz");
+    let mut files = warden_bundle::read_archive(&std::fs::read(&saved).unwrap()).unwrap();
+    let data = files.iter().position(|(n, _)| n == "data.json").unwrap();
+    files[data].1 = String::from_utf8(files[data].1.clone())
+        .unwrap()
+        .replace("10000", "99999")
+        .into_bytes();
+    std::fs::write(&saved, warden_bundle::write_archive(&files).unwrap()).unwrap();
+    let third = Server::start(config(&b, &state, Some(cfg))).await;
+    let (_, status) = third.get("/v1/status").await;
+    let main = &serde_json::from_str::<Value>(&status).unwrap()["bundles"]["main"];
+    let error = main["last_error"].as_str().unwrap_or_default();
+    assert!(main["active_revision"].is_null(), "{main}");
+    assert!(
+        error.contains("b.tar.gz")
+            && error.contains("persisted")
+            && error.contains("digest_mismatch"),
+        "{main}"
+    );
 }
