@@ -178,8 +178,12 @@ pub struct SlackAction {
     pub approval_id: String,
     /// Approve or deny.
     pub approve: bool,
-    /// Who pressed it: `slack:<username>` (or `slack:<user id>`), as approvers are configured.
+    /// Who pressed it: `slack:<user id>` (Slack's member id, e.g. `slack:U012AB3CD`), as
+    /// approvers are configured. Not the username: a Slack user can change theirs, and take one
+    /// another member gave up; the member id never changes.
     pub approver: String,
+    /// The Slack workspace (team id) the press came from, when the payload says.
+    pub team: Option<String>,
 }
 
 /// Reads the button press out of an interaction callback body.
@@ -204,14 +208,20 @@ pub fn slack_action(body: &[u8]) -> Result<SlackAction, String> {
         .ok_or_else(|| "the button has no approval id".to_string())?
         .to_string();
     let user = v
-        .pointer("/user/username")
-        .or_else(|| v.pointer("/user/id"))
+        .pointer("/user/id")
         .and_then(Value::as_str)
-        .ok_or_else(|| "no user in the payload".to_string())?;
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| "no user id in the payload".to_string())?;
+    let team = v
+        .pointer("/team/id")
+        .or_else(|| v.pointer("/user/team_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     Ok(SlackAction {
         approval_id,
         approve,
         approver: format!("slack:{user}"),
+        team,
     })
 }
 

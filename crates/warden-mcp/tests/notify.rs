@@ -162,10 +162,11 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
     let callbacks = Arc::new(Callbacks {
         store: store.clone(),
         approvers: Approvers {
-            tenants: [("acme".to_string(), vec!["slack:alice".to_string()])].into(),
+            tenants: [("acme".to_string(), vec!["slack:U1ALICE".to_string()])].into(),
             rules: Default::default(),
         },
         slack_signing_secret: Some(secret.into()),
+        slack_team_id: Some("T1".into()),
         approver_keys: Default::default(),
         tokens: None,
     });
@@ -174,8 +175,11 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
     tokio::spawn(
         async move { axum::serve(l, warden_mcp::approvals_http::router(callbacks)).await },
     );
-    let press = |user: &str| {
-        let payload = json!({"type": "block_actions", "user": {"id": "U1", "username": user},
+    // Slack names the presser by member id (which never changes) and username (which its
+    // owner can change); the workspace by team id.
+    let press = |user: &str, team: &str| {
+        let payload = json!({"type": "block_actions", "team": {"id": team},
+                             "user": {"id": user, "username": "alice", "team_id": team},
                              "actions": [{"action_id": "warden_approve", "value": id}]});
         form_body(&payload.to_string())
     };
@@ -198,7 +202,7 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
-    let body = press("alice");
+    let body = press("U1ALICE", "T1");
     let (st, _) = send(body.clone(), now, "v0=00".to_string()).await;
     assert_eq!(st, 401, "a bad signature is refused");
     let old = now - 301;
@@ -210,17 +214,20 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
     .await;
     assert_eq!(st, 401, "a correctly signed but stale request is refused");
     assert_eq!(store.get(&id, now).unwrap().state, State::Pending);
-    let bad = press("mallory");
-    let (st, text) = send(
-        bad.clone(),
-        now,
-        openssl_signature(secret, &format!("v0:{now}:{bad}")),
-    )
-    .await;
-    assert!(
-        st == 200 && text.contains("Not recorded"),
-        "an unauthorized Slack user cannot decide: {text}"
-    );
+    // Another member who took the username `alice`, and alice's id in another workspace.
+    for bad in [press("U2MALLORY", "T1"), press("U1ALICE", "T2")] {
+        let (st, text) = send(
+            bad.clone(),
+            now,
+            openssl_signature(secret, &format!("v0:{now}:{bad}")),
+        )
+        .await;
+        assert!(
+            st == 200 && text.contains("Not recorded"),
+            "an unauthorized Slack user cannot decide: {text}"
+        );
+    }
+    assert_eq!(store.get(&id, now).unwrap().state, State::Pending);
     let (st, text) = send(
         body.clone(),
         now,
@@ -228,13 +235,13 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
     )
     .await;
     assert!(
-        st == 200 && text.contains("approved by slack:alice"),
+        st == 200 && text.contains("approved by slack:U1ALICE"),
         "{st} {text}"
     );
     let a = store.get(&id, now).unwrap();
     assert_eq!(
         (a.state, a.decided_by.as_deref()),
-        (State::Approved, Some("slack:alice"))
+        (State::Approved, Some("slack:U1ALICE"))
     );
     // The approval's history: requested, one `notified` per channel with its outcome, decided.
     let mut steps: Vec<(String, String, bool)> = store
@@ -248,7 +255,7 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
         ("requested", "test-agent", false),
         ("notified", "slack", true),
         ("notified", "teams", true),
-        ("decided", "slack:alice", false),
+        ("decided", "slack:U1ALICE", false),
     ];
     assert_eq!(
         steps,
@@ -302,6 +309,7 @@ async fn approvers_decide_over_authenticated_http() {
             rules: Default::default(),
         },
         slack_signing_secret: None,
+        slack_team_id: None,
         approver_keys: [
             (digest("alice-key"), "alice".to_string()),
             (digest("bob-key"), "bob".to_string()),

@@ -95,6 +95,7 @@ async fn gateway() -> Gateway {
         store: store.clone(),
         approvers,
         slack_signing_secret: None,
+        slack_team_id: None,
         approver_keys: [(key_digest("alice-key"), "alice".to_string())].into(),
         tokens: Some((tokens, 300)),
     });

@@ -97,10 +97,13 @@ impl Notifier {
 pub struct Callbacks {
     /// The approval records.
     pub store: Arc<Store>,
-    /// Who may decide (Slack users as `slack:<username>`).
+    /// Who may decide (Slack users as `slack:<member id>`).
     pub approvers: Approvers,
     /// Slack's signing secret.
     pub slack_signing_secret: Option<String>,
+    /// The Slack workspace (team id, `T…`) whose members may decide; a press from another
+    /// workspace (an app installed in several) is refused. `None`: any workspace the app is in.
+    pub slack_team_id: Option<String>,
     /// Approver API keys for the HTTP API: SHA-256 (hex) of the key → approver identity.
     pub approver_keys: std::collections::BTreeMap<String, String>,
     /// Mints override tokens for approved calls (the HTTP API returns one on approval).
@@ -253,6 +256,18 @@ async fn slack(State(c): State<Arc<Callbacks>>, headers: HeaderMap, body: Bytes)
         Ok(a) => a,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
+    if let Some(want) = &c.slack_team_id {
+        if action.team.as_deref() != Some(want) {
+            let from = action.team.as_deref().unwrap_or("no workspace");
+            tracing::warn!(team = from, "Slack callback from another workspace refused");
+            let why =
+                format!("Not recorded: this Slack workspace ({from}) may not decide approvals");
+            return Json(
+                json!({"response_type": "ephemeral", "replace_original": false, "text": why}),
+            )
+            .into_response();
+        }
+    }
     // Slack shows the text to the person who pressed the button.
     let text = match c.store.decide(
         &action.approval_id,

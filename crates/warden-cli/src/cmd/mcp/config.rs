@@ -44,6 +44,8 @@ pub(crate) struct ApprovalsSpec {
     pub(crate) slack_webhook: Option<String>,
     /// File holding Slack's signing secret (or WARDEN_SLACK_SIGNING_SECRET), for the callback.
     pub(crate) slack_signing_secret_file: Option<String>,
+    /// The Slack workspace (team id) whose members may decide.
+    pub(crate) slack_team_id: Option<String>,
     /// Teams webhook for new approvals.
     pub(crate) teams_webhook: Option<String>,
     /// Public base URL of this gateway, for links in the messages.
@@ -139,6 +141,7 @@ pub(crate) struct ApprovalSetup {
     pub max_pending: usize,
     pub notifier: Option<Arc<warden_mcp::approvals_http::Notifier>>,
     pub slack_signing_secret: Option<String>,
+    pub slack_team_id: Option<String>,
     pub listen: Option<String>,
     pub wait: Option<Duration>,
     pub approver_keys: BTreeMap<String, String>,
@@ -211,6 +214,7 @@ pub(crate) fn approval_setup_from(
             ))
         }),
         slack_signing_secret: slack_secret(spec, base)?,
+        slack_team_id: spec.slack_team_id.clone(),
         listen: spec.listen.clone(),
         wait: spec
             .wait_seconds
@@ -242,6 +246,7 @@ impl ApprovalSetup {
             store: self.store.clone(),
             approvers: self.approvers.clone(),
             slack_signing_secret: self.slack_signing_secret.clone(),
+            slack_team_id: self.slack_team_id.clone(),
             approver_keys: self.approver_keys.clone(),
             tokens: Some((self.tokens.clone(), self.token_ttl_seconds)),
         })
