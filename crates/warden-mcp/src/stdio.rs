@@ -175,9 +175,7 @@ impl Pump {
         };
         // No timeout: `initialize` may wait on a server that is still being downloaded or
         // started, and other requests can legitimately run long; only calls have one.
-        if self.set_state(&id, seq, state) {
-            let _ = self.to_server.send(Some(msg.to_string()));
-        }
+        self.set_state_and_send(&id, seq, state, msg.to_string());
     }
 
     /// A notification from the client (a message with a method and no id).
@@ -248,8 +246,11 @@ impl Pump {
         }
     }
 
-    /// Sets the state of request `seq` if it is still in flight (not cancelled); says whether.
-    fn set_state(&self, id: &Value, seq: u64, state: Pending) -> bool {
+    /// Sets the state of request `seq` if it is still in flight (not cancelled), and then
+    /// sends `msg` to the server; says whether. Both happen under the request table's lock,
+    /// which a cancellation takes before it is passed on: the server never gets a call's
+    /// cancellation before the call.
+    fn set_state_and_send(&self, id: &Value, seq: u64, state: Pending, msg: String) -> bool {
         let mut p = match self.pending.lock() {
             Ok(p) => p,
             Err(_) => return false,
@@ -257,6 +258,7 @@ impl Pump {
         match p.get_mut(&key(id)) {
             Some(e) if e.seq == seq => {
                 e.state = state;
+                let _ = self.to_server.send(Some(msg));
                 true
             }
             _ => false,
@@ -326,12 +328,11 @@ impl Pump {
                     progress,
                     cancelled: false,
                 };
-                if !self.set_state(&id, seq, call) {
+                if !self.set_state_and_send(&id, seq, call, msg.to_string()) {
                     // Cancelled while it was decided: never sent.
                     self.gate.settle(reserved.as_deref(), false);
                     return;
                 }
-                let _ = self.to_server.send(Some(msg.to_string()));
                 self.expire_after(id, seq);
             }
         }
