@@ -28,7 +28,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::gate::{codes, error, Gate, Record, Session, Verdict};
+use crate::gate::{codes, error, Canceller, Charge, Gate, Record, Session, Verdict};
 use crate::http::{ProxyLimits, Refused};
 use crate::uri_template::UriTemplate;
 
@@ -498,18 +498,16 @@ impl Aggregate {
                     input,
                     record: r,
                 } => {
-                    held = Some(Held {
-                        gate: u.gate.clone(),
+                    let to = (u.url.as_str(), sid.as_deref());
+                    let c = charge(
+                        &u.gate,
+                        &self.client,
+                        to,
+                        id,
                         reservation,
-                        input,
-                        cancel: Some(Cancel {
-                            client: self.client.clone(),
-                            url: u.url.clone(),
-                            session: sid.clone(),
-                            id: id.clone(),
-                            timeout: self.call_timeout,
-                        }),
-                    });
+                        self.call_timeout,
+                    );
+                    held = Some((c, input));
                     record = r;
                     Gate::forwarded(method, &local, &params)
                 }
@@ -525,8 +523,8 @@ impl Aggregate {
         );
         match answer {
             Ok((Some(mut msg), _)) => {
-                if let Some(h) = held {
-                    h.answered(&mut msg);
+                if let Some((charge, input)) = held {
+                    charge.answered(&input, &mut msg);
                 }
                 msg
             }
@@ -542,56 +540,30 @@ impl Aggregate {
     }
 }
 
-/// A forwarded call's charges until its answer is seen. Dropped unanswered (the client went
-/// away, the server failed or did not answer in time), it releases them and tells the server
-/// the call is cancelled, as the single-server endpoint does ([`crate::relay`]'s `Settle`).
-struct Held {
-    gate: Arc<Gate>,
+/// A forwarded call's charges ([`Charge`]): dropped before its answer is seen, the call is
+/// cancelled on the server's session `session` at `url`.
+fn charge(
+    gate: &Arc<Gate>,
+    client: &reqwest::Client,
+    (url, session): (&str, Option<&str>),
+    id: &Value,
     reservation: Option<String>,
-    input: Value,
-    cancel: Option<Cancel>,
-}
-
-/// Where to send `notifications/cancelled` for an abandoned call.
-struct Cancel {
-    client: reqwest::Client,
-    url: String,
-    session: Option<String>,
-    id: Value,
     timeout: Duration,
-}
-
-impl Held {
-    /// The answer came back: charges kept or released as it says, the result masked.
-    fn answered(mut self, msg: &mut Value) {
-        self.cancel = None;
-        let reservation = self.reservation.take();
-        self.gate.answered(reservation.as_deref(), &self.input, msg);
+) -> Charge {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(s) = session {
+        req = req.header("mcp-session-id", s);
     }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.gate.settle(self.reservation.take().as_deref(), false);
-        let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
-            return;
-        };
-        let note = crate::gate::cancelled_note(&c.id, "the call was abandoned");
-        rt.spawn(async move {
-            let mut req = c
-                .client
-                .post(&c.url)
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .body(note.to_string());
-            if let Some(s) = &c.session {
-                req = req.header("mcp-session-id", s);
-            }
-            if let Ok(Err(e)) = tokio::time::timeout(c.timeout, req.send()).await {
-                tracing::warn!(error = %e, "could not cancel an abandoned call upstream");
-            }
-        });
-    }
+    let cancel: Canceller = Box::new(move |note| {
+        Box::pin(async move {
+            let sent = req.body(note.to_string()).send().await;
+            sent.map(drop).map_err(|e| e.to_string())
+        })
+    });
+    Charge::new(gate.clone(), id, reservation, cancel, timeout)
 }
 
 fn is_response_to(m: &Value, id: &Value) -> bool {

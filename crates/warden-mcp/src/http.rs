@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::gate::{codes, error, Gate, Record, Session, Verdict};
-use crate::relay::{relay, sse_messages, upstream_failed, Settle, Tracked, Watch};
+use crate::relay::{charge, relay, sse_messages, upstream_failed, Tracked, Watch};
 use crate::upstream::Upstream;
 
 /// The HTTP proxy's state.
@@ -437,8 +437,8 @@ async fn on_message(ctx: &Ctx<'_>, mut msg: Value) -> Response {
                     record: r,
                 } => {
                     msg["params"] = Gate::forwarded(&method, &original, &params);
-                    let settle = Settle::new(p, headers, &id, reservation);
-                    tracked = Some(Tracked::Call(id, settle, input));
+                    let charge = charge(p, headers, &id, reservation);
+                    tracked = Some(Tracked::Call(id, charge, input));
                     record = r;
                 }
             }
@@ -543,7 +543,7 @@ fn waiting_stream(
         msg["params"] = Gate::forwarded(&method, &original, &params);
         let tracked = Some(Tracked::Call(
             id.clone(),
-            Settle::new(&p, &headers, &id, reservation),
+            charge(&p, &headers, &id, reservation),
             input,
         ));
         let watch = Watch::new(Some(id.clone()), tracked);

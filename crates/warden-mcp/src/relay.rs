@@ -1,5 +1,5 @@
 //! The upstream's answer on its way back to the client: which request the proxy is waiting on
-//! ([`Tracked`]), the reservation a forwarded call holds until its answer is seen ([`Settle`],
+//! ([`Tracked`]), the charges a forwarded call holds until its answer is seen ([`charge`],
 //! released and cancelled upstream if the call is abandoned), and the relay that passes JSON and
 //! server-sent event answers back, inspecting (and, when policy says so, rewriting) the tracked
 //! response.
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::gate::{codes, Gate, Session};
+use crate::gate::{codes, Canceller, Charge, Gate, Session};
 use crate::http::{json_response, HttpProxy};
 
 /// Response headers passed back.
@@ -20,84 +20,42 @@ const BACK: [&str; 3] = ["content-type", "mcp-session-id", "cache-control"];
 
 /// What the proxy watches for in the upstream's answer.
 pub(crate) enum Tracked {
-    /// A forwarded call: its id, its reservation, its decision input.
-    Call(Value, Settle, Value),
+    /// A forwarded call: its id, its charges, its decision input.
+    Call(Value, Charge, Value),
     /// A list request (`tools/list`, `prompts/list`, `resources/list`): its id, the method
     /// and the session whose agent's grants filter it.
     List(Value, &'static str, Arc<Session>),
 }
 
-/// A forwarded call's reservation, released unless the call's success is seen (drop = release).
-/// A call dropped before its answer came back (the client went away, the stream broke off, the
-/// upstream timed out) is also cancelled upstream with `notifications/cancelled`: its charge is
-/// released, so the server is asked to stop the work (an SDK server cancels the tool's task).
-pub(crate) struct Settle {
-    proxy: Arc<HttpProxy>,
+/// A forwarded call's charges ([`Charge`]): dropped before its answer is seen, the call is
+/// cancelled upstream on the session (`Mcp-Session-Id`, protocol version) it was sent on; only
+/// these two headers of the client's request are kept.
+pub(crate) fn charge(
+    p: &Arc<HttpProxy>,
+    headers: &HeaderMap,
+    id: &Value,
     reservation: Option<String>,
-    /// Until the answer is seen: how to tell the upstream the call was abandoned.
-    cancel: Option<Cancel>,
-}
-
-/// The abandoned call's id, and the upstream session (`Mcp-Session-Id`, protocol version) it
-/// was sent on; only these two headers are kept, not the whole request's.
-struct Cancel {
-    id: Value,
-    session: Option<HeaderValue>,
-    protocol: Option<HeaderValue>,
-}
-
-impl Settle {
-    pub(crate) fn new(
-        p: &Arc<HttpProxy>,
-        headers: &HeaderMap,
-        id: &Value,
-        reservation: Option<String>,
-    ) -> Self {
-        let cancel = Cancel {
-            id: id.clone(),
-            session: headers.get("mcp-session-id").cloned(),
-            protocol: headers.get("mcp-protocol-version").cloned(),
-        };
-        Settle {
-            proxy: p.clone(),
-            reservation,
-            cancel: Some(cancel),
+) -> Charge {
+    let mut sent = HeaderMap::new();
+    sent.insert("content-type", HeaderValue::from_static("application/json"));
+    sent.insert(
+        "accept",
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    for name in ["mcp-session-id", "mcp-protocol-version"] {
+        if let Some(v) = headers.get(name) {
+            sent.insert(name, v.clone());
         }
     }
-}
-
-impl Drop for Settle {
-    fn drop(&mut self) {
-        let p = &self.proxy;
-        p.gate.settle(self.reservation.take().as_deref(), false);
-        let (Some(c), Ok(rt)) = (self.cancel.take(), tokio::runtime::Handle::try_current()) else {
-            return;
-        };
-        let note = crate::gate::cancelled_note(&c.id, "the client went away");
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("application/json"));
-        headers.insert(
-            "accept",
-            HeaderValue::from_static("application/json, text/event-stream"),
-        );
-        for (name, value) in [
-            ("mcp-session-id", c.session),
-            ("mcp-protocol-version", c.protocol),
-        ] {
-            if let Some(v) = value {
-                headers.insert(name, v);
-            }
-        }
-        let (p, timeout) = (p.clone(), p.call_timeout);
-        rt.spawn(async move {
-            let sent = p
-                .upstream
-                .send(Method::POST, &headers, note.to_string().into());
-            if let Ok(Err(e)) = tokio::time::timeout(timeout, sent).await {
-                tracing::warn!(error = %e, "could not cancel an abandoned call upstream");
-            }
-        });
-    }
+    let proxy = p.clone();
+    let cancel: Canceller = Box::new(move |note| {
+        Box::pin(async move {
+            let body = note.to_string().into();
+            let sent = proxy.upstream.send(Method::POST, &sent, body).await;
+            sent.map(drop).map_err(|e| e.to_string())
+        })
+    });
+    Charge::new(p.gate.clone(), id, reservation, cancel, p.call_timeout)
 }
 
 /// What one upstream answer may carry back to the client. Only the answer to the request the
@@ -215,13 +173,10 @@ pub(crate) fn inspect(gate: &Gate, w: &mut Watch, msg: &mut Value) -> Seen {
     }
     w.answered = true;
     match w.tracked.take() {
-        Some(Tracked::Call(_, mut settle, input)) => {
-            settle.cancel = None; // answered: nothing to cancel
-            match gate.answered(settle.reservation.take().as_deref(), &input, msg) {
-                true => Seen::Changed,
-                false => Seen::Unchanged,
-            }
-        }
+        Some(Tracked::Call(_, charge, input)) => match charge.answered(&input, msg) {
+            true => Seen::Changed,
+            false => Seen::Unchanged,
+        },
         Some(Tracked::List(_, method, session)) => {
             if let Some(r) = msg.get_mut("result") {
                 gate.filter_list(method, &session, r);
@@ -393,7 +348,7 @@ impl Stream {
                 }
                 // The stream ended (an event cut off by its end is not dispatched, as SSE
                 // says). A call's or list's answer still due gets the client an error (and
-                // the call's charge is released as its `Settle` drops).
+                // the call's charge is released as its `Charge` drops).
                 _ => {
                     self.buf.clear();
                     if self.w.tracked.is_some() {

@@ -16,11 +16,13 @@ use warden_server::{DecideError, DecisionService};
 use crate::limits::LimitStore;
 
 mod approval;
+mod charge;
 mod list;
 mod record;
 mod reply;
 mod result;
 
+pub(crate) use charge::{Canceller, Charge};
 pub(crate) use list::list_shape;
 pub use list::listed;
 pub use record::Record;
