@@ -7,6 +7,11 @@ use serde_json::Value;
 
 use crate::contract::Redaction;
 
+/// RE2's reading of `\d \w \s \b` (ASCII), shared with the engine's regex builtins: one file,
+/// compiled into both crates, so a redaction masks exactly what the decision matched.
+#[path = "../../../vendor/regorus/src/builtins/re2_classes.rs"]
+pub(crate) mod re2;
+
 /// Why a redaction could not be applied. Enforcement points must fail closed on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedactError {
@@ -29,7 +34,8 @@ pub fn apply(input: &mut Value, redactions: &[Redaction]) -> Result<usize, Redac
                 changed += 1;
             }
             Some(p) => {
-                let re = regex::Regex::new(p).map_err(|_| RedactError::BadPattern(p.clone()))?;
+                let re = regex::Regex::new(&re2::ascii_classes(p))
+                    .map_err(|_| RedactError::BadPattern(p.clone()))?;
                 changed += replace_strings(target, &re, &r.replacement, 0);
             }
         }
@@ -58,6 +64,31 @@ fn replace_strings(v: &mut Value, re: &regex::Regex, with: &str, depth: usize) -
             .iter_mut()
             .map(|x| replace_strings(x, re, with, depth + 1))
             .sum(),
+        // Keys are text a serialized body carries too: they are masked like values. A masked
+        // key that another key already has gets `#2`, `#3`… so no value is lost.
+        Value::Object(m) if m.keys().any(|k| re.is_match(k)) => {
+            let taken = std::mem::take(m);
+            let kept: std::collections::HashSet<String> =
+                taken.keys().filter(|k| !re.is_match(k)).cloned().collect();
+            let mut changed = 0;
+            for (k, mut x) in taken {
+                changed += replace_strings(&mut x, re, with, depth + 1);
+                if kept.contains(&k) {
+                    m.insert(k, x);
+                    continue;
+                }
+                changed += 1;
+                let base = re.replace_all(&k, regex::NoExpand(with)).into_owned();
+                let mut key = base.clone();
+                let mut n = 1;
+                while m.contains_key(&key) || kept.contains(&key) {
+                    n += 1;
+                    key = format!("{base}#{n}");
+                }
+                m.insert(key, x);
+            }
+            changed
+        }
         Value::Object(o) => o
             .values_mut()
             .map(|x| replace_strings(x, re, with, depth + 1))
@@ -109,6 +140,29 @@ mod tests {
             "replacement is literal"
         );
         assert_eq!(input["action"]["args"]["secret"], "[REDACTED]");
+    }
+
+    /// Keys carry text as values do; `\b` and `\d` read as RE2 (OPA) reads them, so a letter
+    /// outside ASCII beside the number does not hide it.
+    #[test]
+    fn keys_are_masked_and_classes_read_as_re2() {
+        let ssn = r"\b\d{3}-\d{2}-\d{4}\b";
+        let mut input = json!({"body": {"SSN 123-45-6789": true, "SSN 987-65-4321": {"x": "é111-22-3333"}, "SSN [SSN]": 0, "ok": "١٢٣-٤٥-٦٧٨٩"}});
+        let n = apply(&mut input, &[red("/body", Some(ssn), "[SSN]")]).unwrap();
+        assert_eq!(n, 3, "{input}");
+        let body = input["body"].as_object().unwrap();
+        let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4, "{input}");
+        assert!(
+            keys.contains(&"SSN [SSN]#2") && keys.contains(&"SSN [SSN]#3"),
+            "{input}"
+        );
+        assert_eq!(body["SSN [SSN]"], 0, "a key already masked keeps its value");
+        assert!(!input.to_string().contains("111-22-3333"), "{input}");
+        assert_eq!(
+            body["ok"], "١٢٣-٤٥-٦٧٨٩",
+            "not ASCII digits: not an SSN to RE2"
+        );
     }
 
     #[test]

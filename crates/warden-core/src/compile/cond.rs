@@ -385,7 +385,11 @@ fn list_text(list: &[Value]) -> String {
 
 /// Validates a regular expression (RE2 syntax, which both OPA and Warden use).
 pub(crate) fn check_regex(sink: &mut Sink<'_>, re: &str, ptr: &str) {
-    if let Err(e) = regex::RegexBuilder::new(re).size_limit(1 << 20).build() {
+    let translated = crate::redact::re2::ascii_classes(re);
+    if let Err(e) = regex::RegexBuilder::new(&translated)
+        .size_limit(1 << 20)
+        .build()
+    {
         let detail = e
             .to_string()
             .lines()

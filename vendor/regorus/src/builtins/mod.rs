@@ -40,6 +40,8 @@ mod objects;
 mod opa;
 #[cfg(feature = "regex")]
 mod regex;
+// Warden patch: RE2's ASCII `\d \w \s \b` (see the file).
+pub mod re2_classes;
 #[cfg(feature = "semver")]
 mod semver;
 pub mod sets;
