@@ -124,9 +124,13 @@ pub fn decision_input(input: &serde_json::Value) -> Result<Value, EngineError> {
     match input.get("environment").and_then(|e| e.get("time")) {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::String(t)) => {
-            // chrono also accepts a space for `T`; RFC 3339 (and OPA's time builtins) do not.
+            // chrono also accepts a space or a lower-case `t` for `T`, a lower-case `z`, and a
+            // leap second (`:60`); OPA's time builtins (Go's RFC 3339 layout) refuse them all.
+            let b = t.as_bytes();
             if chrono::DateTime::parse_from_rfc3339(t).is_err()
-                || !matches!(t.as_bytes().get(10), Some(b'T' | b't'))
+                || b.get(10) != Some(&b'T')
+                || b.get(17..19) == Some(b"60")
+                || b.last() == Some(&b'z')
             {
                 return Err(EngineError::Input(format!(
                     "environment.time: `{t}` is not an RFC 3339 time (e.g. 2026-11-23T15:00:00Z)"

@@ -135,6 +135,19 @@ fn malformed_inputs_are_rejected_with_the_field_named() {
             json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "x", "type": "do"}, "environment": {"time": "2026-11-23 10:00:00Z"}}),
             "environment.time",
         ),
+        // What OPA's time builtins refuse: a leap second, lower-case `t` or `z`.
+        (
+            json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "x", "type": "do"}, "environment": {"time": "2026-11-23T08:59:60-05:00"}}),
+            "environment.time",
+        ),
+        (
+            json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "x", "type": "do"}, "environment": {"time": "2026-11-23t10:00:00Z"}}),
+            "environment.time",
+        ),
+        (
+            json!({"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "x", "type": "do"}, "environment": {"time": "2026-11-23T10:00:00z"}}),
+            "environment.time",
+        ),
         (
             json!({"tenant": "t", "agent": {"id": 5}, "action": {"tool": "x", "type": "do"}}),
             "agent.id",

@@ -10,7 +10,7 @@
 # no partial object rules with constant keys, no `walk` generators, only strings are sorted.
 package warden.main
 
-library_version := "1.3.2"
+library_version := "1.4.0"
 
 builtin_priority := 1000000000
 
@@ -311,6 +311,7 @@ check(c, v) if {
 	c.op == "deny_path_prefixes"
 	safe_path(v)
 	not prefixed(c.value, v)
+	not relative_beside_absolute(c.value, v)
 }
 
 check(c, v) if {
@@ -357,9 +358,24 @@ sized(v) if is_string(v)
 
 sized(v) if is_array(v)
 
+# A denied prefix `/a/b/` covers the directory `/a/b` itself too.
 prefixed(ps, v) if {
 	some p in ps
 	startswith(v, p)
+}
+
+prefixed(ps, v) if {
+	some p in ps
+	endswith(p, "/")
+	v == trim_suffix(p, "/")
+}
+
+# A relative path cannot be checked against absolute prefixes: it resolves against a working
+# directory the policy does not know (`etc/passwd` from `/` is `/etc/passwd`).
+relative_beside_absolute(ps, v) if {
+	not startswith(v, "/")
+	some p in ps
+	startswith(p, "/")
 }
 
 # text_matches(re, v): v is a string matching re, or a collection with a string matching re within
@@ -384,13 +400,17 @@ coll(x) if is_object(x)
 
 coll(x) if is_array(x)
 
+# The strings in a collection's first five levels: values, and objects' keys (a serialized
+# body sends a key as text, so a key can carry what a value can).
 nested_strings(v) := (((l1 | l2) | l3) | l4) | l5 if {
-	l1 := {x | some x in v; is_string(x)}
-	l2 := {x | some a in v; coll(a); some x in a; is_string(x)}
-	l3 := {x | some a in v; coll(a); some b in a; coll(b); some x in b; is_string(x)}
-	l4 := {x | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some x in c; is_string(x)}
-	l5 := {x | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some d in c; coll(d); some x in d; is_string(x)}
+	l1 := strings_in(v)
+	l2 := union({strings_in(a) | some a in v; coll(a)})
+	l3 := union({strings_in(b) | some a in v; coll(a); some b in a; coll(b)})
+	l4 := union({strings_in(c) | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c)})
+	l5 := union({strings_in(d) | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some d in c; coll(d)})
 }
+
+strings_in(a) := {x | some x in a; is_string(x)} | {k | is_object(a); some k, _ in a}
 
 too_deep(v) if {
 	some a in v
@@ -462,6 +482,8 @@ host_of(v) := lower(trim_right(m[0][1], ".")) if {
 	not regex.match(`[\s\\]`, v)
 	m := regex.find_all_string_submatch_n(`^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^@/?#]*@)?([^:/?#\[\]]*)`, v, 1)
 	count(m) == 1
+	# A URL's host holds what a bare host may: letters, digits, `.` and `-` (no NUL, `%`, `／`).
+	regex.match(`^[A-Za-z0-9.\-]*$`, m[0][1])
 }
 
 host_of(v) := lower(trim_right(v, ".")) if {
@@ -478,15 +500,33 @@ host_of(v) := lower(trim_right(m[0][1], ".")) if {
 
 # in_window(w, ts): RFC 3339 time ts falls in weekly window w {days, start, end, tz}.
 # Warden rejects malformed times before evaluation; the shape check keeps OPA and regorus alike.
+# A window that wraps past midnight (22:00-06:00) belongs to the day it opens: its early hours
+# are checked against the day before (`days: [fri]` is Friday 22:00 to Saturday 06:00).
 in_window(w, ts) if {
 	rfc3339(ts)
 	ns := time.parse_rfc3339_ns(ts)
-	day_ok(w.days, time.weekday([ns, w.tz]))
 	clock := time.clock([ns, w.tz])
-	minute_ok(w, (clock[0] * 60) + clock[1])
+	m := (clock[0] * 60) + clock[1]
+	minute_ok(w, m)
+	day_ok(w.days, window_day(w, time.weekday([ns, w.tz]), m))
 }
 
-rfc3339(ts) if regex.match(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`, ts)
+window_day(w, d, m) := d if not after_midnight(w, m)
+
+window_day(w, d, m) := day_before[d] if after_midnight(w, m)
+
+after_midnight(w, m) if {
+	w.start > w.end
+	m < w.end
+}
+
+day_before := {
+	"Monday": "Sunday", "Tuesday": "Monday", "Wednesday": "Tuesday", "Thursday": "Wednesday",
+	"Friday": "Thursday", "Saturday": "Friday", "Sunday": "Saturday",
+}
+
+# RFC 3339 as OPA's time builtins parse it: upper-case `T` and `Z`, no leap second.
+rfc3339(ts) if regex.match(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`, ts)
 
 day_ok(days, _) if days == null
 
@@ -715,9 +755,61 @@ overrides[oid] := o if {
 	some oid, o in plan.overrides
 	not expired(o)
 	every c in o.when {
-		holds(c)
+		when_holds(c)
 	}
 }
+
+# when_holds(c): an override's condition holds on a value that is there. A waiver needs
+# evidence: a missing value, an empty `[*]` list, or a value of another type than a negative
+# condition compares with (`not_in: [IR, KP]` against `["KP"]`) does not waive anything (a
+# rule's `when` with a negative condition applies on a missing value, which fails closed).
+when_holds(c) if {
+	not c.wild
+	v := object.get(input, c.path, null)
+	v != null
+	comparable(c, v)
+	check(c, v)
+}
+
+when_holds(c) if {
+	c.wild
+	arr := object.get(input, c.prefix, null)
+	is_array(arr)
+	count(arr) > 0
+	every x in arr {
+		v := sub(x, c.suffix)
+		v != null
+		comparable(c, v)
+		check(c, v)
+	}
+}
+
+comparable(c, _) if not negative_ops[c.op]
+
+comparable(c, v) if {
+	c.op == "not_equals"
+	type_name(v) == type_name(c.value)
+}
+
+comparable(c, v) if {
+	c.op == "not_in"
+	is_string(v)
+	count(c.value.strings) > 0
+}
+
+comparable(c, v) if {
+	c.op == "not_in"
+	not is_string(v)
+	some x in c.value.others
+	type_name(x) == type_name(v)
+}
+
+comparable(c, v) if {
+	c.op in {"not_matches", "deny_path_prefixes"}
+	is_string(v)
+}
+
+negative_ops := {"not_equals", "not_in", "not_matches", "deny_path_prefixes"}
 
 expired(o) if {
 	o.expires_ns != null

@@ -139,3 +139,64 @@ test_no_input_object_is_denied if {
 	arr.reasons == ["invalid_input"]
 	not main.allow with input as "t" with data.warden.tenants as tenants
 }
+
+# A denied prefix covers its directory; relative paths do not slip past absolute prefixes.
+test_deny_prefix_covers_the_directory_and_refuses_relative_paths if {
+	c := {"op": "deny_path_prefixes", "value": ["/srv/secrets/"]}
+	main.check(c, "/srv/data/a")
+	not main.check(c, "/srv/secrets")
+	not main.check(c, "/srv/secrets/k")
+	not main.check(c, "srv/secrets/k")
+	rel := {"op": "deny_path_prefixes", "value": ["tmp/"]}
+	main.check(rel, "data/x")
+}
+
+# `days: [fri], hours: 22:00-06:00` is Friday night: Friday 23:00 and Saturday 02:00, not
+# Friday 02:00 (that is Thursday night).
+test_overnight_window_belongs_to_the_day_it_opens if {
+	w := {"days": {"Friday": true}, "start": 1320, "end": 360, "tz": "UTC"}
+	main.in_window(w, "2026-11-27T23:00:00Z")
+	main.in_window(w, "2026-11-28T02:00:00Z")
+	not main.in_window(w, "2026-11-27T02:00:00Z")
+	not main.in_window(w, "2026-11-26T23:00:00Z")
+	not main.in_window(w, "2026-11-27T12:00:00Z")
+}
+
+test_times_are_read_as_opa_reads_them if {
+	not main.rfc3339("2026-11-23T08:59:60Z")
+	not main.rfc3339("2026-11-23t08:59:00Z")
+	not main.rfc3339("2026-11-23T08:59:00z")
+	main.rfc3339("2026-11-23T08:59:00.5+05:30")
+}
+
+# A URL's host may hold only what a bare host may.
+test_url_hosts_are_letters_digits_dots_and_dashes if {
+	main.host_allowed({"ok.com": true}, "https://api.ok.com:8443/x")
+	not main.host_allowed({"ok.com": true}, "https://evil.com\u0000.ok.com/x")
+	not main.host_allowed({"ok.com": true}, "https://evil.com\uff0f.ok.com/x")
+	not main.host_allowed({"ok.com": true}, "https://evil.com%2f.ok.com/x")
+}
+
+# Object keys are scanned like values; `\d` and `\b` are ASCII in both engines; lengths count
+# code points.
+test_keys_are_scanned_and_text_is_read_as_opa_reads_it if {
+	main.text_matches(`\d{3}-\d{2}`, {"a": {"ssn 123-45-6789": true}})
+	main.text_matches(`\b\d{3}-\d{2}-\d{4}\b`, "SSN é123-45-6789")
+	not main.text_matches(`^\d+$`, "١٢٣")
+	main.check({"op": "max_length", "value": 3}, "𝔘𝔫𝔦")
+	not main.check({"op": "min_length", "value": 2}, "😀")
+}
+
+# An override's condition needs the value there, and of the type a negative condition
+# compares with: a missing or mistyped value waives nothing.
+test_override_conditions_need_evidence if {
+	c := {"wild": false, "path": ["action", "args", "country"], "op": "not_in", "value": {"strings": {"KP": true}, "others": []}, "absent_ok": true}
+	main.when_holds(c) with input as {"action": {"args": {"country": "FR"}}}
+	not main.when_holds(c) with input as {"action": {"args": {"country": "KP"}}}
+	not main.when_holds(c) with input as {"action": {"args": {}}}
+	not main.when_holds(c) with input as {"action": {"args": {"country": ["KP"]}}}
+	main.holds(c) with input as {"action": {"args": {}}}
+	w := {"wild": true, "prefix": ["action", "args", "to"], "suffix": [], "op": "not_in", "value": {"strings": {"x": true}, "others": []}, "absent_ok": true}
+	not main.when_holds(w) with input as {"action": {"args": {"to": []}}}
+	main.when_holds(w) with input as {"action": {"args": {"to": ["y"]}}}
+}

@@ -27,7 +27,7 @@ pub const LIBRARY: &str = include_str!("../../rego/warden/main.rego");
 /// The shared library's unit tests (`opa test` style).
 pub const LIBRARY_TESTS: &str = include_str!("../../rego/warden/main_test.rego");
 /// Version of the shared library; bumped on any change to its meaning.
-pub const LIBRARY_VERSION: &str = "1.3.2";
+pub const LIBRARY_VERSION: &str = "1.4.0";
 /// The query that returns a compiled policy's decision.
 pub const DECISION_QUERY: &str = "data.warden.main.decision";
 
