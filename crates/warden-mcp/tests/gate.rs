@@ -290,3 +290,42 @@ async fn an_approved_call_is_forwarded_with_its_redactions() {
         Verdict::Reply(r) => panic!("the approved call was refused: {r}"),
     }
 }
+
+/// A gateway configured with a scope decides every call in it: the tenant's `scopes` limits
+/// apply (without the scope they would not, as the gateway would send no `agent.scope`).
+#[tokio::test]
+async fn a_configured_scope_puts_the_tenants_scope_limits_on_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::testsrv_policy().replacen(
+        "\ntools:",
+        "\nscopes:\n  support: { max_turns: 2 }\ntools:",
+        1,
+    );
+    let (mut g, _) = gate_over(dir.path(), &text, Denials::Error, Unlisted::Hide).await;
+    let echo = || call("echo", json!({"text": "hi"}));
+    let unscoped = Session::new("acme", "test-agent");
+    for n in 1..=3 {
+        let v = g.call(&unscoped, &json!(n), &echo()).await;
+        assert!(
+            matches!(v, Verdict::Forward { .. }),
+            "call {n} without a scope"
+        );
+    }
+    g.scope = Some("support".into());
+    let s = Session::new("acme", "test-agent");
+    for n in 1..=2 {
+        let v = g.call(&s, &json!(n), &echo()).await;
+        assert!(
+            matches!(v, Verdict::Forward { .. }),
+            "call {n} in the scope"
+        );
+    }
+    let Verdict::Reply(r) = g.call(&s, &json!(3), &echo()).await else {
+        panic!("the third turn is over the scope's max_turns");
+    };
+    assert_eq!(
+        r["error"]["data"]["warden"]["reasons"],
+        json!(["turn_limit_exceeded"]),
+        "{r}"
+    );
+}

@@ -84,6 +84,7 @@ async fn approvals_are_posted_and_decided_from_a_signed_slack_callback() {
         svc,
         tenant: "acme".into(),
         agent: "test-agent".into(),
+        scope: None,
         server: "testsrv".into(),
         limits: Arc::new(SqliteLimits::open(&dir.path().join("s.db")).unwrap()),
         audit: None,

@@ -59,6 +59,9 @@ pub struct Gate {
     pub tenant: String,
     /// Their agent id.
     pub agent: String,
+    /// The scope every call through this gateway runs in (`agent.scope`: the tenant's `scopes`
+    /// limits and rules apply to it); none when not configured.
+    pub scope: Option<String>,
     /// The MCP server's name: the `tool` in policies; MCP tool names are the actions.
     pub server: String,
     /// Counters for rate limits and budgets.
@@ -212,9 +215,13 @@ impl Gate {
 
     fn input(&self, session: &Session, id: &Value, tool: &str, args: Value) -> Value {
         let turn = session.turns.fetch_add(1, Ordering::Relaxed) + 1;
+        let agent = match &self.scope {
+            Some(s) => json!({"id": session.agent, "scope": s}),
+            None => json!({"id": session.agent}),
+        };
         json!({
             "tenant": session.tenant,
-            "agent": {"id": session.agent},
+            "agent": agent,
             "action": {"tool": self.server, "type": tool, "args": args},
             "context": {
                 "conversation_id": session.id,

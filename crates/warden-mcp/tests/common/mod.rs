@@ -77,6 +77,7 @@ pub async fn gate_over(
         svc,
         tenant: "acme".into(),
         agent: "test-agent".into(),
+        scope: None,
         server: "testsrv".into(),
         limits: limits.clone(),
         audit: None,

@@ -92,6 +92,8 @@ pub(crate) struct ApproverKey {
 pub(crate) struct McpFile {
     pub(crate) tenant: String,
     pub(crate) agent: String,
+    /// The scope every call runs in (`agent.scope`), for the tenant's `scopes` limits and rules.
+    pub(crate) scope: Option<String>,
     /// The MCP server (one upstream)…
     pub(crate) server: Option<ServerSpec>,
     /// …or several Streamable HTTP upstreams behind one aggregated endpoint, their tools named

@@ -136,6 +136,7 @@ pub fn run(a: &Args) -> Result<(), CliError> {
                 svc: svc.clone(),
                 tenant: f.tenant.clone(),
                 agent: f.agent.clone(),
+                scope: f.scope.clone(),
                 server: server.to_string(),
                 limits: limits.clone(),
                 audit: auditor.clone(),
