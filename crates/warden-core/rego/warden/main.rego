@@ -40,7 +40,11 @@ plan := p if {
 	is_object(p)
 }
 
+# `act` is tested first: with `action.type` missing, OPA leaves `not agent.plans[tool][act]`
+# undefined (it hoists the undefined operand out of the negation, S1 in opa-compatibility.md)
+# while regorus makes it true; this way neither falls back to the "*" plan.
 plan := p if {
+	is_string(act)
 	not agent.plans[tool][act]
 	p := agent.plans[tool]["*"]
 	is_object(p)
@@ -654,6 +658,7 @@ raw[k] := x if {
 	some dc in input.action.data_classes_referenced
 	allowed := tenant.data_classes[dc].tools
 	allowed != null
+	is_string(tool) # S1, as for `plan`
 	not allowed[tool]
 	k := concat("", ["0|warden/data_class|data_class_tool_not_allowed|", dc])
 	x := builtin(

@@ -200,3 +200,9 @@ test_override_conditions_need_evidence if {
 	not main.when_holds(w) with input as {"action": {"args": {"to": []}}}
 	main.when_holds(w) with input as {"action": {"args": {"to": ["y"]}}}
 }
+
+# A call without `action.type` takes no "*" plan, in OPA and in regorus alike (S1).
+test_missing_action_type_takes_no_wildcard_plan if {
+	d := main.decision with input as {"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "search"}, "environment": {"time": "2026-11-23T10:00:00Z"}} with data.warden.tenants as tenants
+	d.reasons == ["tool_not_allowed"]
+}
