@@ -15,6 +15,8 @@ use crate::diag::{Diagnostic, Span};
 pub const MAX_DEPTH: usize = 64;
 /// Largest policy file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest a policy file may grow to once its aliases are expanded, in bytes.
+pub const MAX_EXPANDED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A parsed YAML document: its JSON value and the spans of its nodes.
 #[derive(Debug, Clone)]
@@ -56,6 +58,20 @@ impl Document {
             ));
         }
         let index = CharIndex::new(text);
+        if let Some((at, size)) = expands_past_limit(text) {
+            return Err(Box::new(
+                Diagnostic::error(
+                    "yaml-alias-too-large",
+                    file,
+                    index.span(at, at + 1),
+                    format!(
+                        "with its aliases expanded this file holds over {size} bytes; the limit \
+                         is {MAX_EXPANDED_BYTES}"
+                    ),
+                )
+                .with_hint("write the repeated value out where it is used, or use fewer aliases"),
+            ));
+        }
         let docs = MarkedYaml::load_from_str(text).map_err(|e| {
             let m = e.marker();
             Box::new(
@@ -207,6 +223,49 @@ impl Converter<'_> {
     }
 }
 
+/// Whether `text`, with its aliases expanded, would hold more than [`MAX_EXPANDED_BYTES`]: then
+/// the character index where it passes the limit, and the size reached. saphyr's own guard
+/// counts nodes, so one large string aliased a thousand times got past it and the loader copied
+/// it a thousand times; this counts bytes, from the parser's events, without expanding anything.
+/// A text that does not parse is left to the loader, which reports where.
+fn expands_past_limit(text: &str) -> Option<(usize, u64)> {
+    use saphyr_parser::{Event, Parser};
+    let mut sizes: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    // One frame per open collection: its anchor id (0: none) and its expanded size so far.
+    let mut frames: Vec<(usize, u64)> = vec![(0, 0)];
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.ok()?;
+        let add = match event {
+            Event::Scalar(v, _, anchor, _) => {
+                let n = v.len() as u64 + 1;
+                if anchor > 0 {
+                    sizes.insert(anchor, n);
+                }
+                n
+            }
+            Event::Alias(id) => sizes.get(&id).copied().unwrap_or(1),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                frames.push((anchor, 1));
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (anchor, n) = frames.pop()?;
+                if anchor > 0 {
+                    sizes.insert(anchor, n);
+                }
+                n
+            }
+            _ => continue,
+        };
+        let top = frames.last_mut()?;
+        top.1 = top.1.saturating_add(add);
+        if top.1 > MAX_EXPANDED_BYTES {
+            return Some((span.start.index(), top.1));
+        }
+    }
+    None
+}
+
 fn scalar(s: &Scalar<'_>) -> Value {
     match s {
         Scalar::Null => Value::Null,
@@ -308,6 +367,17 @@ mod tests {
             prev = name;
         }
         assert!(Document::parse("bomb.yaml", &bomb).is_err());
+        // One large string aliased many times: few nodes, many bytes.
+        let big = format!(
+            "a: &a \"{}\"\nb: [{}]\n",
+            "x".repeat(1 << 20),
+            vec!["*a"; 100].join(", ")
+        );
+        let e = Document::parse("big.yaml", &big).unwrap_err();
+        assert_eq!(e.code, "yaml-alias-too-large");
+        assert_eq!(e.span.line, 2);
+        let fine = "a: &a [x, y]\nb: *a\n";
+        assert!(Document::parse("fine.yaml", fine).is_ok());
         let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
         assert_eq!(
             Document::parse("deep.yaml", &deep).unwrap_err().code,
