@@ -234,3 +234,36 @@ fn agent_ids_with_look_alike_or_special_characters_are_warned_about() {
     );
     assert!(unusual[1].message.contains("'|'"), "{:?}", unusual[1]);
 }
+
+/// Rules that repeat or contradict each other are found among many: a duplicate, a range that
+/// no amount satisfies together with another rule's, and thousands of compatible ceilings on one
+/// path (which the checks group instead of comparing pair by pair) with neither.
+#[test]
+fn duplicates_and_conflicts_are_found_among_many_rules() {
+    let mut text = String::from(
+        "warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      stripe-payments:\n        create_payment:\n          rules:\n",
+    );
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "            - {{ id: cap{i}, require: {{ args.amount: {{ max: {} }} }}, reason: cap_{i} }}\n",
+            1_000_000 + i
+        ));
+    }
+    text.push_str(
+        "            - { id: again, require: { args.amount: { max: 1000000 } }, reason: again }\n",
+    );
+    text.push_str(
+        "            - { id: floor, require: { args.amount: { min: 2000000 } }, reason: floor }\n",
+    );
+    let d = diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", &text)]);
+    let dups: Vec<_> = d.iter().filter(|x| x.code == "duplicate-rule").collect();
+    assert_eq!(dups.len(), 1, "{dups:#?}");
+    let m = &dups[0].message;
+    assert!(
+        m.contains("/again` repeats rule `") && m.ends_with("/cap0`"),
+        "{m}"
+    );
+    let conflicts: Vec<_> = d.iter().filter(|x| x.code == "conflicting-rules").collect();
+    assert_eq!(conflicts.len(), 3000, "floor conflicts with every ceiling");
+    assert!(conflicts.iter().all(|c| c.message.contains("/floor`")));
+}

@@ -1,7 +1,7 @@
 //! Checks across rules: rules that conflict (no call can satisfy both), duplicated rules,
 //! overrides that waive nothing, and grants of tools no catalog declares.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -59,33 +59,41 @@ fn at(files: &[LoadedFile], info: &RuleInfo, code: &'static str, msg: String) ->
     )
 }
 
-/// Two rules can meet on one call when tenant and tool/action scopes overlap and, for agent rules,
-/// the agent is the same or one of them is tenant-wide.
-fn overlap(a: &RuleInfo, b: &RuleInfo) -> bool {
-    let same = |x: &Option<String>, y: &Option<String>| x.is_none() || y.is_none() || x == y;
-    let action = |x: &RuleInfo| x.action.clone().filter(|a| a != "*");
-    // The tools (actions) a rule can meet: its place, narrowed by its selector; None = any.
-    let reach = |place: Option<String>, sel: &Option<Vec<String>>| -> Option<BTreeSet<String>> {
-        match (place, sel) {
+/// What the pairwise checks need of a rule, worked out once per rule (not once per pair).
+struct Lintable<'a> {
+    info: &'a RuleInfo,
+    /// The tools (actions) the rule can meet: its place, narrowed by its selector; None = any.
+    tools: Option<BTreeSet<String>>,
+    actions: Option<BTreeSet<String>>,
+}
+
+impl<'a> Lintable<'a> {
+    fn new(info: &'a RuleInfo) -> Self {
+        let reach = |place: Option<String>, sel: &Option<Vec<String>>| match (place, sel) {
             (Some(p), _) => Some([p].into()),
             (None, Some(list)) => Some(list.iter().cloned().collect()),
             (None, None) => None,
+        };
+        Lintable {
+            info,
+            tools: reach(info.tool.clone(), &info.rule.tools),
+            actions: reach(info.action.clone().filter(|a| a != "*"), &info.rule.actions),
         }
-    };
-    let meet = |x: Option<BTreeSet<String>>, y: Option<BTreeSet<String>>| match (x, y) {
-        (Some(x), Some(y)) => !x.is_disjoint(&y),
-        _ => true,
-    };
-    a.tenant == b.tenant
-        && same(&a.agent, &b.agent)
-        && meet(
-            reach(a.tool.clone(), &a.rule.tools),
-            reach(b.tool.clone(), &b.rule.tools),
-        )
-        && meet(
-            reach(action(a), &a.rule.actions),
-            reach(action(b), &b.rule.actions),
-        )
+    }
+
+    /// Two rules can meet on one call when tenant and tool/action scopes overlap and, for agent
+    /// rules, the agent is the same or one of them is tenant-wide.
+    fn overlaps(&self, b: &Lintable<'_>) -> bool {
+        let same = |x: &Option<String>, y: &Option<String>| x.is_none() || y.is_none() || x == y;
+        let meet = |x: &Option<BTreeSet<String>>, y: &Option<BTreeSet<String>>| match (x, y) {
+            (Some(x), Some(y)) => !x.is_disjoint(y),
+            _ => true,
+        };
+        self.info.tenant == b.info.tenant
+            && same(&self.info.agent, &b.info.agent)
+            && meet(&self.tools, &b.tools)
+            && meet(&self.actions, &b.actions)
+    }
 }
 
 /// The values a condition admits, when that is a finite set.
@@ -111,63 +119,130 @@ fn bounds(c: &Condition) -> (Option<f64>, Option<f64>) {
     (lo, hi)
 }
 
+/// Most rules compared pairwise on one path for conflicts; past it the check is skipped with a
+/// warning, so a file with tens of thousands of rules on one action cannot stall validation.
+const MAX_PAIRWISE: usize = 4096;
+
+/// `duplicate-rule` (same conditions, outcome and place) and `conflicting-rules` (the same
+/// outcome, and no value of a path satisfies both). Duplicates are found by grouping on what
+/// makes rules equal; conflicts only among rules that bound or enumerate the same path, and
+/// ranges only when some lower bound lies above some upper bound.
 fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
-    let hard: Vec<&RuleInfo> = state
+    let hard: Vec<Lintable<'_>> = state
         .infos
         .iter()
         .filter(|i| i.rule.redact.is_none() && i.rule.when.is_empty() && i.mode == Mode::Enforce)
+        .map(Lintable::new)
         .collect();
-    for (n, a) in hard.iter().enumerate() {
-        for b in &hard[n + 1..] {
-            if !overlap(a, b) {
-                continue;
-            }
-            if a.rule.require == b.rule.require
-                && a.rule.on_violation.unwrap_or_default()
-                    == b.rule.on_violation.unwrap_or_default()
-                && a.tool == b.tool
-                && a.action == b.action
-                && a.rule.tools == b.rule.tools
-                && a.rule.actions == b.rule.actions
-            {
+    let outcome = |l: &Lintable<'_>| l.info.rule.on_violation.unwrap_or_default();
+    // Duplicates: rules equal in all of this, in declaration order.
+    let mut same: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (n, l) in hard.iter().enumerate() {
+        let r = &l.info.rule;
+        let key = serde_json::json!([
+            l.info.tenant,
+            l.info.tool,
+            l.info.action,
+            r.tools,
+            r.actions,
+            outcome(l),
+            r.require
+        ])
+        .to_string();
+        same.entry(key).or_default().push(n);
+    }
+    let mut duplicate = vec![false; hard.len()];
+    for group in same.values().filter(|g| g.len() > 1) {
+        for (k, &b) in group.iter().enumerate() {
+            if let Some(&a) = group[..k].iter().find(|&&a| hard[a].overlaps(&hard[b])) {
+                duplicate[b] = true;
                 diags.push(
                     Diagnostic {
                         severity: crate::diag::Severity::Warning,
                         ..at(
                             files,
-                            b,
+                            hard[b].info,
                             "duplicate-rule",
-                            format!("rule `{}` repeats rule `{}`", b.id, a.id),
+                            format!(
+                                "rule `{}` repeats rule `{}`",
+                                hard[b].info.id, hard[a].info.id
+                            ),
                         )
                     }
                     .with_hint("remove one of them, or merge their reasons"),
                 );
-                continue;
             }
-            let same_outcome =
-                a.rule.on_violation.unwrap_or_default() == b.rule.on_violation.unwrap_or_default();
-            if !same_outcome {
-                continue;
+        }
+    }
+    // Conflicts: per (tenant, outcome, path), the rules with a finite set or a bound on it.
+    type Bounded<'a> = (usize, Option<BTreeSet<String>>, Option<f64>, Option<f64>);
+    let mut on_path: BTreeMap<(&str, String, &str), Vec<Bounded<'_>>> = BTreeMap::new();
+    for (n, l) in hard.iter().enumerate() {
+        if duplicate[n] {
+            continue;
+        }
+        for (path, c) in l.info.rule.require.iter().filter(|(_, c)| !c.optional) {
+            let (set, (lo, hi)) = (admitted(c), bounds(c));
+            if set.is_some() || lo.is_some() || hi.is_some() {
+                let key = (
+                    l.info.tenant.as_str(),
+                    format!("{:?}", outcome(l)),
+                    path.as_str(),
+                );
+                on_path.entry(key).or_default().push((n, set, lo, hi));
             }
-            for (path, ca) in &a.rule.require {
-                let Some(cb) = b.rule.require.get(path) else {
-                    continue;
-                };
-                if ca.optional || cb.optional {
-                    continue;
+        }
+    }
+    let mut reported = BTreeSet::new();
+    for ((_, _, path), rules) in &on_path {
+        let max_lo = rules
+            .iter()
+            .filter_map(|r| r.2)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let min_hi = rules
+            .iter()
+            .filter_map(|r| r.3)
+            .fold(f64::INFINITY, f64::min);
+        let sets = rules.iter().filter(|r| r.1.is_some()).count();
+        if max_lo <= min_hi && sets < 2 {
+            continue; // no two ranges can be disjoint, and no two sets
+        }
+        if rules.len() > MAX_PAIRWISE {
+            let first = hard[rules[0].0].info;
+            diags.push(
+                Diagnostic {
+                    severity: crate::diag::Severity::Warning,
+                    ..at(
+                        files,
+                        first,
+                        "lint-skipped",
+                        format!(
+                            "{} rules bound `{path}`; over {MAX_PAIRWISE}, they are not checked \
+                             against each other for conflicts",
+                            rules.len()
+                        ),
+                    )
                 }
-                let disjoint_sets =
-                    matches!((admitted(ca), admitted(cb)), (Some(x), Some(y)) if x.is_disjoint(&y));
-                let (alo, ahi) = bounds(ca);
-                let (blo, bhi) = bounds(cb);
+                .with_hint("merge rules on the same value, or split them across actions"),
+            );
+            continue;
+        }
+        for (k, (b, bset, blo, bhi)) in rules.iter().enumerate() {
+            for (a, aset, alo, ahi) in &rules[..k] {
+                let disjoint_sets = matches!((aset, bset), (Some(x), Some(y)) if x.is_disjoint(y));
                 let disjoint_range = matches!((alo, bhi), (Some(l), Some(h)) if l > h)
                     || matches!((blo, ahi), (Some(l), Some(h)) if l > h);
-                if disjoint_sets || disjoint_range {
-                    diags.push(
-                        at(files, b, "conflicting-rules", format!("rules `{}` and `{}` conflict: no value of `{path}` satisfies both, so every such call is blocked", a.id, b.id))
-                            .with_hint("loosen one of them, or scope them to different agents or actions"),
-                    );
+                if !(disjoint_sets || disjoint_range)
+                    || !hard[*a].overlaps(&hard[*b])
+                    || !reported.insert((*a, *b, path.to_string()))
+                {
+                    continue;
                 }
+                let (a, b) = (hard[*a].info, hard[*b].info);
+                diags.push(
+                    at(files, b, "conflicting-rules", format!("rules `{}` and `{}` conflict: no value of `{path}` satisfies both, so every such call is blocked", a.id, b.id))
+                        .with_hint("loosen one of them, or scope them to different agents or actions"),
+                );
             }
         }
     }

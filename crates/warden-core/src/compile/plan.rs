@@ -427,22 +427,24 @@ fn per_rule_fast(
     let (mut rnum, mut rlen, mut rin, mut rre) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut vio = Map::new();
     let mut shadow = Map::new();
+    // Each rule's own conditions, grouped once (not searched for once per rule: a plan with
+    // thousands of rules made that quadratic).
+    let mut by_rule: BTreeMap<&str, BTreeMap<&str, Vec<Value>>> = BTreeMap::new();
+    for (op, cs) in lists {
+        for c in cs {
+            let rule = c["rule"].as_str().unwrap_or_default();
+            by_rule
+                .entry(rule)
+                .or_default()
+                .entry(*op)
+                .or_default()
+                .push(c.clone());
+        }
+    }
     for r in rules {
         let id = r["id"].as_str()?;
         let key = r["key"].as_str()?.to_string();
-        let own: BTreeMap<&str, Vec<Value>> = lists
-            .iter()
-            .map(|(op, cs)| {
-                (
-                    *op,
-                    cs.iter()
-                        .filter(|c| c["rule"] == id)
-                        .cloned()
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .filter(|(_, cs)| !cs.is_empty())
-            .collect();
+        let own = by_rule.remove(id).unwrap_or_default();
         let c = fast_constraints(&own, present)?;
         for mut e in c["num"].as_array().cloned().unwrap_or_default() {
             e["key"] = json!(key);
