@@ -67,6 +67,25 @@ pub fn algorithm(name: &str) -> Option<Algorithm> {
     name.parse().ok()
 }
 
+/// The algorithms Warden signs bundles with, in the order a key's type is tried.
+pub const SIGNING_ALGORITHMS: [&str; 3] = ["ES256", "RS256", "EdDSA"];
+
+/// The signing algorithm a PEM private key is for (P-256: ES256, RSA: RS256, Ed25519: EdDSA),
+/// if it is a private key of one of those types.
+pub fn private_key_algorithm(pem: &[u8]) -> Option<&'static str> {
+    SIGNING_ALGORITHMS
+        .into_iter()
+        .find(|name| algorithm(name).is_some_and(|a| SigningKey::from_pem(a, pem, None).is_ok()))
+}
+
+/// The algorithm a PEM public key verifies (EC: ES256, RSA: RS256, Ed25519: EdDSA), if it is a
+/// public key of one of those types.
+pub fn public_key_algorithm(pem: &str) -> Option<&'static str> {
+    SIGNING_ALGORITHMS
+        .into_iter()
+        .find(|name| algorithm(name).is_some_and(|a| decoding_key(a, pem).is_ok()))
+}
+
 /// A key that signs bundles.
 pub struct SigningKey {
     /// Algorithm.

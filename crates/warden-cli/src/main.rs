@@ -153,7 +153,28 @@ fn release_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
+/// `println!` panics when standard output's reader has gone away (`warden eval … | head`). A
+/// command's output then simply ends, as Unix tools' does: that panic exits 0 without a word.
+/// (Restoring SIGPIPE would do the same for the printing commands, but would kill `serve` and
+/// `mcp` when a peer goes away.) Every other panic is reported as usual.
+fn end_quietly_when_stdout_closes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    end_quietly_when_stdout_closes();
     warden_server::set_memory_release(release_memory);
     let cli = match Cli::try_parse() {
         Ok(c) => c,

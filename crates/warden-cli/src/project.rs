@@ -53,6 +53,12 @@ impl Project {
                 tests: vec![],
             });
         }
+        if !path.exists() {
+            return Err(
+                CliError::usage(format!("`{}` does not exist", path.display()))
+                    .hint("give a policy project directory (with policies/) or a policy file"),
+            );
+        }
         if !path.is_dir() {
             return Err(CliError::usage(format!(
                 "`{}` is neither a policy project directory nor a policy file",

@@ -185,7 +185,7 @@ fn schema_explain_and_usage_errors() {
     assert_eq!(warden(&["frobnicate"]).status.code(), Some(2));
     let missing = warden(&["validate", "no/such/dir"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing).contains("neither a policy project directory nor a policy file"));
+    assert!(text(&missing).contains("`no/such/dir` does not exist"));
 }
 
 #[test]
@@ -406,4 +406,112 @@ fn an_empty_slack_signing_secret_is_refused() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("`secret` is empty"), "{}", text(&o));
+}
+
+/// The default key workflow signs and verifies without naming an algorithm (the key's type
+/// decides); HMAC signing is refused; signing options without a key are a usage error, not a
+/// quietly unsigned bundle; a path that does not exist says so.
+#[test]
+fn signing_follows_the_key_and_refuses_what_cannot_be_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    assert_eq!(warden(&["keygen", "-o", &d("k")]).status.code(), Some(0));
+    let key = d("k.key.pem");
+    let b = warden(&[
+        "bundle",
+        "build",
+        "examples/fintech",
+        "-o",
+        &d("b.tar.gz"),
+        "--signing-key",
+        &key,
+    ]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let v = warden(&[
+        "bundle",
+        "verify",
+        &d("b.tar.gz"),
+        "--verification-key",
+        &d("k.pub.pem"),
+    ]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let lower = warden(&[
+        "bundle",
+        "sign",
+        &d("b.tar.gz"),
+        "--signing-key",
+        &key,
+        "--signing-alg",
+        "es256",
+    ]);
+    assert_eq!(lower.status.code(), Some(0), "{}", text(&lower));
+    let hs = warden(&[
+        "bundle",
+        "sign",
+        &d("b.tar.gz"),
+        "--signing-key",
+        &key,
+        "--signing-alg",
+        "HS256",
+    ]);
+    assert_eq!(hs.status.code(), Some(2));
+    assert!(
+        text(&hs).contains("does not sign bundles with HS256"),
+        "{}",
+        text(&hs)
+    );
+    let public = warden(&[
+        "bundle",
+        "sign",
+        &d("b.tar.gz"),
+        "--signing-key",
+        &d("k.pub.pem"),
+    ]);
+    assert_eq!(public.status.code(), Some(2));
+    assert!(
+        text(&public).contains("not the public one"),
+        "{}",
+        text(&public)
+    );
+    let keyless = warden(&[
+        "bundle",
+        "build",
+        "examples/fintech",
+        "-o",
+        &d("u.tar.gz"),
+        "--key-id",
+        "prod",
+    ]);
+    assert_eq!(keyless.status.code(), Some(2), "{}", text(&keyless));
+    assert!(!Path::new(&d("u.tar.gz")).exists());
+    let missing = warden(&["validate", "examples/no-such-project"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing).contains("does not exist"),
+        "{}",
+        text(&missing)
+    );
+}
+
+/// A printing command whose reader is gone before it writes ends quietly (exit 0), not with a
+/// panic about a broken pipe.
+#[test]
+fn eval_ends_quietly_when_stdout_is_closed() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "eval",
+            "examples/fintech",
+            "-i",
+            "examples/fintech/request.json",
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // closed before the decision is printed
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
 }

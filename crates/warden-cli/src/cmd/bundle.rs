@@ -44,10 +44,13 @@ pub struct VerifyArgs {
     /// PEM public key (or HMAC secret file) that bundles must be signed with.
     #[arg(long)]
     pub verification_key: Option<PathBuf>,
-    /// Algorithm of the key (OPA's default is RS256).
-    #[arg(long, default_value = "RS256")]
-    pub alg: String,
-    /// Key id the bundle is signed under (default: any; the configured key is used).
+    /// Algorithm of the key: RS256, ES256, EdDSA (or HS256 with a secret file). Default: the
+    /// public key's type (an EC key is ES256, RSA RS256, Ed25519 EdDSA); RS256, OPA's default,
+    /// for anything else.
+    #[arg(long)]
+    pub alg: Option<String>,
+    /// The key's id, as OPA's `keyid`: the key given verifies the bundle whatever `kid` its
+    /// token names (it is not compared with it).
     #[arg(long, default_value = "")]
     pub key_id: String,
     /// Required signing scope.
@@ -62,6 +65,12 @@ impl VerifyArgs {
             return Ok(None);
         };
         let key = std::fs::read_to_string(path).map_err(io(path))?;
+        let alg = match &self.alg {
+            Some(a) => a.to_ascii_uppercase().replace("EDDSA", "EdDSA"),
+            None => warden_bundle::signing::public_key_algorithm(&key)
+                .unwrap_or("RS256")
+                .to_string(),
+        };
         let id = if self.key_id.is_empty() {
             "default".to_string()
         } else {
@@ -75,7 +84,7 @@ impl VerifyArgs {
         cfg.keys.insert(
             id,
             PublicKey {
-                algorithm: Some(self.alg.clone()),
+                algorithm: Some(alg),
                 key,
                 scope: None,
             },
@@ -90,9 +99,10 @@ pub struct SignArgs {
     /// PEM private key (PKCS#8, or PKCS#1/SEC1), e.g. from `warden keygen`.
     #[arg(long)]
     signing_key: Option<PathBuf>,
-    /// JWS algorithm: RS256, ES256 (both verified by OPA) or EdDSA.
-    #[arg(long, default_value = "RS256")]
-    signing_alg: String,
+    /// JWS algorithm: ES256 or RS256 (both verified by OPA) or EdDSA. Default: the key's type
+    /// (a P-256 key signs ES256, RSA RS256, Ed25519 EdDSA).
+    #[arg(long)]
+    signing_alg: Option<String>,
     /// Key id written to the token (`kid`).
     #[arg(long)]
     key_id: Option<String>,
@@ -154,17 +164,62 @@ fn created_at() -> String {
 
 fn signing_key(args: &SignArgs) -> Result<Option<SigningKey>, CliError> {
     let Some(path) = &args.signing_key else {
+        if args.signing_alg.is_some() || args.key_id.is_some() || args.scope.is_some() {
+            return Err(CliError::usage(
+                "--signing-alg, --key-id and --scope sign the bundle, but no --signing-key was given",
+            )
+            .hint("add --signing-key KEY.key.pem (from `warden keygen`), or leave them out to build an unsigned bundle"));
+        }
         return Ok(None);
     };
-    let alg = algorithm(&args.signing_alg).ok_or_else(|| {
-        CliError::usage(format!("unknown signing algorithm `{}`", args.signing_alg))
-            .hint("use RS256, ES256 or EdDSA")
-    })?;
     let pem = std::fs::read(path).map_err(io(path))?;
+    let detected = warden_bundle::signing::private_key_algorithm(&pem);
+    let not_private = || {
+        format!(
+            "`{}` is not a PEM private key Warden signs with (P-256, RSA or Ed25519)",
+            path.display()
+        )
+    };
+    let name = match (&args.signing_alg, detected) {
+        (Some(a), _) => match warden_bundle::signing::SIGNING_ALGORITHMS
+            .into_iter()
+            .find(|n| n.eq_ignore_ascii_case(a))
+        {
+            Some(n) => n,
+            None if a.to_ascii_uppercase().starts_with("HS") => {
+                return Err(CliError::usage(format!(
+                    "Warden does not sign bundles with {a}: every verifier would need the secret that signs"
+                ))
+                .hint("sign with ES256 or RS256 (OPA verifies both) or EdDSA"))
+            }
+            None => {
+                return Err(CliError::usage(format!("unknown signing algorithm `{a}`"))
+                    .hint("use ES256, RS256 or EdDSA, or leave --signing-alg out to use the key's"))
+            }
+        },
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(CliError::usage(not_private())
+                .hint("pass the private key (`warden keygen` writes NAME.key.pem), not the public one"))
+        }
+    };
+    let alg =
+        algorithm(name).ok_or_else(|| CliError::usage(format!("unknown algorithm {name}")))?;
     SigningKey::from_pem(alg, &pem, args.key_id.clone())
         .map(Some)
         .map_err(|e| {
-            CliError::usage(e).hint("the key must be a PEM private key matching --signing-alg")
+            let hint = match detected {
+                Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
+                None => {
+                    "pass the private key (`warden keygen` writes NAME.key.pem), not the public one"
+                        .into()
+                }
+            };
+            CliError::usage(format!(
+                "`{}` is not a {name} private key ({e})",
+                path.display()
+            ))
+            .hint(hint)
         })
 }
 
@@ -224,12 +279,20 @@ pub fn run(cmd: &BundleCmd) -> Result<(), CliError> {
                     "{} is not signed",
                     bundle.display()
                 ))),
-                Err(e) => Err(CliError::failure(format!(
-                    "{} failed verification [{}]: {}",
-                    bundle.display(),
-                    e.kind,
-                    e.message
-                ))),
+                Err(e) => {
+                    let failed = CliError::failure(format!(
+                        "{} failed verification [{}]: {}",
+                        bundle.display(),
+                        e.kind,
+                        e.message
+                    ));
+                    Err(match e.kind {
+                        "key_invalid" => failed.hint(
+                            "pass the public key (`warden keygen` writes NAME.pub.pem), and --alg if it is not the key's type",
+                        ),
+                        _ => failed,
+                    })
+                }
             }
         }
     }
