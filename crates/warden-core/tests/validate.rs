@@ -267,3 +267,61 @@ fn duplicates_and_conflicts_are_found_among_many_rules() {
     assert_eq!(conflicts.len(), 3000, "floor conflicts with every ceiling");
     assert!(conflicts.iter().all(|c| c.message.contains("/floor`")));
 }
+
+/// Conditions that can never hold for the declared argument or contract field, empty lists, and
+/// near misses of the input contract's field names are reported where they are written.
+#[test]
+fn conditions_that_cannot_meet_their_value_are_reported() {
+    let text = r#"warden: 1
+tenant: acme
+agents:
+  finance-agent:
+    tools:
+      stripe-payments:
+        create_payment:
+          rules:
+            - id: a
+              require:
+                args.amount: { in: ["10000", "20000"] }
+                args.currency: { type: number }
+              reason: a
+            - id: b
+              require:
+                args.amount.value: { max: 5 }
+                "args.currency[*]": { equals: x }
+              reason: b
+            - id: c
+              require:
+                args.currency: { in: [] }
+                context.turn_count: { equals: "30" }
+              reason: c
+            - id: d
+              when:
+                user.group: { equals: finance }
+              require:
+                args.amount: { max: 10 }
+              reason: d
+"#;
+    let d = diagnostics(&[("catalog.yaml", CATALOG), ("p.yaml", text)]);
+    let never: Vec<(usize, &str)> = d
+        .iter()
+        .filter(|x| x.code == "never-matches")
+        .map(|x| (x.span.line, x.message.as_str()))
+        .collect();
+    for (line, part) in [
+        (11, "`in`, whose values are all of another type"),
+        (12, "`type: number` can never hold for `args.currency`"),
+        (16, "a path into `args.amount`"),
+        (17, "`[*]` on `args.currency`"),
+        (21, "`in: []` on `args.currency`"),
+        (22, "`equals: \"30\"` can never hold for `context.turn_count`"),
+    ] {
+        assert!(
+            never.iter().any(|(l, m)| *l == line && m.contains(part)),
+            "line {line}: {part} in {never:#?}"
+        );
+    }
+    let field = find(&d, "unknown-input-field");
+    assert_eq!(field.span.line, 26);
+    assert_eq!(field.hint.as_deref(), Some("did you mean `user.groups`?"));
+}

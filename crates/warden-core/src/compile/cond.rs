@@ -7,7 +7,7 @@ use serde_json::{json, Map, Number, Value};
 
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::model::{ArgType, Condition, TimeWindow};
-use crate::paths::InputPath;
+use crate::paths::{InputPath, Seg};
 use crate::source::{pointer_token, Document};
 
 /// Argument declarations that a condition's `args.*` path is checked against: one map per declared
@@ -76,10 +76,13 @@ pub(crate) fn compile_conditions(
                 continue;
             }
         };
-        let declared = check_declared(sink, &path, &ptr, decls);
+        let declared =
+            check_declared(sink, &path, &ptr, decls).or_else(|| contract_field(sink, &path, &ptr));
+        empty_lists(sink, cond, path_text, &ptr);
         for (op, value, phrase) in ops(sink, cond, &ptr) {
             if let Some(t) = declared {
                 check_type_fit(sink, &path, t, op, &ptr);
+                check_value_fit(sink, &path, t, op, cond, &ptr);
             }
             let mut check = match path.compiled() {
                 Value::Object(m) => m,
@@ -141,10 +144,203 @@ fn check_declared(
         );
         return None;
     }
+    if let [t] = found[..] {
+        let scalar = matches!(
+            t,
+            ArgType::String | ArgType::Number | ArgType::Integer | ArgType::Boolean
+        );
+        if scalar && (!path.is_whole_arg() || path.is_wild()) {
+            let how = if path.is_wild() {
+                "`[*]` on"
+            } else {
+                "a path into"
+            };
+            sink.error(
+                "never-matches",
+                ptr,
+                format!("rule can never match: {how} `args.{name}`, declared as {t:?}")
+                    .to_lowercase(),
+                Some(format!(
+                    "test `args.{name}` itself, or declare it as an object or array"
+                )),
+            );
+            return None;
+        }
+    }
     if path.is_whole_arg() && !path.is_wild() && found.len() == 1 {
         Some(found[0])
     } else {
         None
+    }
+}
+
+/// The fields of the decision input's fixed parts (`warden schema --kind input`), with their
+/// types; other fields may be sent, but a near miss of one of these is most likely a typo.
+const CONTRACT: &[(&str, &[(&str, ArgType)])] = &[
+    (
+        "agent",
+        &[
+            ("id", ArgType::String),
+            ("scope", ArgType::String),
+            ("owner_team", ArgType::String),
+        ],
+    ),
+    (
+        "user",
+        &[
+            ("id", ArgType::String),
+            ("groups", ArgType::Array),
+            ("data_classifications_authorized", ArgType::Array),
+        ],
+    ),
+    (
+        "context",
+        &[
+            ("conversation_id", ArgType::String),
+            ("turn_count", ArgType::Integer),
+            ("cumulative_tokens", ArgType::Integer),
+            ("session_age_seconds", ArgType::Integer),
+        ],
+    ),
+    (
+        "environment",
+        &[
+            ("region", ArgType::String),
+            ("time", ArgType::String),
+            ("is_production", ArgType::Boolean),
+        ],
+    ),
+    (
+        "action",
+        &[
+            ("type", ArgType::String),
+            ("tool", ArgType::String),
+            ("args", ArgType::Object),
+            ("data_classes_referenced", ArgType::Array),
+        ],
+    ),
+];
+
+/// A path into the input contract's fixed fields (`context.turn_count`): its type when it names
+/// one exactly; a `unknown-input-field` warning (with a did-you-mean) when it names none.
+fn contract_field(sink: &mut Sink<'_>, path: &InputPath, ptr: &str) -> Option<ArgType> {
+    let (Some(Seg::Key(root)), Some(Seg::Key(field))) = (path.segs.first(), path.segs.get(1))
+    else {
+        return None;
+    };
+    let fields = CONTRACT.iter().find(|(r, _)| r == root)?.1;
+    match fields.iter().find(|(f, _)| f == field) {
+        Some((_, t)) => (path.segs.len() == 2).then_some(*t),
+        None => {
+            let hint = did_you_mean(field, fields.iter().map(|(f, _)| *f))
+                .map(|s| format!("did you mean `{root}.{s}`?"))
+                .or_else(|| {
+                    let all: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+                    Some(format!("`{root}` carries: {}", all.join(", ")))
+                });
+            sink.warn(
+                "unknown-input-field",
+                ptr,
+                format!("`{}`: the decision input has no field `{field}` in `{root}` (unless your callers send one)", path.text),
+                hint,
+            );
+            None
+        }
+    }
+}
+
+/// A list that can never admit anything (`in: []`, `domains: []`, `path_prefixes: []`), or
+/// that excludes nothing (`not_in: []`, `deny_path_prefixes: []`).
+fn empty_lists(sink: &mut Sink<'_>, c: &Condition, path: &str, ptr: &str) {
+    let never = [
+        ("in", c.one_of.as_ref().map(Vec::len)),
+        ("domains", c.domains.as_ref().map(Vec::len)),
+        ("path_prefixes", c.path_prefixes.as_ref().map(Vec::len)),
+    ];
+    for (op, n) in never {
+        if n == Some(0) {
+            sink.error_at_value(
+                "never-matches",
+                &format!("{ptr}/{op}"),
+                format!("`{op}: []` on `{path}` admits no value: every call fails it"),
+                Some("list the values that are allowed".into()),
+            );
+        }
+    }
+    for (op, n) in [
+        ("not_in", c.not_in.as_ref().map(Vec::len)),
+        (
+            "deny_path_prefixes",
+            c.deny_path_prefixes.as_ref().map(Vec::len),
+        ),
+    ] {
+        if n == Some(0) {
+            sink.warn(
+                "checks-nothing",
+                &format!("{ptr}/{op}"),
+                format!("`{op}: []` on `{path}` excludes nothing"),
+                Some("list the values to refuse, or remove the check".into()),
+            );
+        }
+    }
+}
+
+/// Conditions whose values cannot meet the declared type: `equals: "5000"` or `in: ["10000"]`
+/// on a number, `type: number` on a string, `contains`/`subset_of` on a scalar.
+fn check_value_fit(
+    sink: &mut Sink<'_>,
+    path: &InputPath,
+    t: ArgType,
+    op: &str,
+    c: &Condition,
+    ptr: &str,
+) {
+    let fits = |v: &Value| match t {
+        ArgType::Any => true,
+        ArgType::String => v.is_string(),
+        ArgType::Number => v.is_number(),
+        ArgType::Integer => v.as_f64().is_some_and(|n| n.fract() == 0.0),
+        ArgType::Boolean => v.is_boolean(),
+        ArgType::Object => v.is_object(),
+        ArgType::Array => v.is_array(),
+    };
+    let what = match op {
+        "equals" => c
+            .equals
+            .as_ref()
+            .filter(|v| !fits(v))
+            .map(|v| format!("`equals: {v}`")),
+        "in" => c
+            .one_of
+            .as_ref()
+            .filter(|l| !l.is_empty() && !l.iter().any(fits))
+            .map(|_| "`in`, whose values are all of another type,".to_string()),
+        "type" => c
+            .value_type
+            .filter(|want| {
+                t != *want
+                    && !matches!(
+                        (t, want),
+                        (ArgType::Any, _)
+                            | (_, ArgType::Any)
+                            | (ArgType::Number, ArgType::Integer)
+                            | (ArgType::Integer, ArgType::Number)
+                    )
+            })
+            .map(|want| format!("`type: {}`", format!("{want:?}").to_lowercase())),
+        "contains" | "subset_of" | "subset_of_path" => {
+            (!matches!(t, ArgType::Array | ArgType::Any)).then(|| format!("`{op}`"))
+        }
+        _ => None,
+    };
+    if let Some(what) = what {
+        let t = format!("{t:?}").to_lowercase();
+        sink.error(
+            "never-matches",
+            ptr,
+            format!("{what} can never hold for `{}`, declared as {t}", path.text),
+            Some("check the value against the argument's declared type in the tool catalog".into()),
+        );
     }
 }
 
