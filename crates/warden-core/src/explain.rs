@@ -222,12 +222,27 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn action_block(out: &mut String, tool: &str, action: &str, aps: &[&ActionPolicy]) {
+/// One granted (or forbidden) action; `tool_forbidden`: the tool's `"*"` is forbidden, which
+/// cancels every action of it.
+fn action_block(
+    out: &mut String,
+    tool: &str,
+    action: &str,
+    aps: &[&ActionPolicy],
+    tool_forbidden: bool,
+) {
     let what = if action == "*" {
         format!("any action of `{tool}`")
     } else {
         format!("`{tool}` → `{action}`")
     };
+    if tool_forbidden && action != "*" {
+        let _ = writeln!(
+            out,
+            "- **Forbidden:** {what} (granted, but every action of `{tool}` is forbidden)."
+        );
+        return;
+    }
     if aps.iter().any(|ap| ap.forbid) {
         let _ = writeln!(out, "- **Forbidden:** {what}.");
         return;
@@ -244,6 +259,12 @@ fn action_block(out: &mut String, tool: &str, action: &str, aps: &[&ActionPolicy
 }
 
 type Grants<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a ActionPolicy>>;
+
+/// Whether `tool`'s `"*"` is forbidden among these grants.
+fn forbids_all(g: &Grants<'_>, tool: &str) -> bool {
+    g.get(&(tool, "*"))
+        .is_some_and(|aps| aps.iter().any(|ap| ap.forbid))
+}
 
 fn grants<'a>(
     maps: impl Iterator<Item = &'a BTreeMap<String, BTreeMap<String, ActionPolicy>>>,
@@ -284,8 +305,9 @@ pub fn markdown(files: &[LoadedFile], custom: &[String], project: &str, version:
             .any(|d| !d.tools.is_empty() || !d.rules.is_empty() || !d.limits.is_empty())
         {
             let _ = writeln!(out, "### Every agent of the tenant\n");
-            for ((tool, a), aps) in grants(defaults.iter().map(|d| &d.tools)) {
-                action_block(&mut out, tool, a, &aps);
+            let g = grants(defaults.iter().map(|d| &d.tools));
+            for ((tool, a), aps) in &g {
+                action_block(&mut out, tool, a, aps, forbids_all(&g, tool));
             }
             for d in &defaults {
                 for r in &d.rules {
@@ -322,8 +344,8 @@ pub fn markdown(files: &[LoadedFile], custom: &[String], project: &str, version:
                     "- No tools of its own (only what every agent of the tenant may call)."
                 );
             }
-            for ((tool, a), aps) in g {
-                action_block(&mut out, tool, a, &aps);
+            for ((tool, a), aps) in &g {
+                action_block(&mut out, tool, a, aps, forbids_all(&g, tool));
             }
             for p in &parts {
                 for r in &p.rules {

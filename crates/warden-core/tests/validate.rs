@@ -314,7 +314,10 @@ agents:
         (16, "a path into `args.amount`"),
         (17, "`[*]` on `args.currency`"),
         (21, "`in: []` on `args.currency`"),
-        (22, "`equals: \"30\"` can never hold for `context.turn_count`"),
+        (
+            22,
+            "`equals: \"30\"` can never hold for `context.turn_count`",
+        ),
     ] {
         assert!(
             never.iter().any(|(l, m)| *l == line && m.contains(part)),
@@ -324,4 +327,82 @@ agents:
     let field = find(&d, "unknown-input-field");
     assert_eq!(field.span.line, 26);
     assert_eq!(field.hint.as_deref(), Some("did you mean `user.groups`?"));
+}
+
+/// Policies that apply to nothing: an override for an agent that does not exist, one already
+/// expired, one whose selectors or `when` name what the catalog does not have; an agent whose
+/// name is a typo (rules, no grants); a grant a `forbid` always cancels.
+#[test]
+fn policies_that_apply_to_nothing_are_reported() {
+    let policy = r#"warden: 1
+tenant: acme
+agents:
+  finance-agent:
+    tools:
+      stripe-payments:
+        create_payment: {}
+  finance_agent:
+    rules:
+      - id: cap
+        require: { args.amount: { max: 10 } }
+        reason: cap
+  readonly-agent:
+    tools:
+      stripe-payments:
+        create_payment: {}
+        "*": { forbid: true }
+"#;
+    let overrides = r#"warden: 1
+tenant: acme
+category: override
+overrides:
+  - id: typo-agent
+    justification: test
+    agents: [finance-agnet]
+    waive: [cap]
+  - id: old
+    justification: test
+    agents: [finance-agent]
+    waive: [cap]
+    expires: "2020-01-01T00:00:00Z"
+  - id: selectors
+    justification: test
+    agents: [finance-agent]
+    tools: [stripe-payments]
+    actions: [refund]
+    waive: [cap]
+  - id: when-typo
+    justification: test
+    agents: [finance-agent]
+    tools: [stripe-payments]
+    actions: [create_payment]
+    waive: [cap]
+    when: { args.amout: { max: 5 } }
+"#;
+    let d = diagnostics(&[
+        ("catalog.yaml", CATALOG),
+        ("p.yaml", policy),
+        ("o.yaml", overrides),
+    ]);
+    let agent = find(&d, "unknown-agent");
+    assert_eq!((agent.file.as_str(), agent.span.line), ("o.yaml", 7));
+    assert_eq!(agent.hint.as_deref(), Some("did you mean `finance-agent`?"));
+    assert_eq!(find(&d, "override-expired").span.line, 13);
+    assert!(d.iter().any(|x| x.code == "never-matches"
+        && x.file == "o.yaml"
+        && x.message.contains("`refund`")));
+    assert!(d
+        .iter()
+        .any(|x| x.code == "never-matches" && x.file == "o.yaml" && x.message.contains("`amout`")));
+    let typo = find(&d, "agent-without-grants");
+    assert_eq!(typo.span.line, 8);
+    assert!(typo
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("did you mean `finance-agent`?"));
+    let cancelled = find(&d, "grant-forbidden");
+    assert!(cancelled
+        .message
+        .contains("`readonly-agent` is granted `stripe-payments/create_payment`"));
 }

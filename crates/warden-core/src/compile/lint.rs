@@ -14,6 +14,9 @@ use crate::model::{Condition, Mode};
 pub(crate) fn lint(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
     conflicts_and_duplicates(state, files, diags);
     waivers(state, files, diags);
+    unknown_override_agents(state, files, diags);
+    agents_without_grants(files, state, diags);
+    forbidden_grants(files, state, diags);
     undeclared_tools(files, state, diags);
     unusual_agent_ids(files, diags);
 }
@@ -283,6 +286,118 @@ fn waivers(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             diags.push(d);
+        }
+    }
+}
+
+/// An override naming an agent the tenant does not have (a typo) waives nothing for anyone.
+fn unknown_override_agents(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
+    for (tenant, who, origin) in &state.override_agents {
+        let Some(t) = state.tenants.get(tenant) else {
+            continue;
+        };
+        if t.agents.get(who).is_some_and(|a| !a.grants.is_empty())
+            || !t.grants.is_empty() && t.agents.contains_key(who)
+        {
+            continue;
+        }
+        let f = &files[origin.file];
+        let granted = t
+            .agents
+            .iter()
+            .filter(|(_, a)| !a.grants.is_empty())
+            .map(|(n, _)| n.as_str());
+        let hint = crate::diag::did_you_mean(who, granted)
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| "name an agent that has grants, or `*`".into());
+        diags.push(
+            Diagnostic::warning(
+                "unknown-agent",
+                &f.doc.file,
+                f.doc.span_at(&origin.pointer),
+                format!("tenant `{tenant}` has no agent `{who}` with grants: this override never applies to it"),
+            )
+            .with_hint(hint),
+        );
+    }
+}
+
+/// An agent with rules or limits but no grant (its own or the tenant's) can call nothing: most
+/// likely its name is a typo of an agent that has grants, which then runs without those rules.
+fn agents_without_grants(files: &[LoadedFile], state: &State, diags: &mut Vec<Diagnostic>) {
+    let mut seen = BTreeSet::new();
+    for f in files {
+        let Some(t) = state.tenants.get(&f.policy.tenant) else {
+            continue;
+        };
+        if !t.grants.is_empty() {
+            continue;
+        }
+        for aid in f.policy.agents.keys() {
+            let granted = t.agents.get(aid).is_some_and(|a| !a.grants.is_empty());
+            if granted || !seen.insert((f.policy.tenant.clone(), aid.clone())) {
+                continue;
+            }
+            let others = t
+                .agents
+                .iter()
+                .filter(|(_, a)| !a.grants.is_empty())
+                .map(|(n, _)| n.as_str());
+            let hint = crate::diag::did_you_mean(aid, others)
+                .map(|s| {
+                    format!("did you mean `{s}`? Its rules and limits do not apply to `{aid}`")
+                })
+                .unwrap_or_else(|| "grant it tools under `agents.<id>.tools`, or remove it".into());
+            diags.push(
+                Diagnostic::warning(
+                    "agent-without-grants",
+                    &f.doc.file,
+                    f.doc.key_span_at(&format!("/agents/{}", crate::source::pointer_token(aid))),
+                    format!("agent `{aid}` has no grants in any file: every call it makes is denied, and its rules apply to no call"),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
+}
+
+/// An agent's own grant that a `forbid` (its own or the tenant's) always cancels: every call of
+/// it is denied `tool_forbidden`, though the grant reads as if the agent may call it.
+fn forbidden_grants(files: &[LoadedFile], state: &State, diags: &mut Vec<Diagnostic>) {
+    for f in files {
+        let Some(t) = state.tenants.get(&f.policy.tenant) else {
+            continue;
+        };
+        for (aid, a) in &f.policy.agents {
+            let Some(out) = t.agents.get(aid) else {
+                continue;
+            };
+            for (tool, actions) in &a.tools {
+                for (action, _) in actions.iter().filter(|(_, ap)| !ap.forbid) {
+                    let has = |m: &BTreeMap<String, BTreeSet<String>>| {
+                        m.get(tool)
+                            .is_some_and(|s| s.contains(action) || s.contains("*"))
+                    };
+                    if !(has(&t.forbid) || has(&out.forbid)) {
+                        continue;
+                    }
+                    let ptr = format!(
+                        "/agents/{}/tools/{}/{}",
+                        crate::source::pointer_token(aid),
+                        crate::source::pointer_token(tool),
+                        crate::source::pointer_token(action)
+                    );
+                    diags.push(
+                        Diagnostic::warning(
+                            "grant-forbidden",
+                            &f.doc.file,
+                            f.doc.key_span_at(&ptr),
+                            format!("`{aid}` is granted `{tool}/{action}`, but a `forbid` cancels it: every such call is denied (tool_forbidden)"),
+                        )
+                        .with_hint("remove the grant or the forbid"),
+                    );
+                }
+            }
         }
     }
 }

@@ -27,6 +27,9 @@ pub(crate) struct State {
     pub waivable: BTreeMap<String, Vec<String>>,
     /// Override waivers to check once everything is known: (tenant, name, origin).
     pub waivers: Vec<(String, String, Origin)>,
+    /// The agents overrides name (not `*`), to check once every agent is known:
+    /// (tenant, agent, origin).
+    pub override_agents: Vec<(String, String, Origin)>,
 }
 
 /// A rule as written, with where it applies.

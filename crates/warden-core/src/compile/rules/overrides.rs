@@ -40,11 +40,35 @@ impl Walk<'_, '_> {
             );
             return;
         }
-        let (when, _) =
-            compile_conditions(&mut self.sink, &o.when, &format!("{ptr}/when"), &vec![]);
+        // Selectors are checked as a rule's are (unknown tools, actions a tool does not have),
+        // and with a tool selected, `when` conditions against its declared arguments.
+        let decls = self.selector_decls(&o.tools, &o.actions, &ptr);
+        let decls: crate::compile::cond::ArgDecls<'_> = match o.tools {
+            Some(_) => decls.iter().collect(),
+            None => vec![],
+        };
+        let (when, _) = compile_conditions(&mut self.sink, &o.when, &format!("{ptr}/when"), &decls);
+        for (j, who) in o.agents.iter().enumerate().filter(|(_, w)| *w != "*") {
+            let origin = self.origin(&format!("{ptr}/agents/{j}"));
+            self.state
+                .override_agents
+                .push((self.tenant.clone(), who.clone(), origin));
+        }
         let expires_ns = match &o.expires {
             None => Value::Null,
             Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
+                Ok(dt) if dt < chrono::Utc::now() => {
+                    self.sink.warn(
+                        "override-expired",
+                        &format!("{ptr}/expires"),
+                        format!(
+                            "override `{}` expired at {t}: it no longer waives anything",
+                            o.id
+                        ),
+                        Some("remove it, or renew it with a new review and `expires`".into()),
+                    );
+                    dt.timestamp_nanos_opt().map_or(Value::Null, |n| json!(n))
+                }
                 Ok(dt) => dt.timestamp_nanos_opt().map_or(Value::Null, |n| json!(n)),
                 Err(e) => {
                     self.sink.error_at_value(
