@@ -186,11 +186,19 @@ pub fn rego_and_data(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, CliError> {
     Ok(out)
 }
 
-/// Regular files below `dir`, recursively, sorted.
+/// Regular files below `dir`, recursively, sorted. Symbolic links are followed, but a
+/// directory is read once (a link back up the tree is not a loop of copies), and a link to
+/// nothing is an error: a policy file that vanished must not pass unnoticed.
 pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
+        if let Ok(real) = fs::canonicalize(&d) {
+            if !seen.insert(real) {
+                continue;
+            }
+        }
         let entries = fs::read_dir(&d).map_err(|e| {
             CliError::usage(format!("cannot read directory `{}`: {e}", d.display()))
         })?;
@@ -206,6 +214,12 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
                 stack.push(p);
             } else if p.is_file() {
                 out.push(p);
+            } else if p.is_symlink() && !p.exists() {
+                return Err(CliError::usage(format!(
+                    "`{}` is a symbolic link to something that does not exist",
+                    p.display()
+                ))
+                .hint("restore its target, or remove the link"));
             }
         }
     }

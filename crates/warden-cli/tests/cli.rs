@@ -515,3 +515,26 @@ fn eval_ends_quietly_when_stdout_is_closed() {
     assert!(out.status.success(), "{:?}: {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A directory link back up the tree is read once, not followed until the system gives up; a
+/// policy file that is a link to nothing is an error, not a file quietly left out.
+#[test]
+fn symbolic_links_neither_loop_nor_hide_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("policies");
+    std::fs::create_dir_all(p.join("sub")).unwrap();
+    std::fs::copy(
+        root().join("examples/fintech/policies/finance.yaml"),
+        p.join("finance.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..", p.join("sub/loop")).unwrap();
+    let project = dir.path().to_str().unwrap();
+    let ok = warden(&["validate", project]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("ok: 1 policy file(s)"), "{}", text(&ok));
+    std::os::unix::fs::symlink("../shared/limits.yaml", p.join("limits.yaml")).unwrap();
+    let gone = warden(&["validate", project]);
+    assert_eq!(gone.status.code(), Some(2), "{}", text(&gone));
+    assert!(text(&gone).contains("symbolic link to something that does not exist"));
+}

@@ -48,8 +48,8 @@ pub struct TestCase {
     pub expect: Expect,
 }
 
-/// Expectations; only what is set is checked.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+/// Expectations; only what is set is checked (and at least one thing must be).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The input must be rejected with an error containing this text (no decision is made).
@@ -126,6 +126,10 @@ impl TestFile {
 /// Checks the result of deciding a test input (a decision, or the error that rejected the input)
 /// against expectations; returns one line per mismatch.
 pub fn check_result(expect: &Expect, result: Result<&Decision, &str>) -> Vec<String> {
+    if *expect == Expect::default() {
+        // A test that checks nothing would pass whatever the policy decides.
+        return vec!["`expect` checks nothing: give at least `outcome` (or `error`)".into()];
+    }
     match (result, &expect.error) {
         (Ok(d), None) => check(expect, d),
         (Ok(d), Some(want)) => vec![format!(
@@ -217,4 +221,22 @@ pub fn check(expect: &Expect, d: &Decision) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `expect: {}` would pass whatever the policy decides: it fails, saying why.
+    #[test]
+    fn an_expectation_that_checks_nothing_fails() {
+        let nothing = check_result(&Expect::default(), Err("rejected"));
+        assert_eq!(nothing.len(), 1);
+        assert!(nothing[0].contains("checks nothing"), "{nothing:?}");
+        let error = Expect {
+            error: Some("rejected".into()),
+            ..Default::default()
+        };
+        assert!(check_result(&error, Err("input rejected")).is_empty());
+    }
 }
