@@ -131,6 +131,7 @@ agents:
     );
     let dup = find(&d, "duplicate-id");
     assert_eq!(dup.span.line, 26);
+    assert!(dup.message.contains("(first at p.yaml:"), "{}", dup.message);
     assert!(find(&d, "conflicting-rules")
         .message
         .contains("args.currency"));

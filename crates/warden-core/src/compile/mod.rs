@@ -137,10 +137,10 @@ pub fn compile(
     let mut diags = Vec::new();
     let mut state = rules::State::default();
     for (i, f) in files.iter().enumerate() {
-        rules::add_catalog(&mut state, i, f, &mut diags);
+        rules::add_catalog(&mut state, files, i, f, &mut diags);
     }
-    for (i, f) in files.iter().enumerate() {
-        rules::add_file(&mut state, i, f, &mut diags);
+    for i in 0..files.len() {
+        rules::add_file(&mut state, files, i, &mut diags);
     }
     lint::lint(&state, files, &mut diags);
     let mut packages = BTreeSet::new();
@@ -252,6 +252,19 @@ pub(crate) struct AgentOut {
     pub tool_rules: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
     pub limits: Map<String, Value>,
     pub tool_limits: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+}
+
+impl Origin {
+    /// Where it is, as `file:line:col`, for a message about another declaration.
+    pub(crate) fn place(&self, files: &[LoadedFile]) -> String {
+        match files.get(self.file) {
+            Some(f) => {
+                let s = f.doc.key_span_at(&self.pointer);
+                format!("{}:{}:{}", f.doc.file, s.line, s.column)
+            }
+            None => self.pointer.clone(),
+        }
+    }
 }
 
 /// Where something was declared: file index and JSON pointer.

@@ -61,6 +61,8 @@ const MAX_PRIORITY: i64 = 999_999_999;
 struct Walk<'a, 'b> {
     state: &'a mut State,
     sink: Sink<'b>,
+    /// Every file, to say where an earlier declaration is.
+    files: &'b [LoadedFile],
     file: usize,
     tenant: String,
     mode: Mode,
@@ -69,6 +71,7 @@ struct Walk<'a, 'b> {
 /// Merges one file's tool catalog (done for every file before rules, so any file may declare tools).
 pub(crate) fn add_catalog(
     state: &mut State,
+    files: &[LoadedFile],
     file: usize,
     f: &LoadedFile,
     diags: &mut Vec<Diagnostic>,
@@ -83,12 +86,21 @@ pub(crate) fn add_catalog(
             );
             let slot = t.catalog.entry(tool.clone()).or_default();
             match slot.get(action) {
-                Some((prev, _)) if prev.class != a.class || prev.args != a.args => {
+                Some((prev, first)) if prev.class != a.class || prev.args != a.args => {
+                    let what = match prev.class != a.class {
+                        true => {
+                            format!("class {:?} here, {:?}", a.class, prev.class).to_lowercase()
+                        }
+                        false => "its `args` differ from those".into(),
+                    };
                     let d = Diagnostic::error(
                         "conflicting-declaration",
                         &f.doc.file,
                         f.doc.key_span_at(&pointer),
-                        format!("`{tool}` action `{action}` is declared twice, differently"),
+                        format!(
+                            "`{tool}` action `{action}` is declared twice, differently: {what} at {}",
+                            first.place(files)
+                        ),
                     )
                     .with_hint("declare each tool action once, or make the declarations identical");
                     diags.push(d);
@@ -105,14 +117,16 @@ pub(crate) fn add_catalog(
 /// Merges one file's grants, rules, limits, scopes, data classes and overrides.
 pub(crate) fn add_file(
     state: &mut State,
+    files: &[LoadedFile],
     file: usize,
-    f: &LoadedFile,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let f = &files[file];
     let p = &f.policy;
     let mut w = Walk {
         state,
         sink: Sink { doc: &f.doc, diags },
+        files,
         file,
         tenant: p.tenant.clone(),
         mode: p.mode,
@@ -190,11 +204,14 @@ pub(crate) fn add_file(
             file,
             pointer: ptr.clone(),
         };
-        match w.tenant().data_classes.get(name) {
-            Some((prev, _)) if *prev != v => w.sink.error(
+        match w.tenant().data_classes.get(name).cloned() {
+            Some((prev, first)) if prev != v => w.sink.error(
                 "conflicting-declaration",
                 &ptr,
-                format!("data class `{name}` is declared twice with different restrictions"),
+                format!(
+                    "data class `{name}` is declared twice with different restrictions (first at {})",
+                    first.place(w.files)
+                ),
                 Some("declare each data class once, in the compliance policy".into()),
             ),
             Some(_) => {}
@@ -223,17 +240,12 @@ impl Walk<'_, '_> {
     /// Registers a stable id; reports a duplicate at its second declaration.
     fn claim(&mut self, id: &str, ptr: &str) -> bool {
         if let Some(prev) = self.state.ids.get(id) {
-            let where_ = if prev.file == self.file {
-                "earlier in this file".to_string()
-            } else {
-                "in another policy file".to_string()
-            };
             self.sink.error(
                 "duplicate-id",
                 &format!("{ptr}/id"),
                 format!(
-                    "`{id}` is declared twice (first {where_}, at {})",
-                    prev.pointer
+                    "`{id}` is declared twice (first at {})",
+                    prev.place(self.files)
                 ),
                 Some("give each rule and limit a unique id within its scope".into()),
             );
@@ -246,12 +258,15 @@ impl Walk<'_, '_> {
     fn tenant_settings(&mut self, d: &crate::model::Defaults) {
         if let Some(path) = &d.appeal_path {
             let origin = self.origin("/defaults/appeal_path");
-            match &self.tenant().appeal_path {
-                Some((prev, _)) if prev != path => self.sink.error(
+            match self.tenant().appeal_path.clone() {
+                Some((prev, first)) if prev != *path => self.sink.error(
                     "conflicting-declaration",
                     "/defaults/appeal_path",
-                    "the tenant's appeal_path is set differently in another file".into(),
-                    None,
+                    format!(
+                        "the tenant's appeal_path is `{path}` here and `{prev}` at {}",
+                        first.place(self.files)
+                    ),
+                    Some("set `defaults.appeal_path` once per tenant".into()),
                 ),
                 _ => self.tenant().appeal_path = Some((path.clone(), origin)),
             }
@@ -266,11 +281,14 @@ impl Walk<'_, '_> {
                 );
             }
             let origin = self.origin("/defaults/fail_mode");
-            match &self.tenant().fail_open_reads {
-                Some((prev, _)) if *prev != is_open(fm.read) => self.sink.error(
+            match self.tenant().fail_open_reads.clone() {
+                Some((prev, first)) if prev != is_open(fm.read) => self.sink.error(
                     "conflicting-declaration",
                     "/defaults/fail_mode/read",
-                    "the tenant's fail mode for reads is set differently in another file".into(),
+                    format!(
+                        "the tenant's fail mode for reads is set differently at {}",
+                        first.place(self.files)
+                    ),
                     Some("declare `defaults.fail_mode` once per tenant".into()),
                 ),
                 _ => self.tenant().fail_open_reads = Some((is_open(fm.read), origin)),
