@@ -538,3 +538,33 @@ fn symbolic_links_neither_loop_nor_hide_a_missing_file() {
     assert_eq!(gone.status.code(), Some(2), "{}", text(&gone));
     assert!(text(&gone).contains("symbolic link to something that does not exist"));
 }
+
+/// `eval --explain` names a rule its `when` skipped, with the condition that did not hold.
+#[test]
+fn explain_names_the_rules_a_when_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("policies");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(
+        p.join("finance.yaml"),
+        "warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      stripe-payments:\n        create_payment:\n          rules:\n            - id: prod-cap\n              when: { environment.region: { equals: us-east } }\n              require: { args.amount: { max: 100 } }\n              reason: prod_cap\n",
+    )
+    .unwrap();
+    let input = dir.path().join("in.json");
+    std::fs::write(&input, r#"{"tenant":"acme","agent":{"id":"finance-agent"},"action":{"tool":"stripe-payments","type":"create_payment","args":{"amount":5000}},"environment":{"region":"US-East"}}"#).unwrap();
+    let o = warden(&[
+        "eval",
+        dir.path().to_str().unwrap(),
+        "-i",
+        input.to_str().unwrap(),
+        "--explain",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "prod-cap skipped: its `when` did not hold (environment.region equals \"us-east\")"
+        ),
+        "{}",
+        text(&o)
+    );
+}

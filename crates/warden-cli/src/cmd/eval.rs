@@ -48,6 +48,8 @@ pub enum EngineKind {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), CliError> {
+    // The compiled data of a project, for `--explain` to name the rules a `when` skipped.
+    let mut data: Option<Value> = None;
     let (engine, query, raw) = match &args.bundle {
         Some(dir) => {
             let query = args.query.clone().unwrap_or_default();
@@ -66,6 +68,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             let (compiled, _) = super::compile_project(&project)?;
             let prepared =
                 Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?;
+            data = Some(compiled.data);
             (
                 Engine::new(prepared),
                 warden_core::DECISION_QUERY.to_string(),
@@ -93,7 +96,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                     .hint("see `warden schema --kind input` for the input contract")
             })?;
             if args.explain {
-                print!("{}", explain_decision(&decision));
+                let skipped = data
+                    .as_ref()
+                    .map(|data| skipped_rules(data, &input, &decision))
+                    .unwrap_or_default();
+                print!("{}", explain_decision(&decision, &skipped));
             } else {
                 println!(
                     "{}",
@@ -197,8 +204,37 @@ pub fn load_bundle_dir(
         .map_err(|e| CliError::usage(e.to_string()))
 }
 
-/// A human explanation of one decision.
-pub fn explain_decision(d: &warden_core::Decision) -> String {
+/// The rules of the call's plan that did not apply because their `when` did not hold, one line
+/// each with the conditions that had to (`eval --explain`: "why did my rule not fire?").
+pub fn skipped_rules(data: &Value, input: &Value, d: &warden_core::Decision) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let plans = &data["warden"]["tenants"][s(&input["tenant"])]["agents"][s(&input["agent"]["id"])]
+        ["plans"][s(&input["action"]["tool"])];
+    let plan = match plans.get(s(&input["action"]["type"])) {
+        Some(p) => p,
+        None => &plans["*"],
+    };
+    let mut out = String::new();
+    for (id, conds) in plan["when"].as_object().into_iter().flatten() {
+        if d.metadata.matched_rules.contains(id) {
+            continue;
+        }
+        let parts: Vec<String> = conds
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} {} {}", s(&c["label"]), s(&c["op"]), c["value"]))
+            .collect();
+        out.push_str(&format!(
+            "  – {id} skipped: its `when` did not hold ({})\n",
+            parts.join("; ")
+        ));
+    }
+    out
+}
+
+/// A human explanation of one decision (`skipped`: lines about rules whose `when` did not hold).
+pub fn explain_decision(d: &warden_core::Decision, skipped: &str) -> String {
     let mut s = format!("outcome: {} (allow: {})\n", d.outcome.as_str(), d.allow);
     if d.violations.is_empty() {
         s.push_str("no rule was violated\n");
@@ -250,6 +286,7 @@ pub fn explain_decision(d: &warden_core::Decision) -> String {
             c.cost, c.key, c.used, c.max, c.window_seconds
         ));
     }
+    s.push_str(skipped);
     s.push_str(&format!(
         "fail mode: {}; audit required: {}; policy {} (revision {})\n",
         d.fail_mode,
