@@ -26,6 +26,44 @@ pub struct ProjectFile {
     pub tests: Option<String>,
 }
 
+/// Reads `warden.yaml`: every key is optional (an empty file is all defaults); an error names its
+/// line and column, as a policy file's do.
+fn read_manifest(manifest: &Path) -> Result<ProjectFile, CliError> {
+    let text = read(manifest)?;
+    let name = display(manifest);
+    let at = |s: warden_core::diag::Span| format!("{name}:{}:{}", s.line, s.column);
+    let doc = warden_core::source::Document::parse(&name, &text).map_err(|d| {
+        let e = CliError::usage(format!("{}: {}", at(d.span), d.message));
+        match d.hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
+    })?;
+    let keys = "name, version, policies and tests";
+    match &doc.value {
+        serde_json::Value::Null => return Ok(ProjectFile::default()),
+        serde_json::Value::Object(_) => {}
+        _ => {
+            return Err(CliError::usage(format!(
+                "{}: warden.yaml must be a mapping of keys ({keys})",
+                at(doc.span_at(""))
+            )))
+        }
+    }
+    serde_path_to_error::deserialize::<_, ProjectFile>(doc.value.clone()).map_err(|e| {
+        let pointer: String = e.path().iter().map(|s| format!("/{s}")).collect();
+        let found = doc.value.pointer(&pointer);
+        let message = format!("{}: {}", at(doc.span_at(&pointer)), e.inner());
+        match found {
+            Some(v) if v.is_number() => CliError::usage(message).hint(format!(
+                "quote it (`{}: \"…\"`): YAML reads an unquoted {v} as a number",
+                pointer.trim_start_matches('/')
+            )),
+            _ => CliError::usage(message).hint(format!("warden.yaml takes {keys}, each a string")),
+        }
+    })
+}
+
 /// A policy project read from disk.
 pub struct Project {
     /// Project name.
@@ -67,13 +105,7 @@ impl Project {
         }
         let manifest = path.join("warden.yaml");
         let pf: ProjectFile = if manifest.is_file() {
-            let text = read(&manifest)?;
-            let loaded: Result<ProjectFile, _> = serde_json::from_value(
-                warden_core::source::Document::parse(&display(&manifest), &text)
-                    .map_err(|d| CliError::diagnostics(vec![*d]))?
-                    .value,
-            );
-            loaded.map_err(|e| CliError::usage(format!("{}: {e}", manifest.display())))?
+            read_manifest(&manifest)?
         } else {
             ProjectFile::default()
         };

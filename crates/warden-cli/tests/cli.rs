@@ -568,3 +568,33 @@ fn explain_names_the_rules_a_when_skipped() {
         text(&o)
     );
 }
+
+/// `warden.yaml` errors name their line and column and what to do; an empty file is all
+/// defaults; a list is not read as keys by position.
+#[test]
+fn project_file_errors_have_positions_and_an_empty_one_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("policies");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::copy(
+        root().join("examples/fintech/policies/finance.yaml"),
+        p.join("finance.yaml"),
+    )
+    .unwrap();
+    let project = dir.path().to_str().unwrap();
+    let manifest = dir.path().join("warden.yaml");
+    std::fs::write(&manifest, "").unwrap();
+    assert_eq!(warden(&["validate", project]).status.code(), Some(0));
+    std::fs::write(&manifest, "name: x\nversion: 1.10\n").unwrap();
+    let v = warden(&["validate", project]);
+    assert_eq!(v.status.code(), Some(2));
+    assert!(
+        text(&v).contains("warden.yaml:2:10:") && text(&v).contains("quote it"),
+        "{}",
+        text(&v)
+    );
+    std::fs::write(&manifest, "[x, \"9.9\"]\n").unwrap();
+    let l = warden(&["validate", project]);
+    assert_eq!(l.status.code(), Some(2));
+    assert!(text(&l).contains("must be a mapping"), "{}", text(&l));
+}
