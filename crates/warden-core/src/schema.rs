@@ -83,6 +83,9 @@ pub fn validate_document(doc: &Document) -> Vec<Diagnostic> {
                         format!("unknown key `{key}`{}", context_of(&pointer)),
                     );
                     d = match did_you_mean(key, candidates.iter().map(String::as_str)) {
+                        _ if key == "<<" => d.with_hint(
+                            "merge keys (`<<: *anchor`) are not part of YAML 1.2: write the keys out",
+                        ),
                         Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                         None if !candidates.is_empty() => d.with_hint(format!(
                             "allowed keys here: {}",

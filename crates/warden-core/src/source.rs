@@ -48,7 +48,11 @@ impl Document {
                 Diagnostic::error(
                     "file-too-large",
                     file,
-                    Span::default(),
+                    Span {
+                        line: 1,
+                        column: 1,
+                        ..Span::default()
+                    },
                     format!(
                         "file is {} bytes; the limit is {MAX_FILE_BYTES}",
                         text.len()
@@ -72,8 +76,12 @@ impl Document {
                 .with_hint("write the repeated value out where it is used, or use fewer aliases"),
             ));
         }
-        let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let mut docs = MarkedYaml::load_from_str(text).map_err(|e| {
             let m = e.marker();
+            let hint = match e.info().contains("duplicated key") {
+                true => "a key may appear once in a mapping: merge the two entries",
+                false => "fix the YAML syntax at this position (indentation, quotes, colons)",
+            };
             Box::new(
                 Diagnostic::error(
                     "yaml-syntax",
@@ -81,9 +89,18 @@ impl Document {
                     index.span(m.index(), m.index() + 1),
                     format!("invalid YAML: {}", e.info()),
                 )
-                .with_hint("fix the YAML syntax at this position (indentation, quotes, colons)"),
+                .with_hint(hint),
             )
         })?;
+        // A trailing `---` (which generators often write) starts an empty document: not a second
+        // policy.
+        while docs.len() > 1
+            && docs
+                .last()
+                .is_some_and(|d| matches!(d.data, YamlData::Value(Scalar::Null)))
+        {
+            docs.pop();
+        }
         let mut doc = Document {
             file: file.to_string(),
             text: text.to_string(),

@@ -407,3 +407,31 @@ overrides:
         .message
         .contains("`readonly-agent` is granted `stripe-payments/create_payment`"));
 }
+
+/// Smaller authoring mistakes get a precise message: a trailing `---` is not a second document,
+/// a merge key says YAML 1.2 has none, a data class naming a tool no catalog has is warned
+/// about, and an empty tenant id is an error.
+#[test]
+fn small_authoring_mistakes_get_precise_messages() {
+    let trailing = "warden: 1\ntenant: acme\nagents:\n  finance-agent:\n    tools:\n      stripe-payments:\n        create_payment: {}\n---\n";
+    assert!(
+        diagnostics(&[("catalog.yaml", CATALOG), ("t.yaml", trailing)])
+            .iter()
+            .all(|d| !d.is_error())
+    );
+    let merge = "warden: 1\ntenant: acme\nbase: &b { reason: r }\nagents:\n  finance-agent:\n    rules:\n      - id: x\n        <<: *b\n        require: { args.amount: { max: 1 } }\n";
+    let d = diagnostics(&[("m.yaml", merge)]);
+    assert!(d
+        .iter()
+        .any(|x| x.code == "unknown-key"
+            && x.hint.as_deref().is_some_and(|h| h.contains("merge keys"))));
+    let dc = "warden: 1\ntenant: acme\ndata_classes:\n  pii: { tools: [stripe-paymnts] }\nagents:\n  finance-agent:\n    tools:\n      stripe-payments:\n        create_payment: {}\n";
+    let d = diagnostics(&[("catalog.yaml", CATALOG), ("dc.yaml", dc)]);
+    assert_eq!(
+        find(&d, "unknown-tool").hint.as_deref(),
+        Some("did you mean `stripe-payments`?")
+    );
+    let empty = "warden: 1\ntenant: \"\"\n";
+    let d = diagnostics(&[("e.yaml", empty)]);
+    assert_eq!(find(&d, "invalid-tenant").span.line, 2);
+}

@@ -131,6 +131,14 @@ pub(crate) fn add_file(
         tenant: p.tenant.clone(),
         mode: p.mode,
     };
+    if p.tenant.trim().is_empty() {
+        w.sink.error(
+            "invalid-tenant",
+            "/tenant",
+            "the tenant id is empty: no call can name it".into(),
+            Some("name the tenant the callers send, e.g. `tenant: acme`".into()),
+        );
+    }
     if let Some(d) = &p.defaults {
         w.tenant_settings(d);
         for (tool, acts) in &d.tools {
@@ -193,6 +201,21 @@ pub(crate) fn add_file(
         }
     }
     for (name, dc) in &p.data_classes {
+        // A tool the catalog does not have: every call of this class is refused as going to a
+        // tool it may not, though the author meant to allow one.
+        let catalog: Vec<String> = w.tenant().catalog.keys().cloned().collect();
+        for (i, tool) in dc.tools.iter().flatten().enumerate() {
+            if !catalog.is_empty() && !catalog.contains(tool) {
+                let hint = crate::diag::did_you_mean(tool, catalog.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"));
+                w.sink.warn(
+                    "unknown-tool",
+                    &format!("/data_classes/{}/tools/{i}", pointer_token(name)),
+                    format!("tool `{tool}` is not in any tool catalog"),
+                    hint,
+                );
+            }
+        }
         let set = |l: &Option<Vec<String>>| -> Value {
             l.as_ref().map_or(Value::Null, |v| {
                 Value::Object(v.iter().map(|s| (s.clone(), json!(true))).collect())
