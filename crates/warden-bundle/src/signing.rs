@@ -67,23 +67,35 @@ pub fn algorithm(name: &str) -> Option<Algorithm> {
     name.parse().ok()
 }
 
-/// The algorithms Warden signs bundles with, in the order a key's type is tried.
-pub const SIGNING_ALGORITHMS: [&str; 3] = ["ES256", "RS256", "EdDSA"];
+/// The algorithms a key's type is guessed as, in order (P-256, P-384, RSA, Ed25519).
+pub const SIGNING_ALGORITHMS: [&str; 4] = ["ES256", "ES384", "RS256", "EdDSA"];
 
-/// The signing algorithm a PEM private key is for (P-256: ES256, RSA: RS256, Ed25519: EdDSA),
-/// if it is a private key of one of those types.
+/// The signing algorithm a PEM private key is for (P-256: ES256, P-384: ES384, RSA: RS256,
+/// Ed25519: EdDSA), if it is a private key of one of those types. The key must sign a probe
+/// under the algorithm: an EC key reads as either curve, only its own signs.
 pub fn private_key_algorithm(pem: &[u8]) -> Option<&'static str> {
-    SIGNING_ALGORITHMS
-        .into_iter()
-        .find(|name| algorithm(name).is_some_and(|a| SigningKey::from_pem(a, pem, None).is_ok()))
+    SIGNING_ALGORITHMS.into_iter().find(|name| {
+        algorithm(name)
+            .is_some_and(|a| SigningKey::from_pem(a, pem, None).is_ok_and(|k| k.probe().is_ok()))
+    })
 }
 
-/// The algorithm a PEM public key verifies (EC: ES256, RSA: RS256, Ed25519: EdDSA), if it is a
-/// public key of one of those types.
+/// The algorithm a PEM public key verifies (EC P-256: ES256, P-384: ES384, RSA: RS256,
+/// Ed25519: EdDSA), if it is a public key of one of those types. An EC key's curve is read from
+/// its named-curve identifier (no crate here exposes it from the PEM).
 pub fn public_key_algorithm(pem: &str) -> Option<&'static str> {
-    SIGNING_ALGORITHMS
+    const P384: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]; // OID 1.3.132.0.34
+    let name = ["ES256", "RS256", "EdDSA"]
         .into_iter()
-        .find(|name| algorithm(name).is_some_and(|a| decoding_key(a, pem).is_ok()))
+        .find(|name| algorithm(name).is_some_and(|a| decoding_key(a, pem).is_ok()))?;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .unwrap_or_default();
+    Some(match name {
+        "ES256" if der.windows(P384.len()).any(|w| w == P384) => "ES384",
+        n => n,
+    })
 }
 
 /// A key that signs bundles.
@@ -97,6 +109,14 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    /// Signs a probe message: a key that parses may still not sign under its algorithm (an EC
+    /// key of another curve than the algorithm's).
+    pub fn probe(&self) -> Result<(), String> {
+        jsonwebtoken::crypto::sign(b"probe", &self.key, self.algorithm)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     /// A key from PEM text (or an HMAC secret for HS*).
     pub fn from_pem(
         algorithm: Algorithm,

@@ -153,10 +153,11 @@ fn release_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
-/// `println!` panics when standard output's reader has gone away (`warden eval … | head`). A
-/// command's output then simply ends, as Unix tools' does: that panic exits 0 without a word.
-/// (Restoring SIGPIPE would do the same for the printing commands, but would kill `serve` and
-/// `mcp` when a peer goes away.) Every other panic is reported as usual.
+/// `println!` panics when standard output's reader has gone away (`warden test … | head`). The
+/// command then ends without a word and with the status a Unix tool killed by SIGPIPE has (141),
+/// so a pipeline under `set -o pipefail` still sees that it did not finish. (Restoring SIGPIPE
+/// itself would kill `serve` and `mcp` when a peer goes away.) Every other panic is reported as
+/// usual.
 fn end_quietly_when_stdout_closes() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -167,7 +168,7 @@ fn end_quietly_when_stdout_closes() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(0);
+            std::process::exit(141);
         }
         report(info);
     }));

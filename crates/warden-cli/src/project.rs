@@ -218,35 +218,35 @@ pub fn rego_and_data(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, CliError> {
     Ok(out)
 }
 
-/// Regular files below `dir`, recursively, sorted. Symbolic links are followed, but a
-/// directory is read once (a link back up the tree is not a loop of copies), and a link to
-/// nothing is an error: a policy file that vanished must not pass unnoticed.
+/// Regular files below `dir`, recursively, sorted. Symbolic links are followed, except a link
+/// to a directory the walk is already inside (a loop back up the tree); two links to one
+/// directory are both read, as they name different paths. A policy, Rego or data file that is a
+/// link to nothing is an error: it must not go missing unnoticed.
 pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(d) = stack.pop() {
+    // Each directory to read, with the real paths of the directories it lies in.
+    let mut stack = vec![(dir.to_path_buf(), Vec::new())];
+    while let Some((d, mut above)) = stack.pop() {
         if let Ok(real) = fs::canonicalize(&d) {
-            if !seen.insert(real) {
+            if above.contains(&real) {
                 continue;
             }
+            above.push(real);
         }
         let entries = fs::read_dir(&d).map_err(|e| {
             CliError::usage(format!("cannot read directory `{}`: {e}", d.display()))
         })?;
         for e in entries.flatten() {
             let p = e.path();
-            if p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') && n != ".manifest")
-            {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') && name != ".manifest" {
                 continue;
             }
             if p.is_dir() {
-                stack.push(p);
+                stack.push((p, above.clone()));
             } else if p.is_file() {
                 out.push(p);
-            } else if p.is_symlink() && !p.exists() {
+            } else if p.is_symlink() && !p.exists() && is_policy_file(name) {
                 return Err(CliError::usage(format!(
                     "`{}` is a symbolic link to something that does not exist",
                     p.display()
@@ -257,6 +257,13 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Files a project or bundle is made of (policies, Rego, data).
+fn is_policy_file(name: &str) -> bool {
+    [".yaml", ".yml", ".rego", ".json"]
+        .iter()
+        .any(|x| name.ends_with(x))
 }
 
 /// A path as shown to users: relative paths stay relative.

@@ -371,12 +371,16 @@ impl Stream {
             "dropped an event from the MCP server over `max_message_bytes`"
         );
         self.buf.clear();
-        if self.w.tracked.is_none() {
-            self.ended = true;
-            return None;
-        }
         let why = "an event from the MCP server is larger than `max_message_bytes`";
-        self.give_up(codes::UPSTREAM_FAILED, why)
+        if self.w.tracked.is_some() {
+            return self.give_up(codes::UPSTREAM_FAILED, why);
+        }
+        self.ended = true;
+        // A request that is not a call or a list (`resources/read`, `initialize`) still gets an
+        // error for the answer it will not see.
+        let id = self.w.due()?.clone();
+        let e = crate::gate::error(&id, codes::UPSTREAM_FAILED, why, None);
+        Some(Bytes::from(format!("event: message\ndata: {e}\n\n")))
     }
 
     /// Ends the stream with an error event for the answer still due.

@@ -291,6 +291,10 @@ async fn framing_upstream() -> String {
                 let body: String = events.iter().map(|e| format!("event: message\ndata: {e}\n\n")).collect();
                 ([("content-type", "text/event-stream")], body).into_response()
             };
+            if msg["method"] == "ping" {
+                // An answer to a request that is neither a call nor a list, over the size cap.
+                return sse(vec![json!({"jsonrpc": "2.0", "id": id, "result": {"pad": "x".repeat(MAX_ANSWER)}})]);
+            }
             match mode.as_str() {
                 "strid" => axum::Json(answer(&json!(id.to_string()), SSN)).into_response(),
                 "batch" => axum::Json(json!([answer(&id, SSN)])).into_response(),
@@ -455,6 +459,15 @@ async fn only_the_posted_requests_answer_is_relayed_and_always_inspected() {
     assert!(
         message.starts_with("failed on SSN ") && !message.contains("123-45-6789"),
         "{e}"
+    );
+    // An oversized event answering any other request gets that request an error too.
+    let ping = json!({"jsonrpc": "2.0", "id": 15, "method": "ping"});
+    let text = post(&client, &base, &ping).await;
+    let m = messages(&text[..text.len().min(400)]);
+    assert_eq!(m.len(), 1, "{}", &text[..text.len().min(400)]);
+    assert_eq!(
+        (m[0]["id"].clone(), m[0]["error"]["code"].clone()),
+        (json!(15), json!(-32006))
     );
     // Progress about a call is masked like its result.
     let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",

@@ -174,53 +174,62 @@ fn signing_key(args: &SignArgs) -> Result<Option<SigningKey>, CliError> {
     };
     let pem = std::fs::read(path).map_err(io(path))?;
     let detected = warden_bundle::signing::private_key_algorithm(&pem);
-    let not_private = || {
-        format!(
-            "`{}` is not a PEM private key Warden signs with (P-256, RSA or Ed25519)",
-            path.display()
-        )
+    // What to do when the file is not a key Warden can use: a public key is named as such; any
+    // other PEM may be a private key in a form the signer does not read.
+    let not_usable = || {
+        if String::from_utf8_lossy(&pem).contains("PUBLIC KEY-----") {
+            "pass the private key (`warden keygen` writes NAME.key.pem), not the public one"
+        } else {
+            "give a PKCS#8 PEM private key (P-256, P-384, RSA or Ed25519), e.g. from `warden keygen`, or convert one with `openssl pkcs8 -topk8 -nocrypt`"
+        }
     };
     let name = match (&args.signing_alg, detected) {
-        (Some(a), _) => match warden_bundle::signing::SIGNING_ALGORITHMS
-            .into_iter()
-            .find(|n| n.eq_ignore_ascii_case(a))
-        {
-            Some(n) => n,
-            None if a.to_ascii_uppercase().starts_with("HS") => {
+        (Some(a), _) => match a.to_ascii_uppercase().replace("EDDSA", "EdDSA") {
+            n if n.starts_with("HS") => {
                 return Err(CliError::usage(format!(
                     "Warden does not sign bundles with {a}: every verifier would need the secret that signs"
                 ))
                 .hint("sign with ES256 or RS256 (OPA verifies both) or EdDSA"))
             }
-            None => {
+            n if algorithm(&n).is_some() => n,
+            _ => {
                 return Err(CliError::usage(format!("unknown signing algorithm `{a}`"))
-                    .hint("use ES256, RS256 or EdDSA, or leave --signing-alg out to use the key's"))
+                    .hint("use ES256, RS256 or EdDSA (or ES384, RS384, RS512, PS256, …), or leave --signing-alg out to use the key's"))
             }
         },
-        (None, Some(d)) => d,
+        (None, Some(d)) => d.to_string(),
         (None, None) => {
-            return Err(CliError::usage(not_private())
-                .hint("pass the private key (`warden keygen` writes NAME.key.pem), not the public one"))
+            return Err(CliError::usage(format!(
+                "`{}` is not a PEM private key Warden signs with",
+                path.display()
+            ))
+            .hint(not_usable()))
         }
     };
     let alg =
-        algorithm(name).ok_or_else(|| CliError::usage(format!("unknown algorithm {name}")))?;
-    SigningKey::from_pem(alg, &pem, args.key_id.clone())
-        .map(Some)
-        .map_err(|e| {
-            let hint = match detected {
-                Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
-                None => {
-                    "pass the private key (`warden keygen` writes NAME.key.pem), not the public one"
-                        .into()
-                }
-            };
-            CliError::usage(format!(
-                "`{}` is not a {name} private key ({e})",
-                path.display()
-            ))
-            .hint(hint)
-        })
+        algorithm(&name).ok_or_else(|| CliError::usage(format!("unknown algorithm {name}")))?;
+    let key = SigningKey::from_pem(alg, &pem, args.key_id.clone()).map_err(|e| {
+        let hint = match detected {
+            Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
+            None => not_usable().to_string(),
+        };
+        CliError::usage(format!(
+            "`{}` is not a {name} private key ({e})",
+            path.display()
+        ))
+        .hint(hint)
+    })?;
+    // A key that parses may still not sign under the algorithm (a P-384 key with ES256).
+    if let Err(e) = key.probe() {
+        let hint = match detected {
+            Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
+            None => not_usable().to_string(),
+        };
+        return Err(
+            CliError::usage(format!("`{}` cannot sign {name} ({e})", path.display())).hint(hint),
+        );
+    }
+    Ok(Some(key))
 }
 
 fn with_signature(

@@ -165,7 +165,29 @@ failed contains c.rule if {
 inapplicable contains id if {
 	some id, conds in plan.when
 	some c in conds
-	not holds(c)
+	not when_applies(c)
+}
+
+# A rule's `when` lets the rule apply unless its condition provably fails. For
+# `deny_path_prefixes` a path that cannot be checked (not normalized, or relative beside absolute
+# prefixes) counts as outside the prefixes, so the rule applies (fail closed), where `require`
+# counts it as failing.
+when_applies(c) if holds(c)
+
+when_applies(c) if {
+	c.op == "deny_path_prefixes"
+	not c.wild
+	v := object.get(input, c.path, null)
+	is_string(v)
+	not safe_path(v)
+}
+
+when_applies(c) if {
+	c.op == "deny_path_prefixes"
+	not c.wild
+	v := object.get(input, c.path, null)
+	is_string(v)
+	relative_beside_absolute(c.value, v)
 }
 
 rule_info(id) := r if r := plan.rules[id]
@@ -406,15 +428,15 @@ coll(x) if is_array(x)
 
 # The strings in a collection's first five levels: values, and objects' keys (a serialized
 # body sends a key as text, so a key can carry what a value can).
+# Each level is one comprehension over values and one over keys (not a `union` of per-object
+# sets, which regorus builds by copying the growing result: quadratic on large bodies).
 nested_strings(v) := (((l1 | l2) | l3) | l4) | l5 if {
-	l1 := strings_in(v)
-	l2 := union({strings_in(a) | some a in v; coll(a)})
-	l3 := union({strings_in(b) | some a in v; coll(a); some b in a; coll(b)})
-	l4 := union({strings_in(c) | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c)})
-	l5 := union({strings_in(d) | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some d in c; coll(d)})
+	l1 := {x | some x in v; is_string(x)} | {k | is_object(v); some k, _ in v}
+	l2 := {x | some a in v; coll(a); some x in a; is_string(x)} | {k | some a in v; is_object(a); some k, _ in a}
+	l3 := {x | some a in v; coll(a); some b in a; coll(b); some x in b; is_string(x)} | {k | some a in v; coll(a); some b in a; is_object(b); some k, _ in b}
+	l4 := {x | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some x in c; is_string(x)} | {k | some a in v; coll(a); some b in a; coll(b); some c in b; is_object(c); some k, _ in c}
+	l5 := {x | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some d in c; coll(d); some x in d; is_string(x)} | {k | some a in v; coll(a); some b in a; coll(b); some c in b; coll(c); some d in c; is_object(d); some k, _ in d}
 }
-
-strings_in(a) := {x | some x in a; is_string(x)} | {k | is_object(a); some k, _ in a}
 
 too_deep(v) if {
 	some a in v
@@ -810,7 +832,17 @@ comparable(c, v) if {
 }
 
 comparable(c, v) if {
-	c.op in {"not_matches", "deny_path_prefixes"}
+	c.op == "not_matches"
+	is_string(v)
+}
+
+comparable(c, v) if {
+	c.op == "not_matches"
+	coll(v)
+}
+
+comparable(c, v) if {
+	c.op == "deny_path_prefixes"
 	is_string(v)
 }
 

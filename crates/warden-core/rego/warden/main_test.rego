@@ -206,3 +206,17 @@ test_missing_action_type_takes_no_wildcard_plan if {
 	d := main.decision with input as {"tenant": "t", "agent": {"id": "a"}, "action": {"tool": "search"}, "environment": {"time": "2026-11-23T10:00:00Z"}} with data.warden.tenants as tenants
 	d.reasons == ["tool_not_allowed"]
 }
+
+# In a rule's `when`, a path that cannot be checked against `deny_path_prefixes` (relative, or
+# not normalized) makes the rule apply: "outside /srv/public/ a ticket is required" still asks
+# for one.
+test_when_with_deny_prefix_applies_to_paths_it_cannot_check if {
+	c := {"wild": false, "path": ["action", "args", "path"], "op": "deny_path_prefixes", "value": ["/srv/public/"], "absent_ok": true}
+	main.when_applies(c) with input as {"action": {"args": {"path": "private/x"}}}
+	main.when_applies(c) with input as {"action": {"args": {"path": "/srv/public/../etc/x"}}}
+	main.when_applies(c) with input as {"action": {"args": {"path": "/srv/private/x"}}}
+	not main.when_applies(c) with input as {"action": {"args": {"path": "/srv/public/a"}}}
+	n := {"wild": false, "path": ["action", "args", "body"], "op": "not_matches", "value": "secret", "absent_ok": true}
+	main.when_holds(n) with input as {"action": {"args": {"body": {"a": ["clean"]}}}}
+	not main.when_holds(n) with input as {"action": {"args": {"body": {"a": ["secret"]}}}}
+}

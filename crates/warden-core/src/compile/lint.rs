@@ -154,11 +154,9 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
         .to_string();
         same.entry(key).or_default().push(n);
     }
-    let mut duplicate = vec![false; hard.len()];
     for group in same.values().filter(|g| g.len() > 1) {
         for (k, &b) in group.iter().enumerate() {
             if let Some(&a) = group[..k].iter().find(|&&a| hard[a].overlaps(&hard[b])) {
-                duplicate[b] = true;
                 diags.push(
                     Diagnostic {
                         severity: crate::diag::Severity::Warning,
@@ -180,10 +178,9 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
     // Conflicts: per (tenant, outcome, path), the rules with a finite set or a bound on it.
     type Bounded<'a> = (usize, Option<BTreeSet<String>>, Option<f64>, Option<f64>);
     let mut on_path: BTreeMap<(&str, String, &str), Vec<Bounded<'_>>> = BTreeMap::new();
+    // A rule that repeats another still meets rules the other does not (a tenant default that
+    // repeats agent x's rule also binds agent y), so duplicates take part.
     for (n, l) in hard.iter().enumerate() {
-        if duplicate[n] {
-            continue;
-        }
         for (path, c) in l.info.rule.require.iter().filter(|(_, c)| !c.optional) {
             let (set, (lo, hi)) = (admitted(c), bounds(c));
             if set.is_some() || lo.is_some() || hi.is_some() {
