@@ -76,6 +76,8 @@ pub struct Project {
     pub rego: Vec<RegoModule>,
     /// (display name, text) of each test file.
     pub tests: Vec<(String, String)>,
+    /// Where the tests are looked for (a project directory's `tests`, or its `warden.yaml`'s).
+    pub tests_dir: Option<String>,
 }
 
 impl Project {
@@ -89,6 +91,7 @@ impl Project {
                 policies: vec![(display(path), text)],
                 rego: vec![],
                 tests: vec![],
+                tests_dir: None,
             });
         }
         if !path.exists() {
@@ -155,6 +158,7 @@ impl Project {
             policies,
             rego,
             tests,
+            tests_dir: Some(display(&tdir)),
         })
     }
 

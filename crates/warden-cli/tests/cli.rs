@@ -600,3 +600,11 @@ fn project_file_errors_have_positions_and_an_empty_one_is_fine() {
     assert_eq!(l.status.code(), Some(2));
     assert!(text(&l).contains("must be a mapping"), "{}", text(&l));
 }
+
+/// `warden test` on a policy file says it wants the project directory.
+#[test]
+fn test_on_a_policy_file_asks_for_the_project() {
+    let o = warden(&["test", "examples/fintech/policies/finance.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("is a policy file"), "{}", text(&o));
+}

@@ -351,6 +351,15 @@ agents:
       - id: cap
         require: { args.amount: { max: 10 } }
         reason: cap
+  auditor:
+    tools:
+      stripe-payments:
+        create_payment:
+          rules:
+            - id: firm
+              priority: 50
+              require: { args.amount: { max: 10 } }
+              reason: firm_cap
   readonly-agent:
     tools:
       stripe-payments:
@@ -376,6 +385,10 @@ overrides:
     tools: [stripe-payments]
     actions: [refund]
     waive: [cap]
+  - id: too-weak
+    justification: test
+    agents: [auditor]
+    waive: [firm_cap]
   - id: when-typo
     justification: test
     agents: [finance-agent]
@@ -406,6 +419,9 @@ overrides:
         .as_deref()
         .unwrap()
         .starts_with("did you mean `finance-agent`?"));
+    assert!(d.iter().any(|x| x.code == "waives-nothing"
+        && x.message
+            .contains("`firm_cap` is raised by rules of priority 50")));
     let cancelled = find(&d, "grant-forbidden");
     assert!(cancelled
         .message

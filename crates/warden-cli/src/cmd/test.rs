@@ -23,8 +23,16 @@ pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Res
         Prepared::from_compiled(&compiled).map_err(|e| CliError::failure(e.to_string()))?,
     );
     if project.tests.is_empty() {
+        if path.is_file() {
+            return Err(CliError::usage(format!(
+                "`{}` is a policy file: `warden test` runs a project's tests",
+                path.display()
+            ))
+            .hint("give the project directory (the one with policies/ and tests/)"));
+        }
+        let dir = project.tests_dir.as_deref().unwrap_or("tests");
         return Err(
-            CliError::usage("no test files (tests/*.yaml) in the project")
+            CliError::usage(format!("no test files ({dir}/*.yaml) in the project"))
                 .hint("add tests: each has an `input` and an `expect`"),
         );
     }

@@ -256,7 +256,29 @@ fn waivers(state: &State, files: &[LoadedFile], diags: &mut Vec<Diagnostic>) {
         "data_class_unauthorized_for_user",
         "budget_argument_invalid",
     ];
-    for (tenant, name, origin) in &state.waivers {
+    for (tenant, name, origin, priority) in &state.waivers {
+        // Named rules all at or above the override's priority: it can never waive them.
+        let named: Vec<&RuleInfo> = state
+            .infos
+            .iter()
+            .filter(|i| &i.tenant == tenant && (i.id == *name || i.rule.reason == *name))
+            .collect();
+        let lowest = named.iter().map(|i| i.rule.priority.unwrap_or(0)).min();
+        if let Some(lowest) = lowest.filter(|l| l >= priority) {
+            let f = &files[origin.file];
+            diags.push(
+                Diagnostic::warning(
+                    "waives-nothing",
+                    &f.doc.file,
+                    f.doc.span_at(&origin.pointer),
+                    format!(
+                        "`{name}` is raised by rules of priority {lowest} or more; this override's priority {priority} waives only lower ones"
+                    ),
+                )
+                .with_hint(format!("give the override a priority above {lowest}")),
+            );
+            continue;
+        }
         let known = state
             .waivable
             .get(tenant)

@@ -25,8 +25,9 @@ pub(crate) struct State {
     pub infos: Vec<RuleInfo>,
     /// Every reason code and rule id a violation can carry, per tenant.
     pub waivable: BTreeMap<String, Vec<String>>,
-    /// Override waivers to check once everything is known: (tenant, name, origin).
-    pub waivers: Vec<(String, String, Origin)>,
+    /// Override waivers to check once everything is known: (tenant, name, origin, the
+    /// override's priority).
+    pub waivers: Vec<(String, String, Origin, i64)>,
     /// The agents overrides name (not `*`), to check once every agent is known:
     /// (tenant, agent, origin).
     pub override_agents: Vec<(String, String, Origin)>,

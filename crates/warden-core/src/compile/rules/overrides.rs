@@ -86,6 +86,7 @@ impl Walk<'_, '_> {
                 self.tenant.clone(),
                 name.clone(),
                 self.origin(&format!("{ptr}/waive/{j}")),
+                priority,
             ));
         }
         let value = json!({
