@@ -435,62 +435,65 @@ fn signing_follows_the_key_and_refuses_what_cannot_be_meant() {
         &d("k.pub.pem"),
     ]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
-    let lower = warden(&[
-        "bundle",
-        "sign",
-        &d("b.tar.gz"),
-        "--signing-key",
-        &key,
-        "--signing-alg",
-        "es256",
-    ]);
-    assert_eq!(lower.status.code(), Some(0), "{}", text(&lower));
-    let hs = warden(&[
-        "bundle",
-        "sign",
-        &d("b.tar.gz"),
-        "--signing-key",
-        &key,
-        "--signing-alg",
-        "HS256",
-    ]);
-    assert_eq!(hs.status.code(), Some(2));
-    assert!(
-        text(&hs).contains("does not sign bundles with HS256"),
-        "{}",
-        text(&hs)
-    );
-    let public = warden(&[
-        "bundle",
-        "sign",
-        &d("b.tar.gz"),
-        "--signing-key",
-        &d("k.pub.pem"),
-    ]);
-    assert_eq!(public.status.code(), Some(2));
-    assert!(
-        text(&public).contains("not the public one"),
-        "{}",
-        text(&public)
-    );
-    let keyless = warden(&[
-        "bundle",
-        "build",
-        "examples/fintech",
-        "-o",
-        &d("u.tar.gz"),
-        "--key-id",
-        "prod",
-    ]);
-    assert_eq!(keyless.status.code(), Some(2), "{}", text(&keyless));
+    // Each of these runs `warden ARGS` and wants its exit code and a part of what it says.
+    let b = d("b.tar.gz");
+    let (public, unsigned) = (d("k.pub.pem"), d("u.tar.gz"));
+    for (args, code, says) in [
+        (
+            vec![
+                "bundle",
+                "sign",
+                &b,
+                "--signing-key",
+                &key,
+                "--signing-alg",
+                "es256",
+            ],
+            0,
+            "signed",
+        ),
+        (
+            vec![
+                "bundle",
+                "sign",
+                &b,
+                "--signing-key",
+                &key,
+                "--signing-alg",
+                "HS256",
+            ],
+            2,
+            "does not sign bundles with HS256",
+        ),
+        (
+            vec!["bundle", "sign", &b, "--signing-key", &public],
+            2,
+            "not the public one",
+        ),
+        (
+            vec![
+                "bundle",
+                "build",
+                "examples/fintech",
+                "-o",
+                &unsigned,
+                "--key-id",
+                "prod",
+            ],
+            2,
+            "no --signing-key",
+        ),
+        (
+            vec!["validate", "examples/no-such-project"],
+            2,
+            "does not exist",
+        ),
+    ] {
+        let o = warden(&args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+    }
     assert!(!Path::new(&d("u.tar.gz")).exists());
-    let missing = warden(&["validate", "examples/no-such-project"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        text(&missing).contains("does not exist"),
-        "{}",
-        text(&missing)
-    );
 }
 
 /// A printing command whose reader is gone before it writes ends quietly with SIGPIPE's status
