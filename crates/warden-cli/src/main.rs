@@ -174,6 +174,18 @@ fn end_quietly_when_stdout_closes() {
     }));
 }
 
+/// One step of a serde path as a JSON pointer segment (`/tests/0/expect`), so an error found
+/// while reading a YAML file can be shown at its line.
+pub(crate) fn pointer_segment(s: &serde_path_to_error::Segment) -> String {
+    use serde_path_to_error::Segment;
+    match s {
+        Segment::Seq { index } => format!("/{index}"),
+        Segment::Map { key } => format!("/{}", warden_core::source::pointer_token(key)),
+        Segment::Enum { variant } => format!("/{variant}"),
+        Segment::Unknown => String::new(),
+    }
+}
+
 fn main() -> ExitCode {
     end_quietly_when_stdout_closes();
     warden_server::set_memory_release(release_memory);

@@ -51,7 +51,7 @@ fn read_manifest(manifest: &Path) -> Result<ProjectFile, CliError> {
         }
     }
     serde_path_to_error::deserialize::<_, ProjectFile>(doc.value.clone()).map_err(|e| {
-        let pointer: String = e.path().iter().map(|s| format!("/{s}")).collect();
+        let pointer: String = e.path().iter().map(crate::pointer_segment).collect();
         let found = doc.value.pointer(&pointer);
         let message = format!("{}: {}", at(doc.span_at(&pointer)), e.inner());
         match found {

@@ -611,3 +611,28 @@ fn test_on_a_policy_file_asks_for_the_project() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("is a policy file"), "{}", text(&o));
 }
+
+/// A test file that does not read as one is shown at the offending key, with its line.
+#[test]
+fn a_test_file_error_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    std::fs::copy(
+        root().join("examples/fintech/policies/finance.yaml"),
+        dir.path().join("policies/finance.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "tests:\n  - name: a\n    input: {}\n    expect: { outcom: allow }\n",
+    )
+    .unwrap();
+    let o = warden(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("t.yaml:4:15") && text(&o).contains("unknown field `outcom`"),
+        "{}",
+        text(&o)
+    );
+}

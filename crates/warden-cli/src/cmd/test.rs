@@ -45,9 +45,21 @@ pub fn run(path: &Path, junit: Option<&Path>, emit_inputs: Option<&Path>) -> Res
             CliError::failure(format!("test file {file} is not valid YAML"))
                 .hint("fix the test file at the position above, then run `warden test` again")
         })?;
-        let tf: TestFile = serde_json::from_value(doc.value).map_err(|e| {
-            CliError::usage(format!("{file}: not a test file: {e}"))
-                .hint("see `warden schema --kind tests`")
+        let tf: TestFile = serde_path_to_error::deserialize(doc.value.clone()).map_err(|e| {
+            // Shown at the offending key or value, with its line, as a policy file's are.
+            let pointer: String = e.path().iter().map(crate::pointer_segment).collect();
+            let d = warden_core::Diagnostic::error(
+                "not-a-test-file",
+                file,
+                match e.inner().to_string().starts_with("unknown field") {
+                    true => doc.key_span_at(&pointer),
+                    false => doc.span_at(&pointer),
+                },
+                format!("not a test file: {}", e.inner()),
+            );
+            eprint!("{}", d.render(Some(text)));
+            CliError::usage(format!("{file} is not a test file"))
+                .hint("fix it at the position above (see `warden schema --kind tests`)")
         })?;
         for (case, input) in tf.tests.iter().zip(tf.inputs()) {
             if case.expect.error.is_none() {
