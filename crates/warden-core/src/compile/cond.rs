@@ -174,52 +174,35 @@ fn check_declared(
     }
 }
 
-/// The fields of the decision input's fixed parts (`warden schema --kind input`), with their
-/// types; other fields may be sent, but a near miss of one of these is most likely a typo.
-const CONTRACT: &[(&str, &[(&str, ArgType)])] = &[
-    (
-        "agent",
-        &[
-            ("id", ArgType::String),
-            ("scope", ArgType::String),
-            ("owner_team", ArgType::String),
-        ],
-    ),
-    (
-        "user",
-        &[
-            ("id", ArgType::String),
-            ("groups", ArgType::Array),
-            ("data_classifications_authorized", ArgType::Array),
-        ],
-    ),
-    (
-        "context",
-        &[
-            ("conversation_id", ArgType::String),
-            ("turn_count", ArgType::Integer),
-            ("cumulative_tokens", ArgType::Integer),
-            ("session_age_seconds", ArgType::Integer),
-        ],
-    ),
-    (
-        "environment",
-        &[
-            ("region", ArgType::String),
-            ("time", ArgType::String),
-            ("is_production", ArgType::Boolean),
-        ],
-    ),
-    (
-        "action",
-        &[
-            ("type", ArgType::String),
-            ("tool", ArgType::String),
-            ("args", ArgType::Object),
-            ("data_classes_referenced", ArgType::Array),
-        ],
-    ),
-];
+/// The fields of the decision input's fixed part `root` (`agent`, `user`, `context`,
+/// `environment`, `action`) with their types, read from the input contract's JSON schema
+/// (`warden schema --kind input`, generated from `contract.rs`), so they cannot drift apart.
+/// `None` for a root without fixed fields (`args`, `tenant`, `result`).
+fn contract_fields(root: &str) -> Option<Vec<(String, ArgType)>> {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(crate::schema::input_schema);
+    let name = schema["properties"][root]["$ref"]
+        .as_str()?
+        .strip_prefix("#/$defs/")?;
+    let props = schema["$defs"][name]["properties"].as_object()?;
+    let type_of = |p: &Value| {
+        let types: Vec<&str> = match &p["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        match types.iter().find(|t| **t != "null") {
+            Some(&"string") => ArgType::String,
+            Some(&"integer") => ArgType::Integer,
+            Some(&"number") => ArgType::Number,
+            Some(&"boolean") => ArgType::Boolean,
+            Some(&"array") => ArgType::Array,
+            Some(&"object") => ArgType::Object,
+            _ => ArgType::Any,
+        }
+    };
+    Some(props.iter().map(|(f, p)| (f.clone(), type_of(p))).collect())
+}
 
 /// A path into the input contract's fixed fields (`context.turn_count`): its type when it names
 /// one exactly; a `unknown-input-field` warning (with a did-you-mean) when it names none.
@@ -228,15 +211,18 @@ fn contract_field(sink: &mut Sink<'_>, path: &InputPath, ptr: &str) -> Option<Ar
     else {
         return None;
     };
-    let fields = CONTRACT.iter().find(|(r, _)| r == root)?.1;
+    let fields = contract_fields(root)?;
     match fields.iter().find(|(f, _)| f == field) {
         Some((_, t)) => (path.segs.len() == 2).then_some(*t),
         None => {
-            let hint = did_you_mean(field, fields.iter().map(|(f, _)| *f))
+            let names = || fields.iter().map(|(f, _)| f.as_str());
+            let hint = did_you_mean(field, names())
                 .map(|s| format!("did you mean `{root}.{s}`?"))
                 .or_else(|| {
-                    let all: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
-                    Some(format!("`{root}` carries: {}", all.join(", ")))
+                    Some(format!(
+                        "`{root}` carries: {}",
+                        names().collect::<Vec<_>>().join(", ")
+                    ))
                 });
             sink.warn(
                 "unknown-input-field",
