@@ -193,7 +193,6 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
             }
         }
     }
-    let mut reported = BTreeSet::new();
     for ((_, _, path), rules) in &on_path {
         let max_lo = rules
             .iter()
@@ -232,10 +231,8 @@ fn conflicts_and_duplicates(state: &State, files: &[LoadedFile], diags: &mut Vec
                 let disjoint_sets = matches!((aset, bset), (Some(x), Some(y)) if x.is_disjoint(y));
                 let disjoint_range = matches!((alo, bhi), (Some(l), Some(h)) if l > h)
                     || matches!((blo, ahi), (Some(l), Some(h)) if l > h);
-                if !(disjoint_sets || disjoint_range)
-                    || !hard[*a].overlaps(&hard[*b])
-                    || !reported.insert((*a, *b, path.to_string()))
-                {
+                // Each pair is met once per path: a rule bounds a path once.
+                if !(disjoint_sets || disjoint_range) || !hard[*a].overlaps(&hard[*b]) {
                     continue;
                 }
                 let (a, b) = (hard[*a].info, hard[*b].info);
@@ -315,18 +312,11 @@ fn unknown_override_agents(state: &State, files: &[LoadedFile], diags: &mut Vec<
         let Some(t) = state.tenants.get(tenant) else {
             continue;
         };
-        if t.agents.get(who).is_some_and(|a| !a.grants.is_empty())
-            || !t.grants.is_empty() && t.agents.contains_key(who)
-        {
+        if t.has_granted_agent(who) || !t.grants.is_empty() && t.agents.contains_key(who) {
             continue;
         }
         let f = &files[origin.file];
-        let granted = t
-            .agents
-            .iter()
-            .filter(|(_, a)| !a.grants.is_empty())
-            .map(|(n, _)| n.as_str());
-        let hint = crate::diag::did_you_mean(who, granted)
+        let hint = crate::diag::did_you_mean(who, t.granted_agents())
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| "name an agent that has grants, or `*`".into());
         diags.push(
@@ -353,16 +343,10 @@ fn agents_without_grants(files: &[LoadedFile], state: &State, diags: &mut Vec<Di
             continue;
         }
         for aid in f.policy.agents.keys() {
-            let granted = t.agents.get(aid).is_some_and(|a| !a.grants.is_empty());
-            if granted || !seen.insert((f.policy.tenant.clone(), aid.clone())) {
+            if t.has_granted_agent(aid) || !seen.insert((f.policy.tenant.clone(), aid.clone())) {
                 continue;
             }
-            let others = t
-                .agents
-                .iter()
-                .filter(|(_, a)| !a.grants.is_empty())
-                .map(|(n, _)| n.as_str());
-            let hint = crate::diag::did_you_mean(aid, others)
+            let hint = crate::diag::did_you_mean(aid, t.granted_agents())
                 .map(|s| {
                     format!("did you mean `{s}`? Its rules and limits do not apply to `{aid}`")
                 })
@@ -393,11 +377,7 @@ fn forbidden_grants(files: &[LoadedFile], state: &State, diags: &mut Vec<Diagnos
             };
             for (tool, actions) in &a.tools {
                 for (action, _) in actions.iter().filter(|(_, ap)| !ap.forbid) {
-                    let has = |m: &BTreeMap<String, BTreeSet<String>>| {
-                        m.get(tool)
-                            .is_some_and(|s| s.contains(action) || s.contains("*"))
-                    };
-                    if !(has(&t.forbid) || has(&out.forbid)) {
+                    if !super::plan::forbidden(t, out, tool, action) {
                         continue;
                     }
                     let ptr = format!(

@@ -243,6 +243,21 @@ pub(crate) struct TenantOut {
     pub agents: BTreeMap<String, AgentOut>,
 }
 
+impl TenantOut {
+    /// Whether agent `id` is declared with grants of its own.
+    pub(crate) fn has_granted_agent(&self, id: &str) -> bool {
+        self.agents.get(id).is_some_and(|a| !a.grants.is_empty())
+    }
+
+    /// The agents declared with grants of their own: what a mistyped agent name likely meant.
+    pub(crate) fn granted_agents(&self) -> impl Iterator<Item = &str> {
+        self.agents
+            .iter()
+            .filter(|(_, a)| !a.grants.is_empty())
+            .map(|(n, _)| n.as_str())
+    }
+}
+
 /// One agent merged across files.
 #[derive(Debug, Default)]
 pub(crate) struct AgentOut {

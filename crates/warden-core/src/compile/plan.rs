@@ -164,20 +164,19 @@ fn plan_keys(t: &TenantOut, aid: &str, a: &AgentOut) -> BTreeSet<(String, String
     keys
 }
 
-fn granted(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
-    let has = |m: &BTreeMap<String, BTreeSet<String>>| {
-        m.get(tool)
-            .is_some_and(|s| s.contains(action) || s.contains("*"))
-    };
-    has(&t.grants) || has(&a.grants)
+/// Whether a tool → actions map names `tool`'s `action`, or all its actions (`*`).
+fn covers(m: &BTreeMap<String, BTreeSet<String>>, tool: &str, action: &str) -> bool {
+    m.get(tool)
+        .is_some_and(|s| s.contains(action) || s.contains("*"))
 }
 
-fn forbidden(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
-    let has = |m: &BTreeMap<String, BTreeSet<String>>| {
-        m.get(tool)
-            .is_some_and(|s| s.contains(action) || s.contains("*"))
-    };
-    has(&t.forbid) || has(&a.forbid)
+fn granted(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
+    covers(&t.grants, tool, action) || covers(&a.grants, tool, action)
+}
+
+/// Whether a `forbid` of the tenant's or the agent's cancels `tool`'s `action`.
+pub(crate) fn forbidden(t: &TenantOut, a: &AgentOut, tool: &str, action: &str) -> bool {
+    covers(&t.forbid, tool, action) || covers(&a.forbid, tool, action)
 }
 
 type ByAction = BTreeMap<String, BTreeMap<String, Map<String, Value>>>;
