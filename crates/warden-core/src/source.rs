@@ -244,9 +244,13 @@ impl Converter<'_> {
 /// the character index where it passes the limit, and the size reached. saphyr's own guard
 /// counts nodes, so one large string aliased a thousand times got past it and the loader copied
 /// it a thousand times; this counts bytes, from the parser's events, without expanding anything.
-/// A text that does not parse is left to the loader, which reports where.
+/// A text that does not parse is left to the loader, which reports where. Without an `&` there
+/// is no anchor, so nothing to expand: most policy files skip this second parse.
 fn expands_past_limit(text: &str) -> Option<(usize, u64)> {
     use saphyr_parser::{Event, Parser};
+    if !text.contains('&') {
+        return None;
+    }
     let mut sizes: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
     // One frame per open collection: its anchor id (0: none) and its expanded size so far.
     let mut frames: Vec<(usize, u64)> = vec![(0, 0)];
