@@ -208,27 +208,21 @@ fn signing_key(args: &SignArgs) -> Result<Option<SigningKey>, CliError> {
     };
     let alg =
         algorithm(&name).ok_or_else(|| CliError::usage(format!("unknown algorithm {name}")))?;
-    let key = SigningKey::from_pem(alg, &pem, args.key_id.clone()).map_err(|e| {
-        let hint = match detected {
-            Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
-            None => not_usable().to_string(),
-        };
-        CliError::usage(format!(
-            "`{}` is not a {name} private key ({e})",
-            path.display()
-        ))
-        .hint(hint)
-    })?;
     // A key that parses may still not sign under the algorithm (a P-384 key with ES256).
-    if let Err(e) = key.probe() {
-        let hint = match detected {
-            Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
-            None => not_usable().to_string(),
-        };
-        return Err(
-            CliError::usage(format!("`{}` cannot sign {name} ({e})", path.display())).hint(hint),
-        );
-    }
+    let key = SigningKey::from_pem(alg, &pem, args.key_id.clone())
+        .map_err(|e| format!("`{}` is not a {name} private key ({e})", path.display()))
+        .and_then(|k| {
+            k.probe()
+                .map(|()| k)
+                .map_err(|e| format!("`{}` cannot sign {name} ({e})", path.display()))
+        })
+        .map_err(|why| {
+            let hint = match detected {
+                Some(d) => format!("this is a {d} key: pass --signing-alg {d}, or leave it out"),
+                None => not_usable().to_string(),
+            };
+            CliError::usage(why).hint(hint)
+        })?;
     Ok(Some(key))
 }
 
