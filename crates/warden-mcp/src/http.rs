@@ -507,7 +507,7 @@ fn waiting_stream(
     aid: String,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let event = |m: &Value| Bytes::from(format!("event: message\ndata: {m}\n\n"));
+    let event = crate::relay::sse_event;
     let session_id = header(&headers, "mcp-session-id");
     let method = method.to_string();
     tokio::spawn(async move {

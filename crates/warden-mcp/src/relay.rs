@@ -363,7 +363,7 @@ impl Stream {
         }
     }
 
-    /// An event too large to relay: the answer it may hold is not given (a call's or list's
+    /// An event too large to relay: the answer it may hold is not given (the request still due
     /// gets an error) and the stream ends, as what follows it cannot be told apart from it.
     fn oversized(&mut self) -> Option<Bytes> {
         tracing::warn!(
@@ -372,26 +372,26 @@ impl Stream {
         );
         self.buf.clear();
         let why = "an event from the MCP server is larger than `max_message_bytes`";
-        if self.w.tracked.is_some() {
-            return self.give_up(codes::UPSTREAM_FAILED, why);
-        }
-        self.ended = true;
-        // A request that is not a call or a list (`resources/read`, `initialize`) still gets an
-        // error for the answer it will not see.
-        let id = self.w.due()?.clone();
-        let e = crate::gate::error(&id, codes::UPSTREAM_FAILED, why, None);
-        Some(Bytes::from(format!("event: message\ndata: {e}\n\n")))
+        self.give_up(codes::UPSTREAM_FAILED, why)
     }
 
-    /// Ends the stream with an error event for the answer still due.
+    /// Ends the stream with an error event for the answer still due, if any: a call's or list's
+    /// (counted against the server), or any other request's (`resources/read`, `initialize`).
     fn give_up(&mut self, code: i64, why: &str) -> Option<Bytes> {
         self.ended = true;
-        let id = match self.w.tracked.take()? {
-            Tracked::Call(id, _, _) | Tracked::List(id, _, _) => id,
+        let e = match self.w.tracked.take() {
+            Some(Tracked::Call(id, _, _) | Tracked::List(id, _, _)) => {
+                self.gate.upstream_error(&id, code, why)
+            }
+            None => crate::gate::error(self.w.due()?, code, why, None),
         };
-        let e = self.gate.upstream_error(&id, code, why);
-        Some(Bytes::from(format!("event: message\ndata: {e}\n\n")))
+        Some(sse_event(&e))
     }
+}
+
+/// One JSON-RPC message as a server-sent event.
+pub(crate) fn sse_event(msg: &Value) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {msg}\n\n"))
 }
 
 pub(crate) fn header_str(h: &HeaderMap, name: &str) -> String {
