@@ -179,16 +179,12 @@ when_applies(c) if {
 	not c.wild
 	v := object.get(input, c.path, null)
 	is_string(v)
-	not safe_path(v)
+	unchecked_path(c.value, v)
 }
 
-when_applies(c) if {
-	c.op == "deny_path_prefixes"
-	not c.wild
-	v := object.get(input, c.path, null)
-	is_string(v)
-	relative_beside_absolute(c.value, v)
-}
+unchecked_path(_, v) if not safe_path(v)
+
+unchecked_path(ps, v) if relative_beside_absolute(ps, v)
 
 rule_info(id) := r if r := plan.rules[id]
 
